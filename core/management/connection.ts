@@ -1,0 +1,153 @@
+/**
+ * A connection to OpenVPN's management interface (doc/management-notes.txt): line framing,
+ * one command in flight at a time, and real-time messages (lines starting with '>')
+ * handed to a single listener, which is the caller's router. Used by the gateway
+ * (server/) and the client session (core/).
+ */
+import { createConnection, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface Notification {
+  /** e.g. CLIENT, STATE, PASSWORD, INFO */
+  type: string;
+  /** Everything after "TYPE:" */
+  body: string;
+}
+
+export class ManagementError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ManagementError';
+  }
+}
+
+interface Pending {
+  command: string;
+  lines: string[];
+  resolve: (lines: string[]) => void;
+  reject: (err: Error) => void;
+}
+
+/** Longest line we accept; anything longer means the peer is not OpenVPN. */
+const MAX_LINE = 1 << 20;
+
+export class ManagementConnection {
+  private buffer = '';
+  private readonly queue: Pending[] = [];
+  private closed = false;
+  private closeListeners: Array<(err?: Error) => void> = [];
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly onNotification: (n: Notification) => void,
+  ) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.receive(chunk));
+    socket.on('error', (err) => this.shutdown(err));
+    socket.on('close', () => this.shutdown());
+  }
+
+  /** Connects to a unix socket path, retrying while OpenVPN has not created it yet. */
+  static async connect(
+    socketPath: string,
+    onNotification: (n: Notification) => void,
+    opts: { attempts?: number; intervalMs?: number; isAlive?: () => boolean } = {},
+  ): Promise<ManagementConnection> {
+    const attempts = opts.attempts ?? 100;
+    let lastError: Error | undefined;
+    for (let i = 0; i < attempts; i++) {
+      if (opts.isAlive && !opts.isAlive()) break;
+      try {
+        const socket = await new Promise<Socket>((resolve, reject) => {
+          const s = createConnection(socketPath);
+          s.once('connect', () => resolve(s));
+          s.once('error', reject);
+        });
+        return new ManagementConnection(socket, onNotification);
+      } catch (err) {
+        lastError = err as Error;
+        await sleep(opts.intervalMs ?? 50);
+      }
+    }
+    throw new ManagementError(`cannot reach the OpenVPN management socket ${socketPath}: ${lastError?.message ?? 'openvpn exited'}`);
+  }
+
+  /**
+   * Sends one command and resolves with its output lines: a single SUCCESS: line, or the
+   * lines of a multi-line answer up to END. ERROR: rejects.
+   */
+  command(command: string): Promise<string[]> {
+    if (/[\r\n]/.test(command)) {
+      return Promise.reject(new ManagementError('a management command must be one line'));
+    }
+    if (this.closed) return Promise.reject(new ManagementError('the management connection is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ command, lines: [], resolve, reject });
+      this.socket.write(`${command}\n`);
+    });
+  }
+
+  onClose(listener: (err?: Error) => void): void {
+    if (this.closed) listener();
+    else this.closeListeners.push(listener);
+  }
+
+  close(): void {
+    this.socket.end();
+    this.socket.destroy();
+    this.shutdown();
+  }
+
+  private receive(chunk: string): void {
+    this.buffer += chunk;
+    if (this.buffer.length > MAX_LINE && !this.buffer.includes('\n')) {
+      this.shutdown(new ManagementError('the management peer sent an over-long line'));
+      this.socket.destroy();
+      return;
+    }
+    let newline: number;
+    while ((newline = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, newline).replace(/\r$/, '');
+      this.buffer = this.buffer.slice(newline + 1);
+      this.handleLine(line);
+    }
+  }
+
+  private handleLine(line: string): void {
+    if (line.startsWith('>')) {
+      const colon = line.indexOf(':');
+      const type = colon > 0 ? line.slice(1, colon) : line.slice(1);
+      const body = colon > 0 ? line.slice(colon + 1) : '';
+      this.onNotification({ type, body });
+      return;
+    }
+    const pending = this.queue[0];
+    if (!pending) return; // stray output with no command waiting: ignore
+    if (pending.lines.length === 0 && line.startsWith('SUCCESS:')) {
+      this.queue.shift();
+      pending.resolve([line.slice('SUCCESS:'.length).trim()]);
+    } else if (pending.lines.length === 0 && line.startsWith('ERROR:')) {
+      this.queue.shift();
+      pending.reject(new ManagementError(`${pending.command.split(' ')[0]}: ${line.slice('ERROR:'.length).trim()}`));
+    } else if (line === 'END') {
+      this.queue.shift();
+      pending.resolve(pending.lines);
+    } else {
+      pending.lines.push(line);
+    }
+  }
+
+  private shutdown(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const pending of this.queue.splice(0)) {
+      pending.reject(new ManagementError(`management connection closed before "${pending.command.split(' ')[0]}" completed`));
+    }
+    for (const listener of this.closeListeners.splice(0)) listener(err);
+  }
+}
+
+/** Quotes an argument for a management command (management-notes: "Command Parsing"). */
+export function quoteArg(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}

@@ -1,0 +1,211 @@
+/** SSL client accounts: add, new password, revoke, list, bundle (the seed's section 3.4.3). */
+import { readFile } from 'node:fs/promises';
+import { zipSync, strToU8 } from 'fflate';
+import { writeFileAtomic } from '../core/util/atomic-file.js';
+import { FerryError, InputError } from '../core/util/errors.js';
+import { buildClientProfile } from './openvpn-config.js';
+import { generatePassword, hashPassword } from './password.js';
+import { issueCertificate, type CertificateAuthority } from './pki.js';
+import type { KeyType, Settings } from './settings.js';
+import { findAccount, StateDir, type Account, type Index } from './store.js';
+
+const ACCOUNT_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+/** Issue this many accounts at once: overlaps key generation (thread pool) with file syncs. */
+const CONCURRENCY = 8;
+
+export function validateAccountName(name: string): void {
+  if (!ACCOUNT_RE.test(name)) {
+    throw new InputError(
+      `account name "${name}" is not allowed: use 1-64 letters, digits, dots, dashes, underscores or @, starting with a letter or digit`,
+    );
+  }
+}
+
+export interface AddedAccount {
+  account: string;
+  /** Present when two-factor is on: shown once, stored only as a hash. */
+  password?: string;
+}
+
+/**
+ * Adds accounts all-or-nothing. Keys, certificates and password hashes are made before
+ * taking the lock (random serials need no counter); the index write under the lock is the
+ * single commit point, after uniqueness is checked again against what others committed.
+ */
+export async function addAccounts(state: StateDir, names: string[], opts: { keyType?: KeyType } = {}): Promise<AddedAccount[]> {
+  if (names.length === 0) throw new InputError('name at least one account: ferry-server client add ACCOUNT...');
+  const seen = new Set<string>();
+  for (const name of names) {
+    validateAccountName(name);
+    const key = name.toLowerCase();
+    if (seen.has(key)) throw new InputError(`account "${name}" is listed twice`);
+    seen.add(key);
+  }
+  const settings = await state.readSettings();
+  checkNamesFree(await state.readIndex(), names, settings);
+  const ca = await state.loadCa();
+  const issued = await mapLimit(names, CONCURRENCY, (name) => issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType));
+  await state.withLock(async () => {
+    const index = await state.readIndex();
+    checkNamesFree(index, names, settings);
+    const serials = new Set(index.accounts.map((a) => a.serial));
+    for (const { account } of issued) {
+      if (serials.has(account.serial)) throw new FerryError('serial collision (vanishingly unlikely); run the command again');
+    }
+    const remaining = index.accounts.filter((a) => !seen.has(a.name.toLowerCase()));
+    await state.writeIndex({ ...index, accounts: [...remaining, ...issued.map((i) => i.account)] });
+  });
+  return issued.map(({ account, password }) => (password ? { account: account.name, password } : { account: account.name }));
+}
+
+function checkNamesFree(index: Index, names: string[], settings: Settings): void {
+  for (const name of names) {
+    const existing = findAccount(index, name);
+    if (existing?.state === 'active') {
+      throw new InputError(`account "${existing.name}" already exists; use "client passwd" for a new password or "client revoke" first`);
+    }
+    if (name.toLowerCase() === settings.serverCommonName.toLowerCase()) {
+      throw new InputError(`account name "${name}" is reserved for the gateway`);
+    }
+  }
+}
+
+async function issueAccount(state: StateDir, settings: Settings, ca: CertificateAuthority, name: string, keyType: KeyType) {
+  const [cert, password] = await Promise.all([
+    issueCertificate({ kind: 'client', commonName: name, keyType, ca }),
+    settings.twoFactor ? withHash(generatePassword()) : Promise.resolve(undefined),
+  ]);
+  await writeFileAtomic(state.clientKey(cert.serialHex), cert.keyPem);
+  await writeFileAtomic(state.clientCert(cert.serialHex), cert.certPem);
+  const account: Account = {
+    name,
+    state: 'active',
+    serial: cert.serialHex,
+    keyType,
+    createdAt: new Date().toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    bundleRevision: settings.profileRevision,
+    ...(password ? { passwordHash: password.hash } : {}),
+  };
+  return { account, password: password?.plain };
+}
+
+async function withHash(plain: string) {
+  return { plain, hash: await hashPassword(plain) };
+}
+
+export async function resetPassword(state: StateDir, name: string): Promise<AddedAccount> {
+  validateAccountName(name);
+  const settings = await state.readSettings();
+  if (!settings.twoFactor) throw new InputError('two-factor authentication is off: accounts have no password (turn it on with "ferry-server set --two-factor")');
+  const { plain, hash } = await withHash(generatePassword());
+  return state.withLock(async () => {
+    const index = await state.readIndex();
+    const account = requireActive(index, name);
+    account.passwordHash = hash;
+    await state.writeIndex(index);
+    return { account: account.name, password: plain };
+  });
+}
+
+/** Marks the account revoked, adds its serial to the CRL; the caller cuts the live session. */
+export async function revokeAccount(state: StateDir, name: string): Promise<Account> {
+  validateAccountName(name);
+  await state.readSettings();
+  return state.withLock(async () => {
+    const index = await state.readIndex();
+    const account = requireActive(index, name);
+    const revokedAt = new Date().toISOString();
+    account.state = 'revoked';
+    account.revokedAt = revokedAt;
+    delete account.passwordHash;
+    index.revoked.push({ serial: account.serial, account: account.name, revokedAt });
+    index.crlNumber += 1;
+    await state.writeIndex(index); // commit point; the CRL below is re-derived if we die now
+    await state.ensureCrlCurrent(index);
+    return account;
+  });
+}
+
+function requireActive(index: Index, name: string): Account {
+  const account = findAccount(index, name);
+  if (!account) throw new InputError(`no account "${name}"; see "ferry-server client list"`);
+  if (account.state !== 'active') throw new InputError(`account "${account.name}" is revoked; add it again to issue a new certificate`);
+  return account;
+}
+
+export interface AccountView {
+  account: string;
+  state: 'active' | 'revoked';
+  expires: string;
+  createdAt: string;
+  revokedAt?: string;
+  /** The bundle predates a settings change and must be downloaded again. */
+  bundleStale: boolean;
+  connected: boolean;
+}
+
+export async function listAccounts(state: StateDir, connected: ReadonlySet<string>): Promise<AccountView[]> {
+  const settings = await state.readSettings();
+  const index = await state.readIndex();
+  return index.accounts
+    .map((a) => ({
+      account: a.name,
+      state: a.state,
+      expires: a.notAfter,
+      createdAt: a.createdAt,
+      ...(a.revokedAt ? { revokedAt: a.revokedAt } : {}),
+      bundleStale: a.state === 'active' && a.bundleRevision < settings.profileRevision,
+      connected: connected.has(a.name),
+    }))
+    .sort((x, y) => x.account.localeCompare(y.account));
+}
+
+/** The zip the seed's user downloads: ca.crt, client.crt, client.key and ACCOUNT.ovpn. */
+export function buildBundle(settings: Settings, account: string, caPem: string, certPem: string, keyPem: string): Uint8Array {
+  const ovpn = buildClientProfile(settings, { account, caPem, certPem, keyPem });
+  const mtime = new Date();
+  return zipSync(
+    {
+      'ca.crt': strToU8(caPem),
+      'client.crt': strToU8(certPem),
+      'client.key': strToU8(keyPem),
+      [`${account}.ovpn`]: strToU8(ovpn),
+    },
+    { level: 6, mtime },
+  );
+}
+
+export async function exportBundle(state: StateDir, name: string, outFile: string): Promise<void> {
+  validateAccountName(name);
+  if (!outFile.endsWith('.zip')) throw new InputError(`--out "${outFile}" must name a .zip file`);
+  const settings = await state.readSettings();
+  await state.withLock(async () => {
+    const index = await state.readIndex();
+    const account = requireActive(index, name);
+    const [caPem, certPem, keyPem] = await Promise.all([
+      readFile(state.caCert, 'utf8'),
+      readFile(state.clientCert(account.serial), 'utf8'),
+      readFile(state.clientKey(account.serial), 'utf8'),
+    ]);
+    // The bundle holds a private key: written 0600, atomically, like everything else.
+    await writeFileAtomic(outFile, buildBundle(settings, account.name, caPem, certPem, keyPem), 0o600);
+    if (account.bundleRevision !== settings.profileRevision) {
+      account.bundleRevision = settings.profileRevision;
+      await state.writeIndex(index);
+    }
+  });
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}

@@ -1,0 +1,285 @@
+/** The `ferry-server` command line (DESIGN.md's CLI contract). */
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { describeError, FerryError, InputError } from '../core/util/errors.js';
+import { addAccounts, exportBundle, listAccounts, resetPassword, revokeAccount } from './accounts.js';
+import { controlRequest, GatewayStatusSchema, type GatewayStatus } from './control.js';
+import { runGateway } from './gateway.js';
+import { buildServerConfig } from './openvpn-config.js';
+import { KEY_TYPES, type KeyType } from './settings.js';
+import { initServer, updateServer, type SettingsInput, type SetupResult } from './setup.js';
+import { StateDir } from './store.js';
+
+const USAGE = `usage:
+  ferry-server init --host PUBLIC_HOST --subnet CIDR... [--port 1194] [--proto tcp|udp] [--pool CIDR]
+                    [--dns IP]... [--cipher AES-256-GCM] [--compress] [--no-two-factor]
+                    [--max-clients N] [--name NAME] [--key-type ec|rsa2048|rsa3072]
+  ferry-server set [same options as init; also --no-compress, --two-factor]
+  ferry-server client add ACCOUNT... [--json] [--key-type ec|rsa2048|rsa3072]
+  ferry-server client bundle ACCOUNT --out FILE.zip
+  ferry-server client passwd ACCOUNT [--json]
+  ferry-server client revoke ACCOUNT
+  ferry-server client list [--json]
+  ferry-server config
+  ferry-server run
+  ferry-server status [--json]
+every command takes --dir DIR (default $FERRY_SERVER_DIR, else ${defaultDir()})`;
+
+const SETTINGS_OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  proto: { type: 'string' },
+  pool: { type: 'string' },
+  subnet: { type: 'string', multiple: true },
+  dns: { type: 'string', multiple: true },
+  cipher: { type: 'string' },
+  compress: { type: 'boolean' },
+  'no-compress': { type: 'boolean' },
+  'two-factor': { type: 'boolean' },
+  'no-two-factor': { type: 'boolean' },
+  'max-clients': { type: 'string' },
+  name: { type: 'string' },
+  'key-type': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+const COMMON_OPTIONS = { dir: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+function defaultDir(): string {
+  if (process.getuid?.() === 0) return '/var/lib/ferry-server';
+  return path.join(process.env.XDG_DATA_HOME ?? path.join(homedir(), '.local', 'share'), 'ferry-server');
+}
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: Io = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+};
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  try {
+    await dispatch(argv, io);
+    return 0;
+  } catch (err) {
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`ferry-server: ${(err as Error).message.split('\n')[0]} (see ferry-server --help)`);
+      return 2;
+    }
+    io.err(`ferry-server: ${describeError(err)}`);
+    return err instanceof FerryError ? err.exitCode : 1;
+  }
+}
+
+async function dispatch(argv: string[], io: Io): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    io.out(USAGE);
+    return;
+  }
+  switch (command) {
+    case 'init':
+    case 'set': {
+      const { values } = parse(rest, { ...SETTINGS_OPTIONS, ...COMMON_OPTIONS }, 0);
+      const state = stateDir(values.dir);
+      const input = settingsInput(values);
+      const result = command === 'init' ? await initServer(state, input) : await updateServer(state, input);
+      reportSetup(command, result, io);
+      return;
+    }
+    case 'client':
+      return clientCommand(rest, io);
+    case 'config': {
+      const { values } = parse(rest, COMMON_OPTIONS, 0);
+      const state = stateDir(values.dir);
+      io.out(buildServerConfig(await state.readSettings(), state));
+      return;
+    }
+    case 'run': {
+      const { values } = parse(rest, COMMON_OPTIONS, 0);
+      const stop = new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      await runGateway(stateDir(values.dir), { stopSignal: stop, log: io.out });
+      return;
+    }
+    case 'status': {
+      const { values } = parse(rest, COMMON_OPTIONS, 0);
+      return status(stateDir(values.dir), values.json ?? false, io);
+    }
+    default:
+      throw new InputError(`unknown command "${command}" (see ferry-server --help)`);
+  }
+}
+
+async function clientCommand(argv: string[], io: Io): Promise<void> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'add': {
+      const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, 'key-type': { type: 'string' } }, 'any');
+      const keyType = values['key-type'] === undefined ? undefined : keyTypeOf(values['key-type']);
+      const added = await addAccounts(stateDir(values.dir), positionals, keyType ? { keyType } : {});
+      if (values.json) io.out(JSON.stringify(added));
+      else {
+        for (const a of added) io.out(a.password ? `${a.account}\tpassword: ${a.password}` : `${a.account}\tadded (two-factor off: certificate only)`);
+        if (added.some((a) => a.password)) io.err('note: passwords are shown only now and stored only as hashes; hand each to its user');
+      }
+      return;
+    }
+    case 'passwd': {
+      const { values, positionals } = parse(rest, COMMON_OPTIONS, 1);
+      const result = await resetPassword(stateDir(values.dir), positionals[0]!);
+      io.out(values.json ? JSON.stringify(result) : `${result.account}\tpassword: ${result.password}`);
+      return;
+    }
+    case 'revoke': {
+      const { values, positionals } = parse(rest, COMMON_OPTIONS, 1);
+      const state = stateDir(values.dir);
+      const account = await revokeAccount(state, positionals[0]!);
+      const cut = (await controlRequest(state.controlSocket, { op: 'kill', account: account.name })) as { killed: number } | undefined;
+      const session = cut === undefined ? 'gateway not running' : cut.killed > 0 ? 'live session cut' : 'not connected';
+      io.out(`revoked ${account.name}: certificate added to the CRL; ${session}`);
+      return;
+    }
+    case 'list': {
+      const { values } = parse(rest, COMMON_OPTIONS, 0);
+      const state = stateDir(values.dir);
+      const gateway = await gatewayStatus(state);
+      const accounts = await listAccounts(state, new Set(gateway?.clients.map((c) => c.account)));
+      if (values.json) {
+        io.out(JSON.stringify(accounts));
+        return;
+      }
+      if (accounts.length === 0) io.out('no accounts yet: ferry-server client add ACCOUNT');
+      for (const a of accounts) {
+        const notes = [a.connected ? 'connected' : '', a.bundleStale ? 'bundle stale: download again' : ''].filter(Boolean).join(', ');
+        io.out(`${a.account}\t${a.state}\texpires ${a.expires.slice(0, 10)}${notes ? `\t${notes}` : ''}`);
+      }
+      return;
+    }
+    case 'bundle': {
+      const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, out: { type: 'string' } }, 1);
+      if (!values.out) throw new InputError('--out FILE.zip is required');
+      await exportBundle(stateDir(values.dir), positionals[0]!, path.resolve(values.out));
+      io.out(`wrote ${values.out}: ca.crt, client.crt, client.key, ${positionals[0]}.ovpn (keep it private: it holds the key)`);
+      return;
+    }
+    default:
+      throw new InputError(`unknown client command "${sub ?? ''}": use add, bundle, passwd, revoke or list`);
+  }
+}
+
+async function gatewayStatus(state: StateDir): Promise<GatewayStatus | undefined> {
+  const reply = await controlRequest(state.controlSocket, { op: 'status' });
+  return reply === undefined ? undefined : GatewayStatusSchema.parse(reply);
+}
+
+/** Days of CRL validity below which `status` warns (run re-signs below 365). */
+const CRL_WARN_DAYS = 90;
+
+async function status(state: StateDir, json: boolean, io: Io): Promise<void> {
+  const settings = await state.readSettings();
+  const meta = await state.readCrlMeta();
+  if (!meta) throw new FerryError(`the CRL of ${state.dir} is missing; run "ferry-server run" or revoke to rebuild it`);
+  const gateway = await gatewayStatus(state);
+  const daysLeft = Math.floor((new Date(meta.nextUpdate).getTime() - Date.now()) / 86_400_000);
+  const crlWarning =
+    daysLeft < 0
+      ? 'the CRL has EXPIRED: every client is refused; restart "ferry-server run" to re-sign it'
+      : daysLeft < CRL_WARN_DAYS
+        ? `the CRL expires in ${daysLeft} days; restart "ferry-server run" to re-sign it`
+        : undefined;
+  if (json) {
+    io.out(
+      JSON.stringify({
+        server: { name: settings.name, host: settings.host, port: settings.port, proto: settings.proto, running: gateway !== undefined, ...(gateway ? { pid: gateway.pid, startedAt: gateway.startedAt } : {}) },
+        crl: { nextUpdate: meta.nextUpdate, entries: meta.entries, daysLeft, ...(crlWarning ? { warning: crlWarning } : {}) },
+        clients: gateway?.clients ?? [],
+      }),
+    );
+    return;
+  }
+  io.out(`server  "${settings.name}" ${settings.proto.toUpperCase()} ${settings.host}:${settings.port}: ${gateway ? `running (pid ${gateway.pid}, since ${gateway.startedAt})` : 'not running'}`);
+  io.out(`crl     ${meta.entries} revoked, next update ${meta.nextUpdate} (${daysLeft} days)`);
+  if (crlWarning) io.err(`warning: ${crlWarning}`);
+  const clients = gateway?.clients ?? [];
+  io.out(`clients ${clients.length} connected of ${settings.maxClients} allowed`);
+  for (const c of clients) {
+    io.out(`  ${c.account}\treal ${c.realAddress}\tvirtual ${c.virtualAddress}\tin ${c.bytesReceived} B\tout ${c.bytesSent} B\tsince ${c.connectedSince}`);
+  }
+}
+
+function reportSetup(command: 'init' | 'set', result: SetupResult, io: Io): void {
+  const s = result.settings;
+  for (const warning of result.warnings) io.err(warning);
+  if (command === 'init') {
+    io.out(`created SSL server "${s.name}": ${s.proto.toUpperCase()} ${s.host}:${s.port}, pool ${s.pool}, subnets ${s.subnets.join(' ')}, cipher ${s.cipher}, two-factor ${s.twoFactor ? 'on' : 'off'}, max ${s.maxClients} clients`);
+    io.out('next: ferry-server client add ACCOUNT, then ferry-server run');
+    return;
+  }
+  if (result.changed.length === 0) {
+    io.out('nothing changed');
+    return;
+  }
+  io.out(`updated ${result.changed.join(', ')}; restart "ferry-server run" to apply`);
+  if (result.staleAccounts.length > 0) {
+    io.out(`these accounts must download their bundle again (ferry-server client bundle ACCOUNT --out FILE.zip): ${result.staleAccounts.join(', ')}`);
+  }
+}
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionalCount: number | 'any') {
+  const parsed = parseArgs({ args, options, allowPositionals: positionalCount !== 0, strict: true });
+  if ((parsed.values as { help?: boolean }).help) {
+    throw new InputError(USAGE);
+  }
+  if (typeof positionalCount === 'number' && positionalCount > 0 && parsed.positionals.length !== positionalCount) {
+    throw new InputError(`expected ${positionalCount} account name${positionalCount > 1 ? 's' : ''}, got ${parsed.positionals.length} (see ferry-server --help)`);
+  }
+  return parsed;
+}
+
+function stateDir(dir: string | boolean | undefined): StateDir {
+  return new StateDir(path.resolve(typeof dir === 'string' ? dir : process.env.FERRY_SERVER_DIR || defaultDir()));
+}
+
+type SettingsValues = { [K in keyof typeof SETTINGS_OPTIONS]?: (typeof SETTINGS_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof SETTINGS_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+function settingsInput(v: SettingsValues): SettingsInput {
+  const input: SettingsInput = {};
+  if (v.host !== undefined) input.host = v.host;
+  if (v.name !== undefined) input.name = v.name;
+  if (v.port !== undefined) input.port = integer(v.port, '--port');
+  if (v['max-clients'] !== undefined) input.maxClients = integer(v['max-clients'], '--max-clients');
+  if (v.proto !== undefined) {
+    const proto = v.proto.toLowerCase();
+    if (proto !== 'tcp' && proto !== 'udp') throw new InputError(`--proto "${v.proto}" must be tcp or udp`);
+    input.proto = proto;
+  }
+  if (v.pool !== undefined) input.pool = v.pool;
+  if (v.subnet !== undefined) input.subnets = v.subnet;
+  if (v.dns !== undefined) input.dns = v.dns;
+  if (v.cipher !== undefined) input.cipher = v.cipher.toUpperCase();
+  input.compress = flag(v.compress, v['no-compress'], '--compress');
+  input.twoFactor = flag(v['two-factor'], v['no-two-factor'], '--two-factor');
+  if (v['key-type'] !== undefined) input.keyType = keyTypeOf(v['key-type']);
+  return input;
+}
+
+function flag(on: boolean | undefined, off: boolean | undefined, name: string): boolean | undefined {
+  if (on && off) throw new InputError(`${name} and --no-${name.slice(2)} contradict each other`);
+  return on ? true : off ? false : undefined;
+}
+
+function integer(text: string, name: string): number {
+  if (!/^\d+$/.test(text)) throw new InputError(`${name} "${text}" must be a whole number`);
+  return Number(text);
+}
+
+function keyTypeOf(text: string): KeyType {
+  if (!(KEY_TYPES as readonly string[]).includes(text)) throw new InputError(`--key-type "${text}" must be one of ${KEY_TYPES.join(', ')}`);
+  return text as KeyType;
+}

@@ -1,0 +1,266 @@
+/**
+ * `ferry-server run`: the real openvpn server in the foreground, admitted clients decided
+ * here (management-client-auth), a control socket for status and session cuts, and a clean
+ * stop on SIGTERM/SIGINT.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import type { Server } from 'node:net';
+import path from 'node:path';
+import { writeFileAtomic } from '../core/util/atomic-file.js';
+import { FerryError } from '../core/util/errors.js';
+import { ManagementConnection, quoteArg, type Notification } from '../core/management/connection.js';
+import { decideAdmission } from './admission.js';
+import { controlRequest, serveControl, type ConnectedClient, type ControlRequest, type GatewayStatus } from './control.js';
+import { buildServerConfig } from './openvpn-config.js';
+import { StateDir } from './store.js';
+
+/** Re-sign the CRL at start-up when it would expire within this many days. */
+const CRL_REFRESH_DAYS = 365;
+
+export function findOpenvpn(env: NodeJS.ProcessEnv = process.env): string {
+  const candidates = env.FERRY_OPENVPN
+    ? [env.FERRY_OPENVPN]
+    : [...(env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/opt/homebrew/sbin'].map((d) => path.join(d, 'openvpn'));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* try the next */
+    }
+  }
+  throw new FerryError('openvpn not found: install OpenVPN 2.6 (Debian/Ubuntu: apt install openvpn) or set FERRY_OPENVPN to its path');
+}
+
+interface ClientRequest {
+  kind: 'CONNECT' | 'REAUTH' | 'ESTABLISHED' | 'DISCONNECT';
+  cid: string;
+  kid?: string;
+  env: Map<string, string>;
+}
+
+export interface GatewayOptions {
+  log?: (line: string) => void;
+  /** Resolves when the gateway should stop (the CLI wires SIGTERM/SIGINT to it). */
+  stopSignal: Promise<void>;
+}
+
+export async function runGateway(state: StateDir, opts: GatewayOptions): Promise<void> {
+  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const settings = await state.readSettings();
+  const openvpn = findOpenvpn();
+  if (process.getuid?.() !== 0) {
+    throw new FerryError('ferry-server run needs root: it creates a tun device and listens on the VPN port');
+  }
+  if ((await controlRequest(state.controlSocket, { op: 'status' }, 2_000).catch(() => undefined)) !== undefined) {
+    throw new FerryError(`a gateway is already running for ${state.dir}; stop it first`);
+  }
+  await state.ensureLayout();
+  await refreshCrlIfNeeded(state, log);
+  await writeFileAtomic(state.serverConfigFile, buildServerConfig(settings, state));
+  await state.removeRunFile(state.managementSocket);
+
+  const child = spawn(openvpn, ['--config', state.serverConfigFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const recentOutput: string[] = [];
+  const forward = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+      recentOutput.push(line);
+      if (recentOutput.length > 20) recentOutput.shift();
+      log(line);
+    }
+  };
+  child.stdout!.on('data', forward);
+  child.stderr!.on('data', forward);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let alive = true;
+  void exited.then(() => (alive = false));
+
+  const gateway = new Gateway(state, log);
+  const lastProblem = () => recentOutput.filter((l) => /error|fatal|cannot|exiting/i.test(l)).pop() ?? recentOutput.at(-1) ?? 'no output';
+  let control: Server | undefined;
+  let crlTimer: NodeJS.Timeout | undefined;
+  try {
+    await gateway.attach(() => alive);
+    control = await serveControl(state.controlSocket, (req) => gateway.handleControl(req));
+    await Promise.race([gateway.start(), exited]);
+    if (!alive) throw new FerryError(`openvpn failed to start: ${lastProblem()}`);
+    crlTimer = setInterval(() => void refreshCrlIfNeeded(state, log).catch((err: Error) => log(`ferry-server: CRL refresh failed: ${err.message}`)), 86_400_000);
+    crlTimer.unref();
+    log(`ferry-server: gateway "${settings.name}" ready on ${settings.proto.toUpperCase()} port ${settings.port}`);
+    const outcome = await Promise.race([opts.stopSignal.then(() => 'stop' as const), exited.then(() => 'exited' as const)]);
+    if (outcome === 'exited') throw new FerryError(`openvpn stopped unexpectedly: ${lastProblem()}`);
+    log('ferry-server: stopping');
+  } catch (err) {
+    if (!alive && !(err instanceof FerryError)) throw new FerryError(`openvpn failed to start: ${lastProblem()}`);
+    throw err;
+  } finally {
+    clearInterval(crlTimer);
+    control?.close();
+    await state.removeRunFile(state.controlSocket);
+    await stopChild(child, exited, alive);
+    gateway.detach();
+    await state.removeRunFile(state.managementSocket);
+  }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>, alive: boolean): Promise<void> {
+  if (!alive) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function refreshCrlIfNeeded(state: StateDir, log: (line: string) => void): Promise<void> {
+  await state.withLock(async () => {
+    const index = await state.readIndex();
+    const meta = await state.ensureCrlCurrent(index);
+    const daysLeft = (new Date(meta.nextUpdate).getTime() - Date.now()) / 86_400_000;
+    if (daysLeft < CRL_REFRESH_DAYS) {
+      index.crlNumber += 1;
+      await state.writeIndex(index);
+      const fresh = await state.ensureCrlCurrent(index);
+      log(`ferry-server: CRL re-signed; valid until ${fresh.nextUpdate}`);
+    }
+  });
+}
+
+/** The one router for the gateway's management messages, and the admission decisions. */
+class Gateway {
+  private management?: ManagementConnection;
+  private pending?: ClientRequest;
+  /** Established sessions: client id -> account. */
+  private readonly sessions = new Map<string, string>();
+  private readonly startedAt = new Date();
+  private readyResolve?: () => void;
+
+  constructor(
+    private readonly state: StateDir,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async attach(isAlive: () => boolean): Promise<void> {
+    this.management = await ManagementConnection.connect(this.state.managementSocket, (n) => this.route(n), { isAlive, attempts: 200 });
+  }
+
+  /** Releases openvpn's management hold and waits until it reports CONNECTED. */
+  async start(): Promise<void> {
+    const ready = new Promise<void>((resolve) => (this.readyResolve = resolve));
+    await this.mgmt().command('state on');
+    await this.mgmt().command('hold release');
+    await ready;
+  }
+
+  detach(): void {
+    this.management?.close();
+  }
+
+  private mgmt(): ManagementConnection {
+    if (!this.management) throw new FerryError('the gateway is not attached to openvpn');
+    return this.management;
+  }
+
+  private route(n: Notification): void {
+    switch (n.type) {
+      case 'CLIENT':
+        this.routeClient(n.body);
+        break;
+      case 'STATE':
+        if (n.body.split(',')[1] === 'CONNECTED') this.readyResolve?.();
+        break;
+      case 'HOLD':
+      case 'INFO':
+      case 'LOG':
+        break;
+      case 'FATAL':
+        this.log(`ferry-server: openvpn fatal error: ${n.body}`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** CLIENT:CONNECT|REAUTH,cid,kid / ESTABLISHED,cid / DISCONNECT,cid, then ENV lines up to ENV,END. */
+  private routeClient(body: string): void {
+    if (body.startsWith('ENV,')) {
+      const entry = body.slice(4);
+      if (!this.pending) return;
+      if (entry === 'END') {
+        const request = this.pending;
+        this.pending = undefined;
+        void this.handleClient(request).catch((err: Error) => this.log(`ferry-server: error handling client ${request.cid}: ${err.message}`));
+        return;
+      }
+      const eq = entry.indexOf('=');
+      if (eq > 0) this.pending.env.set(entry.slice(0, eq), entry.slice(eq + 1));
+      return;
+    }
+    const [kind, cid, kid] = body.split(',');
+    if (kind === 'CONNECT' || kind === 'REAUTH' || kind === 'ESTABLISHED' || kind === 'DISCONNECT') {
+      this.pending = { kind, cid: cid ?? '', ...(kid !== undefined ? { kid } : {}), env: new Map() };
+    }
+  }
+
+  private async handleClient(req: ClientRequest): Promise<void> {
+    const cn = req.env.get('common_name') ?? '';
+    if (req.kind === 'ESTABLISHED') {
+      this.sessions.set(req.cid, cn);
+      this.log(`ferry-server: ${cn} connected from ${req.env.get('trusted_ip') ?? '?'} as ${req.env.get('ifconfig_pool_remote_ip') ?? '?'}`);
+      return;
+    }
+    if (req.kind === 'DISCONNECT') {
+      this.sessions.delete(req.cid);
+      this.log(`ferry-server: ${cn} disconnected`);
+      return;
+    }
+    const [settings, index] = await Promise.all([this.state.readSettings(), this.state.readIndex()]);
+    const others = new Set([...this.sessions].filter(([cid]) => cid !== req.cid).map(([, account]) => account));
+    others.delete(cn); // a reconnect of the same account replaces its old session
+    const decision = await decideAdmission({ env: req.env, settings, index, otherConnectedAccounts: others });
+    if (decision.allow) {
+      await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
+    } else {
+      this.log(`ferry-server: refused ${decision.reason}`);
+      await this.mgmt().command(`client-deny ${req.cid} ${req.kid} ${quoteArg(decision.reason)} ${quoteArg(decision.clientReason)}`);
+    }
+  }
+
+  async handleControl(req: ControlRequest): Promise<unknown> {
+    switch (req.op) {
+      case 'status':
+        return { pid: process.pid, startedAt: this.startedAt.toISOString(), clients: await this.clients() } satisfies GatewayStatus;
+      case 'kill': {
+        // HALT tells the client to exit rather than retry a session that will be refused.
+        const ids = (await this.clientRows()).filter((c) => c.account === req.account).map((c) => c.cid);
+        for (const cid of ids) await this.mgmt().command(`client-kill ${cid} HALT`);
+        return { killed: ids.length };
+      }
+    }
+  }
+
+  private async clients(): Promise<ConnectedClient[]> {
+    return (await this.clientRows()).map(({ cid: _cid, ...client }) => client);
+  }
+
+  /** Parses `status 3` (tab-separated, columns named by its HEADER line). */
+  private async clientRows(): Promise<Array<ConnectedClient & { cid: string }>> {
+    const lines = await this.mgmt().command('status 3');
+    const header = lines.find((l) => l.startsWith('HEADER\tCLIENT_LIST\t'))?.split('\t').slice(1);
+    if (!header) return [];
+    const col = (row: string[], name: string) => row[header.indexOf(name)] ?? '';
+    return lines
+      .filter((l) => l.startsWith('CLIENT_LIST\t'))
+      .map((l) => l.split('\t'))
+      .map((row) => ({
+        cid: col(row, 'Client ID'),
+        account: col(row, 'Common Name'),
+        realAddress: col(row, 'Real Address'),
+        virtualAddress: col(row, 'Virtual Address'),
+        bytesReceived: Number(col(row, 'Bytes Received')) || 0,
+        bytesSent: Number(col(row, 'Bytes Sent')) || 0,
+        connectedSince: new Date(Number(col(row, 'Connected Since (time_t)')) * 1000).toISOString(),
+        ...(col(row, 'Data Channel Cipher') ? { cipher: col(row, 'Data Channel Cipher') } : {}),
+      }));
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The issuing module's state directory. Layout (directory 0700, every file 0600):
+ *
+ *   settings.json        the SSL server settings; its presence means "initialised"
+ *   index.json           accounts and revoked serials: the commit point of every change
+ *   pki/ca.crt ca.key server.crt server.key auth-token.key
+ *   pki/crl.pem crl.json the CRL and its number/nextUpdate (derived from index.json)
+ *   clients/SERIAL.crt SERIAL.key   one pair per issued certificate, never overwritten
+ *   run/                 openvpn config, management and control sockets of `ferry-server run`
+ *
+ * Mutations hold an exclusive lock and write files before the index that names them, so a
+ * command killed half-way leaves at most unreferenced files; the CRL is re-derived from the
+ * index whenever its number lags behind.
+ */
+import { readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { z } from 'zod';
+import { ensurePrivateDir, writeFileAtomic } from '../core/util/atomic-file.js';
+import { FerryError, InputError } from '../core/util/errors.js';
+import { buildCrl, loadCa, type CertificateAuthority } from './pki.js';
+import { KEY_TYPES, SettingsSchema, type Settings } from './settings.js';
+
+export const AccountSchema = z.object({
+  name: z.string(),
+  state: z.enum(['active', 'revoked']),
+  serial: z.string().regex(/^[0-9a-f]+$/),
+  keyType: z.enum(KEY_TYPES),
+  createdAt: z.string(),
+  notAfter: z.string(),
+  revokedAt: z.string().optional(),
+  passwordHash: z.string().optional(),
+  /** settings.profileRevision when this account's bundle was last produced. */
+  bundleRevision: z.number().int(),
+});
+export type Account = z.infer<typeof AccountSchema>;
+
+export const IndexSchema = z.object({
+  version: z.literal(1),
+  crlNumber: z.number().int().nonnegative(),
+  accounts: z.array(AccountSchema),
+  revoked: z.array(z.object({ serial: z.string(), account: z.string(), revokedAt: z.string() })),
+});
+export type Index = z.infer<typeof IndexSchema>;
+
+const CrlMetaSchema = z.object({ number: z.number().int(), nextUpdate: z.string(), entries: z.number().int() });
+export type CrlMeta = z.infer<typeof CrlMetaSchema>;
+
+export class StateDir {
+  constructor(readonly dir: string) {}
+
+  get settingsFile() { return path.join(this.dir, 'settings.json'); }
+  get indexFile() { return path.join(this.dir, 'index.json'); }
+  get pkiDir() { return path.join(this.dir, 'pki'); }
+  get clientsDir() { return path.join(this.dir, 'clients'); }
+  get runDir() { return path.join(this.dir, 'run'); }
+  get caCert() { return path.join(this.pkiDir, 'ca.crt'); }
+  get caKey() { return path.join(this.pkiDir, 'ca.key'); }
+  get serverCert() { return path.join(this.pkiDir, 'server.crt'); }
+  get serverKey() { return path.join(this.pkiDir, 'server.key'); }
+  get authTokenKey() { return path.join(this.pkiDir, 'auth-token.key'); }
+  get crlFile() { return path.join(this.pkiDir, 'crl.pem'); }
+  get crlMetaFile() { return path.join(this.pkiDir, 'crl.json'); }
+  get serverConfigFile() { return path.join(this.runDir, 'server.conf'); }
+  get managementSocket() { return path.join(this.runDir, 'management.sock'); }
+  get controlSocket() { return path.join(this.runDir, 'control.sock'); }
+  clientCert(serial: string) { return path.join(this.clientsDir, `${serial}.crt`); }
+  clientKey(serial: string) { return path.join(this.clientsDir, `${serial}.key`); }
+
+  async isInitialised(): Promise<boolean> {
+    return exists(this.settingsFile);
+  }
+
+  async readSettings(): Promise<Settings> {
+    if (!(await this.isInitialised())) {
+      throw new InputError(`no Ferry server in ${this.dir}: run "ferry-server init --host PUBLIC_HOST --subnet CIDR" first (or pass --dir)`);
+    }
+    return readJson(this.settingsFile, SettingsSchema);
+  }
+
+  async readIndex(): Promise<Index> {
+    return readJson(this.indexFile, IndexSchema);
+  }
+
+  async writeSettings(settings: Settings): Promise<void> {
+    await writeFileAtomic(this.settingsFile, `${JSON.stringify(SettingsSchema.parse(settings), null, 2)}\n`);
+  }
+
+  async writeIndex(index: Index): Promise<void> {
+    await writeFileAtomic(this.indexFile, `${JSON.stringify(IndexSchema.parse(index), null, 2)}\n`);
+  }
+
+  async readCrlMeta(): Promise<CrlMeta | undefined> {
+    if (!(await exists(this.crlMetaFile))) return undefined;
+    return readJson(this.crlMetaFile, CrlMetaSchema);
+  }
+
+  async loadCa(): Promise<CertificateAuthority> {
+    const [cert, key] = await Promise.all([readFile(this.caCert, 'utf8'), readFile(this.caKey, 'utf8')]);
+    return loadCa(cert, key);
+  }
+
+  /** Rewrites the CRL from the index when its number lags (after a revoke, or a killed one). */
+  async ensureCrlCurrent(index: Index, ca?: CertificateAuthority, force = false): Promise<CrlMeta> {
+    const meta = await this.readCrlMeta();
+    if (!force && meta && meta.number === index.crlNumber && (await exists(this.crlFile))) return meta;
+    const authority = ca ?? (await this.loadCa());
+    const { pem, nextUpdate } = await buildCrl({
+      ca: authority,
+      crlNumber: index.crlNumber,
+      entries: index.revoked.map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
+    });
+    await writeFileAtomic(this.crlFile, pem);
+    const fresh = { number: index.crlNumber, nextUpdate: nextUpdate.toISOString(), entries: index.revoked.length };
+    await writeFileAtomic(this.crlMetaFile, `${JSON.stringify(fresh)}\n`);
+    return fresh;
+  }
+
+  async ensureLayout(): Promise<void> {
+    for (const dir of [this.dir, this.pkiDir, this.clientsDir, this.runDir]) await ensurePrivateDir(dir);
+  }
+
+  /**
+   * Runs `fn` holding the directory's exclusive lock. The lock is a directory made with
+   * mkdir (atomic), refreshed while held, and considered stale after 10 s without refresh,
+   * so a killed command never blocks the next one for long.
+   */
+  async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(this.dir, {
+        lockfilePath: path.join(this.dir, '.lock'),
+        stale: 10_000,
+        update: 2_000,
+        retries: { retries: 400, factor: 1.2, minTimeout: 10, maxTimeout: 100 },
+        realpath: false,
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ELOCKED') {
+        throw new FerryError(`another ferry-server command is holding ${this.dir}; try again when it has finished`);
+      }
+      throw err;
+    }
+    try {
+      return await fn();
+    } finally {
+      await release().catch(() => {});
+    }
+  }
+
+  async removeRunFile(file: string): Promise<void> {
+    await rm(file, { force: true });
+  }
+}
+
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new FerryError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new FerryError(`${file} is not valid JSON (damaged?); restore it from a backup`);
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new FerryError(`${file} is damaged: ${issue?.path.join('.') || 'top level'}: ${issue?.message}; restore it from a backup`);
+  }
+  return parsed.data;
+}
+
+export function findAccount(index: Index, name: string): Account | undefined {
+  const key = name.toLowerCase();
+  return index.accounts.find((a) => a.name.toLowerCase() === key);
+}
