@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI is compiled TypeScript in dist/ (built by `npm install`).
-import { main } from '../dist/server/cli.js';
+// Thin launcher: the CLI is bundled TypeScript in dist/ (built by `npm install`).
+import { main } from '../dist/ferry-server.mjs';
 process.exitCode = await main(process.argv.slice(2));

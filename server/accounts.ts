@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
 import { buildClientProfile } from './openvpn-config.js';
 import { generatePassword, hashPassword } from './password.js';
-import { issueCertificate, type CertificateAuthority } from './pki.js';
+import type { CertificateAuthority } from './pki.js';
 import type { KeyType, Settings } from './settings.js';
 import { findAccount, StateDir, type Account, type Index } from './store.js';
 
@@ -71,6 +71,7 @@ function checkNamesFree(index: Index, names: string[], settings: Settings): void
 }
 
 async function issueAccount(state: StateDir, settings: Settings, ca: CertificateAuthority, name: string, keyType: KeyType) {
+  const { issueCertificate } = await import('./pki.js');
   const [cert, password] = await Promise.all([
     issueCertificate({ kind: 'client', commonName: name, keyType, ca }),
     settings.twoFactor ? withHash(generatePassword()) : Promise.resolve(undefined),

@@ -3,13 +3,16 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { describeError, FerryError, InputError } from '../core/util/errors.js';
-import { addAccounts, exportBundle, listAccounts, resetPassword, revokeAccount } from './accounts.js';
 import { controlRequest, GatewayStatusSchema, type GatewayStatus } from './control.js';
-import { runGateway } from './gateway.js';
 import { buildServerConfig } from './openvpn-config.js';
 import { KEY_TYPES, type KeyType } from './settings.js';
-import { initServer, updateServer, type SettingsInput, type SetupResult } from './setup.js';
+import type { SettingsInput, SetupResult } from './setup.js';
 import { StateDir } from './store.js';
+
+// Commands that issue certificates load the X.509 stack on demand, so that status, list
+// and config start fast.
+const accounts = () => import('./accounts.js');
+const setup = () => import('./setup.js');
 
 const USAGE = `usage:
   ferry-server init --host PUBLIC_HOST --subnet CIDR... [--port 1194] [--proto tcp|udp] [--pool CIDR]
@@ -86,6 +89,7 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
       const { values } = parse(rest, { ...SETTINGS_OPTIONS, ...COMMON_OPTIONS }, 0);
       const state = stateDir(values.dir);
       const input = settingsInput(values);
+      const { initServer, updateServer } = await setup();
       const result = command === 'init' ? await initServer(state, input) : await updateServer(state, input);
       reportSetup(command, result, io);
       return;
@@ -104,6 +108,7 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
         process.once('SIGTERM', () => resolve());
         process.once('SIGINT', () => resolve());
       });
+      const { runGateway } = await import('./gateway.js');
       await runGateway(stateDir(values.dir), { stopSignal: stop, log: io.out });
       return;
     }
@@ -122,7 +127,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
     case 'add': {
       const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, 'key-type': { type: 'string' } }, 'any');
       const keyType = values['key-type'] === undefined ? undefined : keyTypeOf(values['key-type']);
-      const added = await addAccounts(stateDir(values.dir), positionals, keyType ? { keyType } : {});
+      const added = await (await accounts()).addAccounts(stateDir(values.dir), positionals, keyType ? { keyType } : {});
       if (values.json) io.out(JSON.stringify(added));
       else {
         for (const a of added) io.out(a.password ? `${a.account}\tpassword: ${a.password}` : `${a.account}\tadded (two-factor off: certificate only)`);
@@ -132,14 +137,14 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
     }
     case 'passwd': {
       const { values, positionals } = parse(rest, COMMON_OPTIONS, 1);
-      const result = await resetPassword(stateDir(values.dir), positionals[0]!);
+      const result = await (await accounts()).resetPassword(stateDir(values.dir), positionals[0]!);
       io.out(values.json ? JSON.stringify(result) : `${result.account}\tpassword: ${result.password}`);
       return;
     }
     case 'revoke': {
       const { values, positionals } = parse(rest, COMMON_OPTIONS, 1);
       const state = stateDir(values.dir);
-      const account = await revokeAccount(state, positionals[0]!);
+      const account = await (await accounts()).revokeAccount(state, positionals[0]!);
       const cut = (await controlRequest(state.controlSocket, { op: 'kill', account: account.name })) as { killed: number } | undefined;
       const session = cut === undefined ? 'gateway not running' : cut.killed > 0 ? 'live session cut' : 'not connected';
       io.out(`revoked ${account.name}: certificate added to the CRL; ${session}`);
@@ -149,13 +154,13 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
       const state = stateDir(values.dir);
       const gateway = await gatewayStatus(state);
-      const accounts = await listAccounts(state, new Set(gateway?.clients.map((c) => c.account)));
+      const list = await (await accounts()).listAccounts(state, new Set(gateway?.clients.map((c) => c.account)));
       if (values.json) {
-        io.out(JSON.stringify(accounts));
+        io.out(JSON.stringify(list));
         return;
       }
-      if (accounts.length === 0) io.out('no accounts yet: ferry-server client add ACCOUNT');
-      for (const a of accounts) {
+      if (list.length === 0) io.out('no accounts yet: ferry-server client add ACCOUNT');
+      for (const a of list) {
         const notes = [a.connected ? 'connected' : '', a.bundleStale ? 'bundle stale: download again' : ''].filter(Boolean).join(', ');
         io.out(`${a.account}\t${a.state}\texpires ${a.expires.slice(0, 10)}${notes ? `\t${notes}` : ''}`);
       }
@@ -164,7 +169,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
     case 'bundle': {
       const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, out: { type: 'string' } }, 1);
       if (!values.out) throw new InputError('--out FILE.zip is required');
-      await exportBundle(stateDir(values.dir), positionals[0]!, path.resolve(values.out));
+      await (await accounts()).exportBundle(stateDir(values.dir), positionals[0]!, path.resolve(values.out));
       io.out(`wrote ${values.out}: ca.crt, client.crt, client.key, ${positionals[0]}.ovpn (keep it private: it holds the key)`);
       return;
     }

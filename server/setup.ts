@@ -97,7 +97,7 @@ export async function updateServer(state: StateDir, input: SettingsInput): Promi
     if (changed.length === 0) return { settings: before, warnings: [], staleAccounts: [], changed };
     const next = { ...after, profileRevision: before.profileRevision + (profileFields.length > 0 ? 1 : 0) };
     await state.writeSettings(next);
-    const staleAccounts = active.filter((a) => a.bundleRevision < next.profileRevision).map((a) => a.name);
+    const staleAccounts = profileFields.length === 0 ? [] : active.filter((a) => a.bundleRevision < next.profileRevision).map((a) => a.name);
     const warnings = next.compress && !before.compress ? [COMPRESSION_WARNING] : [];
     return { settings: next, warnings, staleAccounts, changed };
   });

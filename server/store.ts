@@ -18,7 +18,7 @@ import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import { ensurePrivateDir, writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
-import { buildCrl, loadCa, type CertificateAuthority } from './pki.js';
+import type { CertificateAuthority } from './pki.js';
 import { KEY_TYPES, SettingsSchema, type Settings } from './settings.js';
 
 export const AccountSchema = z.object({
@@ -97,6 +97,7 @@ export class StateDir {
 
   async loadCa(): Promise<CertificateAuthority> {
     const [cert, key] = await Promise.all([readFile(this.caCert, 'utf8'), readFile(this.caKey, 'utf8')]);
+    const { loadCa } = await import('./pki.js'); // lazy: the X.509 stack is most of start-up time
     return loadCa(cert, key);
   }
 
@@ -105,6 +106,7 @@ export class StateDir {
     const meta = await this.readCrlMeta();
     if (!force && meta && meta.number === index.crlNumber && (await exists(this.crlFile))) return meta;
     const authority = ca ?? (await this.loadCa());
+    const { buildCrl } = await import('./pki.js');
     const { pem, nextUpdate } = await buildCrl({
       ca: authority,
       crlNumber: index.crlNumber,

@@ -1,0 +1,63 @@
+/** Runs the built `ferry-server` binary as a user would, and snapshots state directories. */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const FERRY_SERVER = path.join(ROOT, 'bin/ferry-server.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function ferryServer(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [FERRY_SERVER, ...args],
+      { env: { ...process.env, ...opts.env }, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    child.stdin?.end(opts.input ?? '');
+  });
+}
+
+export async function tempDir(prefix = 'ferry-test-'): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), prefix));
+}
+
+/** Path -> mode and content hash of every file below `dir`: equal snapshots mean nothing changed. */
+export async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  async function walk(current: string) {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      const rel = path.relative(dir, full);
+      const st = await stat(full);
+      if (entry.isDirectory()) {
+        out[`${rel}/`] = (st.mode & 0o777).toString(8);
+        await walk(full);
+      } else if (entry.isFile()) {
+        out[rel] = `${(st.mode & 0o777).toString(8)}:${createHash('sha256').update(await readFile(full)).digest('hex')}`;
+      }
+    }
+  }
+  await walk(dir);
+  return out;
+}
+
+/** An initialised server directory for tests (two-factor on unless told otherwise). */
+export async function initServer(extra: string[] = []): Promise<string> {
+  const dir = path.join(await tempDir(), 'state');
+  const result = await ferryServer(['init', '--dir', dir, '--host', '198.18.1.1', '--subnet', '198.18.2.0/24', '--pool', '198.18.100.0/24', ...extra]);
+  if (result.code !== 0) throw new Error(`init failed: ${result.stderr}`);
+  return dir;
+}
