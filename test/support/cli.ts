@@ -54,10 +54,32 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-/** An initialised server directory for tests (two-factor on unless told otherwise). */
+/** An initialised server directory for tests (two-factor on unless told otherwise); `extra` overrides the defaults. */
 export async function initServer(extra: string[] = []): Promise<string> {
   const dir = path.join(await tempDir(), 'state');
-  const result = await ferryServer(['init', '--dir', dir, '--host', '198.18.1.1', '--subnet', '198.18.2.0/24', '--pool', '198.18.100.0/24', ...extra]);
+  const defaults: Record<string, string> = { '--host': '198.18.1.1', '--subnet': '198.18.2.0/24', '--pool': '198.18.100.0/24' };
+  const args = Object.entries(defaults).filter(([flag]) => !extra.includes(flag)).flat();
+  const result = await ferryServer(['init', '--dir', dir, ...args, ...extra]);
   if (result.code !== 0) throw new Error(`init failed: ${result.stderr}`);
   return dir;
+}
+
+/** Adds accounts (two-factor passwords returned) and unpacks the first one's bundle into its own directory. */
+export async function addAccounts(dir: string, names: string[]): Promise<Map<string, string>> {
+  const result = await ferryServer(['client', 'add', '--dir', dir, '--json', ...names]);
+  if (result.code !== 0) throw new Error(`client add failed: ${result.stderr}`);
+  const parsed = JSON.parse(result.stdout) as Array<{ account: string; password?: string }>;
+  return new Map(parsed.map((a) => [a.account, a.password ?? '']));
+}
+
+/** `client bundle` then unzip: returns the directory holding ca.crt, client.crt, client.key, ACCOUNT.ovpn. */
+export async function unpackBundle(dir: string, account: string): Promise<string> {
+  const { unzipSync } = await import('fflate');
+  const { writeFile: write } = await import('node:fs/promises');
+  const out = await tempDir(`ferry-${account}-`);
+  const zip = path.join(out, `${account}.zip`);
+  const result = await ferryServer(['client', 'bundle', '--dir', dir, account, '--out', zip]);
+  if (result.code !== 0) throw new Error(`bundle failed: ${result.stderr}`);
+  for (const [name, data] of Object.entries(unzipSync(await readFile(zip)))) await write(path.join(out, name), data, { mode: 0o600 });
+  return out;
 }
