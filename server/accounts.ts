@@ -53,7 +53,9 @@ export async function addAccounts(state: StateDir, names: string[], opts: { keyT
       if (serials.has(account.serial)) throw new FerryError('serial collision (vanishingly unlikely); run the command again');
     }
     const remaining = index.accounts.filter((a) => !seen.has(a.name.toLowerCase()));
-    await state.writeIndex({ ...index, accounts: [...remaining, ...issued.map((i) => i.account)] });
+    const next = { ...index, accounts: [...remaining, ...issued.map((i) => i.account)] };
+    await state.writeIndex(next);
+    await state.collectGarbage(next);
   });
   return issued.map(({ account, password }) => (password ? { account: account.name, password } : { account: account.name }));
 }

@@ -130,8 +130,8 @@ async function refreshCrlIfNeeded(state: StateDir, log: (line: string) => void):
 class Gateway {
   private management?: ManagementConnection;
   private pending?: ClientRequest;
-  /** Established sessions: client id -> account. */
-  private readonly sessions = new Map<string, string>();
+  /** Sessions counted against max-clients: client id -> account, from admission to DISCONNECT. */
+  private readonly sessions = new Map<string, { account: string; established: boolean; admittedAt: number }>();
   private readonly startedAt = new Date();
   private readyResolve?: () => void;
 
@@ -205,7 +205,7 @@ class Gateway {
   private async handleClient(req: ClientRequest): Promise<void> {
     const cn = req.env.get('common_name') ?? '';
     if (req.kind === 'ESTABLISHED') {
-      this.sessions.set(req.cid, cn);
+      this.sessions.set(req.cid, { account: cn, established: true, admittedAt: Date.now() });
       this.log(`ferry-server: ${cn} connected from ${req.env.get('trusted_ip') ?? '?'} as ${req.env.get('ifconfig_pool_remote_ip') ?? '?'}`);
       return;
     }
@@ -215,10 +215,18 @@ class Gateway {
       return;
     }
     const [settings, index] = await Promise.all([this.state.readSettings(), this.state.readIndex()]);
-    const others = new Set([...this.sessions].filter(([cid]) => cid !== req.cid).map(([, account]) => account));
+    // Admitted-but-not-yet-established clients count too, so two racing clients cannot both
+    // take the last slot; one that never establishes stops counting after a minute.
+    const now = Date.now();
+    const others = new Set(
+      [...this.sessions]
+        .filter(([cid, s]) => cid !== req.cid && (s.established || now - s.admittedAt < 60_000))
+        .map(([, s]) => s.account),
+    );
     others.delete(cn); // a reconnect of the same account replaces its old session
     const decision = await decideAdmission({ env: req.env, settings, index, otherConnectedAccounts: others });
     if (decision.allow) {
+      if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account: decision.account, established: false, admittedAt: now });
       await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
     } else {
       this.log(`ferry-server: refused ${decision.reason}`);

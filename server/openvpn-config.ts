@@ -3,6 +3,9 @@ import { parseIpv4Cidr } from './net.js';
 import type { Settings } from './settings.js';
 import type { StateDir } from './store.js';
 
+/** Connections beyond the limit that still get a TLS handshake and a clear refusal. */
+export const MAX_CLIENTS_HEADROOM = 4;
+
 /** The gateway's config. Secrets stay in their 0600 files; this text only names them. */
 export function buildServerConfig(settings: Settings, state: StateDir): string {
   const pool = parseIpv4Cidr(settings.pool, 'pool');
@@ -16,7 +19,10 @@ export function buildServerConfig(settings: Settings, state: StateDir): string {
     `proto ${settings.proto === 'tcp' ? 'tcp-server' : 'udp'}`,
     `port ${settings.port}`,
     `server ${pool.address} ${pool.netmask}`,
-    `max-clients ${settings.maxClients}`,
+    // ferry-server enforces the limit itself, with a reason the client can show
+    // ("connection limit reached"); openvpn's own cap drops extra connections silently, so it
+    // sits a little higher and only bounds resources.
+    `max-clients ${settings.maxClients + MAX_CLIENTS_HEADROOM}`,
     'keepalive 10 60',
     'persist-key',
     'persist-tun',

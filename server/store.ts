@@ -12,7 +12,7 @@
  * command killed half-way leaves at most unreferenced files; the CRL is re-derived from the
  * index whenever its number lags behind.
  */
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
@@ -45,6 +45,9 @@ export type Index = z.infer<typeof IndexSchema>;
 
 const CrlMetaSchema = z.object({ number: z.number().int(), nextUpdate: z.string(), entries: z.number().int() });
 export type CrlMeta = z.infer<typeof CrlMetaSchema>;
+
+/** Files a killed command left are collected once they are this old (no command runs this long). */
+export const ORPHAN_AGE_MS = 10 * 60_000;
 
 export class StateDir {
   constructor(readonly dir: string) {}
@@ -148,6 +151,29 @@ export class StateDir {
     } finally {
       await release().catch(() => {});
     }
+  }
+
+  /**
+   * Removes what a killed command left behind: temp files, and client key pairs that no
+   * index entry names. Only files older than ORPHAN_AGE_MS, because another command may be
+   * writing its new accounts' files right now, before it takes the lock to commit them.
+   * Call with the lock held.
+   */
+  async collectGarbage(index: Index, now = Date.now()): Promise<string[]> {
+    const referenced = new Set([...index.accounts.map((a) => a.serial), ...index.revoked.map((r) => r.serial)]);
+    const removed: string[] = [];
+    for (const dir of [this.dir, this.pkiDir, this.clientsDir]) {
+      for (const name of await readdir(dir)) {
+        const orphan = name.endsWith('.tmp') || (dir === this.clientsDir && !referenced.has(name.replace(/\.(crt|key)$/, '')));
+        if (!orphan) continue;
+        const file = path.join(dir, name);
+        const info = await stat(file).catch(() => undefined);
+        if (!info?.isFile() || now - info.mtimeMs < ORPHAN_AGE_MS) continue;
+        await rm(file, { force: true });
+        removed.push(file);
+      }
+    }
+    return removed;
   }
 
   async removeRunFile(file: string): Promise<void> {

@@ -1,7 +1,7 @@
 /** ferry-server's command line: every validation rule refused clearly, with nothing changed on disk. */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { unzipSync, strFromU8 } from 'fflate';
@@ -218,12 +218,18 @@ describe('ferry-server client', () => {
     const list = JSON.parse((await ferryServer(['client', 'list', '--dir', dir, '--json'])).stdout) as unknown[];
     expect([0, 200]).toContain(list.length);
     const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as { accounts: Array<{ serial: string }> };
-    const files = new Set(await readdir(path.join(dir, 'clients')));
+    const clients = path.join(dir, 'clients');
+    const files = new Set(await readdir(clients));
     for (const a of index.accounts) expect(files.has(`${a.serial}.key`) && files.has(`${a.serial}.crt`)).toBe(true);
-    expect([...files].filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    // And the next command works at once (the killed one's lock does not block it).
+    // The next command works at once (the killed one's lock does not block it) and, once the
+    // leftovers are old enough that no live command can own them, removes them.
+    const old = new Date(Date.now() - 11 * 60_000);
+    for (const f of files) await utimes(path.join(clients, f), old, old);
     const next = await ferryServer(['client', 'add', '--dir', dir, 'after']);
     expect(next.code, next.stderr).toBe(0);
+    const after = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as { accounts: Array<{ serial: string }> };
+    const expected = after.accounts.flatMap((a) => [`${a.serial}.crt`, `${a.serial}.key`]).sort();
+    expect((await readdir(clients)).sort()).toEqual(expected);
   });
 
   it('a damaged index is reported clearly, not crashed on', async () => {
