@@ -59,7 +59,7 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
   await state.ensureLayout();
   await refreshCrlIfNeeded(state, log);
   await writeFileAtomic(state.serverConfigFile, buildServerConfig(settings, state));
-  await state.removeRunFile(state.managementSocket);
+  await stopOrphanedOpenvpn(state, log);
 
   const child = spawn(openvpn, ['--config', state.serverConfigFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const recentOutput: string[] = [];
@@ -102,6 +102,23 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
     gateway.detach();
     await state.removeRunFile(state.managementSocket);
   }
+}
+
+/**
+ * An openvpn still listening on our management socket with no ferry-server in front of it
+ * was left by a `run` that was killed (SIGKILL): stop it, or it would keep the port and
+ * the tun device, and hold new clients forever waiting for an admission decision.
+ */
+async function stopOrphanedOpenvpn(state: StateDir, log: (line: string) => void): Promise<void> {
+  const orphan = await ManagementConnection.connect(state.managementSocket, () => {}, { attempts: 1 }).catch(() => undefined);
+  if (orphan) {
+    const closed = new Promise<void>((resolve) => orphan.onClose(() => resolve()));
+    await orphan.command('signal SIGTERM').catch(() => undefined);
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    orphan.close();
+    log('ferry-server: stopped an openvpn left behind by a previous run');
+  }
+  await state.removeRunFile(state.managementSocket);
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number | null>, alive: boolean): Promise<void> {

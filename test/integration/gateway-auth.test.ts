@@ -152,6 +152,15 @@ describe.skipIf(labSkipReason())('gateway with two-factor off', () => {
     await lab?.teardown();
   });
 
+  it('a run killed with SIGKILL leaves an openvpn that the next run stops before starting', async () => {
+    await gateway.stop('SIGKILL');
+    const orphans = () => execFileSync('ip', ['netns', 'pids', lab.ns.gateway], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    expect(orphans()).toHaveLength(1); // the openvpn the killed run had started
+    gateway = await readyGateway(lab, dir);
+    expect(gateway.lines.join('\n')).toMatch(/stopped an openvpn left behind by a previous run/);
+    expect(orphans()).toHaveLength(2); // the new ferry-server and its openvpn
+  });
+
   it('the certificate alone connects', async () => {
     const files = await unpackBundle(dir, 'erin');
     const c = startOpenvpnClient(lab, await handWrittenConfig(files, { host: lab.addr.gatewayUnderlay, port: 1194, proto: 'udp' }));

@@ -58,7 +58,7 @@ describe.skipIf(labSkipReason()).each(['tcp', 'udp'] as const)('gateway over %s'
     const client = startOpenvpnClient(lab, path.join(files, 'bob.ovpn'), ['--auth-user-pass', path.join(path.dirname(credentials), 'credentials')]);
     try {
       await client.waitFor(CONNECTED);
-      expect(client.lines.join('\n')).toMatch(/Data Channel: cipher 'AES-256-GCM'/);
+      await client.waitFor(/Data Channel: cipher 'AES-256-GCM'/);
       expect(await lab.ping('client', lab.addr.vpcHost, 3)).toBe(true);
     } finally {
       await client.stop();

@@ -1,0 +1,77 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManagementConnection, quoteArg, type Notification } from '../../core/management/connection.js';
+import { tempDir } from '../support/cli.js';
+
+/** A fake management peer: replies are scripted per command. */
+async function fakePeer(onCommand: (line: string, socket: Socket) => void): Promise<{ server: Server; socketPath: string }> {
+  const socketPath = path.join(await tempDir(), 'mgmt.sock');
+  const server = createServer((socket) => {
+    socket.write('>INFO:OpenVPN Management Interface Version 5 -- type \'help\' for more info\n');
+    let buffer = '';
+    socket.on('error', () => {}); // the client under test may reset the connection on purpose
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        onCommand(buffer.slice(0, nl), socket);
+        buffer = buffer.slice(nl + 1);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return { server, socketPath };
+}
+
+let server: Server | undefined;
+afterEach(() => server?.close());
+
+describe('ManagementConnection', () => {
+  it('frames single-line, multi-line and error replies, with notifications interleaved', async () => {
+    const peer = await fakePeer((line, socket) => {
+      if (line === 'hold release') socket.write('SUCCESS: hold release succeeded\r\n');
+      if (line === 'status 3') socket.write('TITLE\tx\n>CLIENT:ESTABLISHED,0\n>CLIENT:ENV,END\nCLIENT_LIST\ta\nEND\n');
+      if (line === 'kill nobody') socket.write('ERROR: common name \'nobody\' not found\n');
+    });
+    server = peer.server;
+    const seen: Notification[] = [];
+    const mgmt = await ManagementConnection.connect(peer.socketPath, (n) => seen.push(n));
+    expect(await mgmt.command('hold release')).toEqual(['hold release succeeded']);
+    expect(await mgmt.command('status 3')).toEqual(['TITLE\tx', 'CLIENT_LIST\ta']);
+    await expect(mgmt.command('kill nobody')).rejects.toThrow(/kill: common name 'nobody' not found/);
+    expect(seen.map((n) => n.type)).toEqual(['INFO', 'CLIENT', 'CLIENT']);
+    expect(seen[1]).toEqual({ type: 'CLIENT', body: 'ESTABLISHED,0' });
+    mgmt.close();
+  });
+
+  it('refuses a command with a line break (no command injection)', async () => {
+    const peer = await fakePeer(() => {});
+    server = peer.server;
+    const mgmt = await ManagementConnection.connect(peer.socketPath, () => {});
+    await expect(mgmt.command('status\nsignal SIGTERM')).rejects.toThrow(/one line/);
+    mgmt.close();
+  });
+
+  it('rejects pending commands when the peer goes away, and drops a peer sending an endless line', async () => {
+    const peer = await fakePeer((line, socket) => {
+      if (line === 'status') socket.destroy();
+      if (line === 'flood') socket.write('x'.repeat(2 * 1024 * 1024));
+    });
+    server = peer.server;
+    const first = await ManagementConnection.connect(peer.socketPath, () => {});
+    await expect(first.command('status')).rejects.toThrow(/closed before "status" completed/);
+    const second = await ManagementConnection.connect(peer.socketPath, () => {});
+    await expect(second.command('flood')).rejects.toThrow(/closed/);
+  });
+
+  it('says clearly when nothing listens', async () => {
+    await expect(ManagementConnection.connect('/nonexistent/mgmt.sock', () => {}, { attempts: 2, intervalMs: 1 })).rejects.toThrow(
+      /cannot reach the OpenVPN management socket \/nonexistent\/mgmt.sock/,
+    );
+  });
+
+  it('quotes arguments', () => {
+    expect(quoteArg('say "hi" \\ bye')).toBe('"say \\"hi\\" \\\\ bye"');
+  });
+});
