@@ -1,5 +1,5 @@
 /** SSL client accounts: add, new password, revoke, list, bundle (the seed's section 3.4.3). */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { zipSync, strToU8 } from 'fflate';
 import { writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
@@ -44,20 +44,27 @@ export async function addAccounts(state: StateDir, names: string[], opts: { keyT
   const settings = await state.readSettings();
   checkNamesFree(await state.readIndex(), names, settings);
   const ca = await state.loadCa();
-  const issued = await mapLimit(names, CONCURRENCY, (name) => issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType));
-  await state.withLock(async () => {
-    const index = await state.readIndex();
-    checkNamesFree(index, names, settings);
-    const serials = new Set(index.accounts.map((a) => a.serial));
-    for (const { account } of issued) {
-      if (serials.has(account.serial)) throw new FerryError('serial collision (vanishingly unlikely); run the command again');
-    }
-    const remaining = index.accounts.filter((a) => !seen.has(a.name.toLowerCase()));
-    const next = { ...index, accounts: [...remaining, ...issued.map((i) => i.account)] };
-    await state.writeIndex(next);
-    await state.collectGarbage(next);
-  });
-  return issued.map(({ account, password }) => (password ? { account: account.name, password } : { account: account.name }));
+  const written: string[] = [];
+  try {
+    const issued = await mapLimit(names, CONCURRENCY, (name) => issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType, written));
+    await state.withLock(async () => {
+      const index = await state.readIndex();
+      checkNamesFree(index, names, settings);
+      const serials = new Set(index.accounts.map((a) => a.serial));
+      for (const { account } of issued) {
+        if (serials.has(account.serial)) throw new FerryError('serial collision (vanishingly unlikely); run the command again');
+      }
+      const remaining = index.accounts.filter((a) => !seen.has(a.name.toLowerCase()));
+      const next = { ...index, accounts: [...remaining, ...issued.map((i) => i.account)] };
+      await state.writeIndex(next);
+      await state.collectGarbage(next);
+    });
+    return issued.map(({ account, password }) => (password ? { account: account.name, password } : { account: account.name }));
+  } catch (err) {
+    // Nothing was committed: take back the files this command wrote (a full disk included).
+    await Promise.all(written.map((file) => rm(file, { force: true })));
+    throw err;
+  }
 }
 
 function checkNamesFree(index: Index, names: string[], settings: Settings): void {
@@ -72,12 +79,13 @@ function checkNamesFree(index: Index, names: string[], settings: Settings): void
   }
 }
 
-async function issueAccount(state: StateDir, settings: Settings, ca: CertificateAuthority, name: string, keyType: KeyType) {
+async function issueAccount(state: StateDir, settings: Settings, ca: CertificateAuthority, name: string, keyType: KeyType, written: string[]) {
   const { issueCertificate } = await import('./pki.js');
   const [cert, password] = await Promise.all([
     issueCertificate({ kind: 'client', commonName: name, keyType, ca }),
     settings.twoFactor ? withHash(generatePassword()) : Promise.resolve(undefined),
   ]);
+  written.push(state.clientKey(cert.serialHex), state.clientCert(cert.serialHex));
   await writeFileAtomic(state.clientKey(cert.serialHex), cert.keyPem);
   await writeFileAtomic(state.clientCert(cert.serialHex), cert.certPem);
   const account: Account = {
@@ -203,12 +211,21 @@ export async function exportBundle(state: StateDir, name: string, outFile: strin
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
+  let failed = false;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const i = next++;
-      results[i] = await fn(items[i]!);
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   });
-  await Promise.all(workers);
+  // Wait for every worker, so no write is still in flight when the caller cleans up.
+  const settled = await Promise.allSettled(workers);
+  const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
   return results;
 }
