@@ -9,6 +9,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     globalSetup: ['test/lab/global-setup.ts'],
     pool: 'forks',
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
