@@ -43,10 +43,15 @@ export async function addAccounts(state: StateDir, names: string[], opts: { keyT
   }
   const settings = await state.readSettings();
   checkNamesFree(await state.readIndex(), names, settings);
+  // The slow password hashes start now, on the thread pool, while the X.509 stack loads.
+  const passwords = new Map(names.map((name) => [name, settings.twoFactor ? withHash(generatePassword()) : undefined]));
+  for (const pending of passwords.values()) pending?.catch(() => {}); // awaited below; no unhandled rejection meanwhile
   const ca = await state.loadCa();
   const written: string[] = [];
   try {
-    const issued = await mapLimit(names, CONCURRENCY, (name) => issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType, written));
+    const issued = await mapLimit(names, CONCURRENCY, (name) =>
+      issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType, passwords.get(name), written),
+    );
     await state.withLock(async () => {
       const index = await state.readIndex();
       checkNamesFree(index, names, settings);
@@ -79,11 +84,19 @@ function checkNamesFree(index: Index, names: string[], settings: Settings): void
   }
 }
 
-async function issueAccount(state: StateDir, settings: Settings, ca: CertificateAuthority, name: string, keyType: KeyType, written: string[]) {
+async function issueAccount(
+  state: StateDir,
+  settings: Settings,
+  ca: CertificateAuthority,
+  name: string,
+  keyType: KeyType,
+  pendingPassword: Promise<{ plain: string; hash: string }> | undefined,
+  written: string[],
+) {
   const { issueCertificate } = await import('./pki.js');
   const [cert, password] = await Promise.all([
     issueCertificate({ kind: 'client', commonName: name, keyType, ca }),
-    settings.twoFactor ? withHash(generatePassword()) : Promise.resolve(undefined),
+    pendingPassword,
   ]);
   written.push(state.clientKey(cert.serialHex), state.clientCert(cert.serialHex));
   await writeFileAtomic(state.clientKey(cert.serialHex), cert.keyPem);
