@@ -63,6 +63,7 @@ export async function addAccounts(state: StateDir, names: string[], opts: { keyT
       const next = { ...index, accounts: [...remaining, ...issued.map((i) => i.account)] };
       await state.writeIndex(next);
       await state.collectGarbage(next);
+      await state.ensureCrlCurrent(next); // catches up after a revoke that was killed half-way
     });
     return issued.map(({ account, password }) => (password ? { account: account.name, password } : { account: account.name }));
   } catch (err) {

@@ -99,6 +99,10 @@ export async function updateServer(state: StateDir, input: SettingsInput): Promi
     await state.writeSettings(next);
     const staleAccounts = profileFields.length === 0 ? [] : active.filter((a) => a.bundleRevision < next.profileRevision).map((a) => a.name);
     const warnings = next.compress && !before.compress ? [COMPRESSION_WARNING] : [];
+    const withoutPassword = active.filter((a) => !a.passwordHash).map((a) => a.name);
+    if (next.twoFactor && !before.twoFactor && withoutPassword.length > 0) {
+      warnings.push(`two-factor is now on; these accounts have no password yet, give each one with "ferry-server client passwd ACCOUNT": ${withoutPassword.join(', ')}`);
+    }
     return { settings: next, warnings, staleAccounts, changed };
   });
 }

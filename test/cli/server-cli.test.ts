@@ -132,6 +132,9 @@ describe('ferry-server client', () => {
     const passwd = await ferryServer(['client', 'passwd', '--dir', dir, 'carol']);
     expect(passwd.code).toBe(2);
     expect(passwd.stderr).toMatch(/two-factor authentication is off/);
+    const on = await ferryServer(['set', '--dir', dir, '--two-factor']);
+    expect(on.stderr).toMatch(/these accounts have no password yet, give each one with "ferry-server client passwd ACCOUNT": carol/);
+    expect((await ferryServer(['client', 'passwd', '--dir', dir, 'carol'])).stdout).toMatch(/^carol\tpassword: [A-Za-z0-9]{20}$/m);
   });
 
   it.each([
