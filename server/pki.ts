@@ -9,7 +9,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as asn1 from '@peculiar/asn1-x509';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { createPrivateKey, createPublicKey, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -46,10 +46,10 @@ function signingAlgorithm(key: CryptoKey): Algorithm {
   return key.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
 }
 
-/** Random positive serial of 159 bits (RFC 5280 allows 20 octets; CA/B asks for >= 64 random bits). */
+/** Random positive 20-octet serial (RFC 5280's maximum) carrying 158 random bits. */
 export function randomSerialHex(): string {
   const bytes = randomBytes(20);
-  bytes[0] = (bytes[0]! & 0x7f) | 0x01 << 6; // positive, and no leading zero octet to strip
+  bytes[0] = (bytes[0]! & 0x7f) | 0x40; // positive, and never a leading zero octet to strip
   return bytes.toString('hex');
 }
 
@@ -207,11 +207,4 @@ export async function buildCrl(req: CrlRequest): Promise<{ pem: string; nextUpda
 
 function arrayBuffer(buf: Buffer): ArrayBuffer {
   return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length) as ArrayBuffer;
-}
-
-/** Confirms a certificate and a private key belong together (used before serving them). */
-export function keyMatchesCertificate(certPem: string, keyPem: string): boolean {
-  const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
-  const fromCert = createPublicKey(new x509.X509Certificate(certPem).toString('pem')).export({ type: 'spki', format: 'der' });
-  return Buffer.compare(fromKey, fromCert) === 0;
 }
