@@ -178,6 +178,7 @@ class Gateway {
     return this.management;
   }
 
+  /** HOLD, INFO and the rest need nothing: openvpn's own log already goes to stdout. */
   private route(n: Notification): void {
     switch (n.type) {
       case 'CLIENT':
@@ -186,14 +187,8 @@ class Gateway {
       case 'STATE':
         if (n.body.split(',')[1] === 'CONNECTED') this.readyResolve?.();
         break;
-      case 'HOLD':
-      case 'INFO':
-      case 'LOG':
-        break;
       case 'FATAL':
         this.log(`ferry-server: openvpn fatal error: ${n.body}`);
-        break;
-      default:
         break;
     }
   }

@@ -34,6 +34,15 @@ export class Watched {
     });
   }
 
+  /** Waits until at least `count` lines match `re` (e.g. the second "connected" after a restart). */
+  async waitForCount(re: RegExp, count: number, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lines.filter((l) => re.test(l)).length < count) {
+      if (Date.now() > deadline) throw new Error(`${this.label}: fewer than ${count} lines matching ${re}:\n${this.lines.slice(-30).join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   /** Waits for the first of several patterns and says which matched. */
   async waitForAny(patterns: Record<string, RegExp>, timeoutMs = 30_000): Promise<string> {
     const entries = Object.entries(patterns);
