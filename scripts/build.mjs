@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 
 await rm('dist', { recursive: true, force: true });
 await build({
-  entryPoints: { 'ferry-server': 'server/cli.ts' },
+  entryPoints: { 'ferry-server': 'server/cli.ts', ferry: 'core/cli.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -18,5 +18,7 @@ await build({
   outExtension: { '.js': '.mjs' },
   // CommonJS dependencies (e.g. tsyringe) call require(); give them one.
   banner: { js: "import { createRequire as __ferryRequire } from 'node:module'; const require = __ferryRequire(import.meta.url);" },
+  // Native addons stay in node_modules: a .node binary cannot be bundled.
+  external: ['@napi-rs/keyring'],
   logLevel: 'warning',
 });

@@ -4,12 +4,11 @@
  * stop on SIGTERM/SIGINT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import type { Server } from 'node:net';
-import path from 'node:path';
 import { writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError } from '../core/util/errors.js';
 import { ManagementConnection, quoteArg, type Notification } from '../core/management/connection.js';
+import { findOpenvpn } from '../core/engine/openvpn-binary.js';
 import { decideAdmission } from './admission.js';
 import { controlRequest, serveControl, type ConnectedClient, type ControlRequest, type GatewayStatus } from './control.js';
 import { buildServerConfig } from './openvpn-config.js';
@@ -17,21 +16,6 @@ import { StateDir } from './store.js';
 
 /** Re-sign the CRL at start-up when it would expire within this many days. */
 const CRL_REFRESH_DAYS = 365;
-
-export function findOpenvpn(env: NodeJS.ProcessEnv = process.env): string {
-  const candidates = env.FERRY_OPENVPN
-    ? [env.FERRY_OPENVPN]
-    : [...(env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/opt/homebrew/sbin'].map((d) => path.join(d, 'openvpn'));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      /* try the next */
-    }
-  }
-  throw new FerryError('openvpn not found: install OpenVPN 2.6 (Debian/Ubuntu: apt install openvpn) or set FERRY_OPENVPN to its path');
-}
 
 interface ClientRequest {
   kind: 'CONNECT' | 'REAUTH' | 'ESTABLISHED' | 'DISCONNECT';

@@ -14,7 +14,7 @@
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
+import { withDirLock } from '../core/util/lock.js';
 import { z } from 'zod';
 import { ensurePrivateDir, writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
@@ -125,32 +125,9 @@ export class StateDir {
     for (const dir of [this.dir, this.pkiDir, this.clientsDir, this.runDir]) await ensurePrivateDir(dir);
   }
 
-  /**
-   * Runs `fn` holding the directory's exclusive lock. The lock is a directory made with
-   * mkdir (atomic), refreshed while held, and considered stale after 10 s without refresh,
-   * so a killed command never blocks the next one for long.
-   */
-  async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    let release: () => Promise<void>;
-    try {
-      release = await lockfile.lock(this.dir, {
-        lockfilePath: path.join(this.dir, '.lock'),
-        stale: 10_000,
-        update: 2_000,
-        retries: { retries: 400, factor: 1.2, minTimeout: 10, maxTimeout: 100 },
-        realpath: false,
-      });
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ELOCKED') {
-        throw new FerryError(`another ferry-server command is holding ${this.dir}; try again when it has finished`);
-      }
-      throw err;
-    }
-    try {
-      return await fn();
-    } finally {
-      await release().catch(() => {});
-    }
+  /** Runs `fn` holding the state directory's exclusive lock (see core/util/lock.ts). */
+  withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return withDirLock(this.dir, `another ferry-server command is holding ${this.dir}; try again when it has finished`, fn);
   }
 
   /**

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const FERRY_SERVER = path.join(ROOT, 'bin/ferry-server.js');
+export const FERRY = path.join(ROOT, 'bin/ferry.js');
 
 export interface CliResult {
   code: number;
@@ -16,10 +17,15 @@ export interface CliResult {
 }
 
 export function ferryServer(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+  return runCli(FERRY_SERVER, args, opts);
+}
+
+/** Runs one of the built command-line programs with `input` on stdin. */
+export function runCli(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      [FERRY_SERVER, ...args],
+      [bin, ...args],
       { env: { ...process.env, ...opts.env }, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;

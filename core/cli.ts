@@ -1,0 +1,354 @@
+/** The `ferry` command line (DESIGN.md's CLI contract). */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Secret } from 'otpauth';
+import { FerryClient } from './client.js';
+import { TerminalPrompter } from './cli/terminal-prompter.js';
+import { formatBytes, stateLine, type StateLineInput } from './cli/format.js';
+import { ProtoSchema, type Profile, type ProfilePatch } from './profile/schema.js';
+import { SessionCredentials } from './session/credentials.js';
+import { describeError, FerryError, InputError } from './util/errors.js';
+
+const USAGE = `usage:
+  ferry import FILE... [--name N] [--gateway HOST[:PORT]] [--proto tcp|udp] [--username U] [--no-password]
+        FILE...: the three PEM files in any order | one .ovpn | one bundle .zip | one .p12/.pfx
+  ferry profiles [--json]
+  ferry show NAME [--json]
+  ferry remove NAME
+  ferry set NAME [--name N] [--gateway HOST[:PORT]] [--proto tcp|udp] [--username U] [--password required|none]
+        [--otp none|totp|hotp] [--otp-secret-stdin] [--reconnect-timeout SECONDS] [--auto-connect yes|no]
+  ferry connect NAME [--password-stdin] [--otp CODE] [--save-password] [--json]
+  ferry status [--json]
+profiles live in $FERRY_HOME (default: the OS config directory)`;
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: Io = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+};
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  try {
+    return (await dispatch(argv, io)) ?? 0;
+  } catch (err) {
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`ferry: ${(err as Error).message.split('\n')[0]} (see ferry --help)`);
+      return 2;
+    }
+    io.err(`ferry: ${describeError(err)}`);
+    return err instanceof FerryError ? err.exitCode : 1;
+  }
+}
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+}
+
+async function dispatch(argv: string[], io: Io): Promise<number | void> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    io.out(USAGE);
+    return;
+  }
+  const client = new FerryClient();
+  switch (command) {
+    case 'import':
+      return importCommand(client, rest, io);
+    case 'profiles':
+      return profilesCommand(client, rest, io);
+    case 'show':
+      return showCommand(client, rest, io);
+    case 'remove':
+      return removeCommand(client, rest, io);
+    case 'set':
+      return setCommand(client, rest, io);
+    case 'connect':
+      return connectCommand(client, rest, io);
+    case 'status':
+      return statusCommand(client, rest, io);
+    default:
+      throw new InputError(`unknown command "${command}" (see ferry --help)`);
+  }
+}
+
+function oneName(positionals: string[], command: string): string {
+  if (positionals.length !== 1) throw new InputError(`ferry ${command} takes exactly one profile name`);
+  return positionals[0]!;
+}
+
+function parseGateway(value: string): { host: string; port?: number } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(value.trim());
+  if (!m) throw new InputError(`--gateway "${value}" is not HOST or HOST:PORT`);
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  if (m[2] === undefined) return { host };
+  const port = Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(`--gateway port ${m[2]} is not between 1 and 65535`);
+  return { host, port };
+}
+
+function parseProto(value: string | undefined): 'tcp' | 'udp' | undefined {
+  if (value === undefined) return undefined;
+  const parsed = ProtoSchema.safeParse(value);
+  if (!parsed.success) throw new InputError(`--proto must be tcp or udp, not "${value}"`);
+  return parsed.data;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  // One secret per line; a trailing newline (echo, here-strings) is not part of it.
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+}
+
+// ---- import / profiles / show / remove / set -----------------------------------------
+
+async function importCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
+  const { values, positionals } = parse(args, {
+    name: { type: 'string' },
+    gateway: { type: 'string' },
+    proto: { type: 'string' },
+    username: { type: 'string' },
+    'no-password': { type: 'boolean' },
+  });
+  if (positionals.length === 0) throw new InputError('ferry import needs files: the three PEM files, one .ovpn, one bundle .zip or one .p12');
+  const prompter = new TerminalPrompter(Boolean(process.stdin.isTTY));
+  const proto = parseProto(values.proto);
+  const { profile, imported } = await client.importProfile(positionals, {
+    ...(values.name !== undefined ? { name: values.name } : {}),
+    ...(values.gateway !== undefined ? { gateway: parseGateway(values.gateway) } : {}),
+    ...(proto ? { proto } : {}),
+    ...(values.username !== undefined ? { username: values.username } : {}),
+    ...(values['no-password'] ? { noPassword: true } : {}),
+    askPassphrase: (file: string) => prompter.keyPassphrase({ profile: file }),
+  });
+  for (const warning of imported.warnings) io.err(`ferry: warning: ${warning}`);
+  const remote = profile.remotes[0]!;
+  io.out(`imported "${profile.name}": gateway ${remote.host}:${remote.port} (${remote.proto})${profile.username ? `, user ${profile.username}` : ''}${profile.passwordRequired ? ', password required' : ''}`);
+}
+
+async function profilesCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  const { profiles, errors } = await client.store.list();
+  const live = new Map((await client.liveSessions()).map((s) => [s.profileId, s.snapshot.state]));
+  if (values.json) {
+    io.out(JSON.stringify({ profiles: profiles.map((p) => ({ ...publicProfile(p), state: live.get(p.id) ?? 'DISCONNECTED' })), errors }, null, 2));
+    return;
+  }
+  for (const error of errors) io.err(`ferry: ${error.message}`);
+  if (profiles.length === 0) {
+    io.out('no profiles; import one with `ferry import`');
+    return;
+  }
+  for (const p of profiles) {
+    const r = p.remotes[0]!;
+    io.out(`${p.name}\t${r.host}:${r.port}/${r.proto}\t${p.username ?? '-'}\t${live.get(p.id) ?? 'DISCONNECTED'}`);
+  }
+}
+
+function publicProfile(p: Profile) {
+  return {
+    name: p.name,
+    remotes: p.remotes,
+    username: p.username,
+    passwordRequired: p.passwordRequired,
+    otp: p.otp.kind,
+    staticChallenge: p.staticChallenge?.text,
+    reconnectTimeoutSec: p.reconnectTimeoutSec,
+    autoConnect: p.autoConnect,
+    minimizeOnConnect: p.minimizeOnConnect,
+    createdAt: p.createdAt,
+  };
+}
+
+async function showCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  const profile = await client.store.get(oneName(positionals, 'show'));
+  const certificates = await client.certificates(profile);
+  if (values.json) {
+    io.out(JSON.stringify({ profile: publicProfile(profile), certificates }, null, 2));
+    return;
+  }
+  io.out(`name:              ${profile.name}`);
+  for (const r of profile.remotes) io.out(`gateway:           ${r.host}:${r.port} (${r.proto})`);
+  io.out(`username:          ${profile.username ?? '-'}`);
+  io.out(`password:          ${profile.passwordRequired ? 'required' : 'not used'}`);
+  io.out(`one-time code:     ${profile.otp.kind === 'none' ? (profile.staticChallenge ? 'asked each time' : 'none') : profile.otp.kind.toUpperCase()}`);
+  io.out(`reconnect timeout: ${profile.reconnectTimeoutSec} s`);
+  for (const c of certificates) {
+    io.out('');
+    io.out(`${c.role === 'ca' ? 'CA certificate' : 'client certificate'}`);
+    io.out(`  subject:  ${c.subject}`);
+    io.out(`  issuer:   ${c.issuer}`);
+    io.out(`  valid:    ${c.validFrom} to ${c.validTo}`);
+    if (c.keyType) io.out(`  key:      ${c.keyType}`);
+    io.out(`  SHA-1:    ${c.sha1}`);
+    io.out(`  SHA-256:  ${c.sha256}`);
+  }
+}
+
+async function removeCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
+  const { positionals } = parse(args, {});
+  const name = oneName(positionals, 'remove');
+  const profile = await client.store.get(name).catch(() => undefined);
+  if (profile && (await client.liveSessions()).some((s) => s.profileId === profile.id)) {
+    throw new FerryError(`"${profile.name}" is connected; disconnect it first`);
+  }
+  const removed = await client.store.remove(name, client.secrets);
+  io.out(`removed "${removed.name}"`);
+}
+
+async function setCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
+  const { values, positionals } = parse(args, {
+    name: { type: 'string' },
+    gateway: { type: 'string' },
+    proto: { type: 'string' },
+    username: { type: 'string' },
+    password: { type: 'string' },
+    otp: { type: 'string' },
+    'otp-secret-stdin': { type: 'boolean' },
+    'reconnect-timeout': { type: 'string' },
+    'auto-connect': { type: 'string' },
+  });
+  const current = await client.store.get(oneName(positionals, 'set'));
+  const patch: ProfilePatch = {};
+  if (values.name !== undefined) patch.name = values.name;
+  if (values.username !== undefined) patch.username = values.username;
+  if (values.gateway !== undefined || values.proto !== undefined) {
+    const gateway = values.gateway !== undefined ? parseGateway(values.gateway) : undefined;
+    const first = current.remotes[0]!;
+    patch.remotes = [{ host: gateway?.host ?? first.host, port: gateway?.port ?? first.port, proto: parseProto(values.proto) ?? first.proto }];
+  }
+  if (values.password !== undefined) {
+    if (values.password !== 'required' && values.password !== 'none') throw new InputError('--password must be "required" or "none"');
+    patch.passwordRequired = values.password === 'required';
+  }
+  if (values['reconnect-timeout'] !== undefined) {
+    const seconds = Number(values['reconnect-timeout']);
+    if (!Number.isInteger(seconds) || seconds < 5 || seconds > 86400) throw new InputError('--reconnect-timeout must be a whole number of seconds from 5 to 86400');
+    patch.reconnectTimeoutSec = seconds;
+  }
+  if (values['auto-connect'] !== undefined) {
+    if (values['auto-connect'] !== 'yes' && values['auto-connect'] !== 'no') throw new InputError('--auto-connect must be "yes" or "no"');
+    patch.autoConnect = values['auto-connect'] === 'yes';
+  }
+  let otpSecret: string | undefined;
+  if (values.otp !== undefined) {
+    if (values.otp !== 'none' && values.otp !== 'totp' && values.otp !== 'hotp') throw new InputError('--otp must be none, totp or hotp');
+    patch.otp = { ...current.otp, kind: values.otp, counter: 0 };
+    if (values.otp !== 'none') {
+      if (!values['otp-secret-stdin']) throw new InputError(`--otp ${values.otp} needs the token's secret: pipe it with --otp-secret-stdin`);
+      otpSecret = (await readStdin()).replace(/\s+/g, '').toUpperCase();
+      try {
+        if (otpSecret.length < 16 || Secret.fromBase32(otpSecret).bytes.length < 10) throw new Error('too short');
+      } catch {
+        throw new InputError('the OTP secret must be the base32 text your administrator gave you (at least 16 characters, A–Z and 2–7)');
+      }
+    }
+  }
+  // The keychain first: a profile never says "TOTP" without a secret to go with it.
+  if (otpSecret !== undefined) await client.secrets.set(current.id, 'otp-secret', otpSecret);
+  if (values.otp === 'none') await client.secrets.delete(current.id, 'otp-secret').catch(() => false);
+  const updated = await client.store.update(current.name, patch);
+  io.out(`updated "${updated.name}"`);
+}
+
+// ---- connect / status ------------------------------------------------------------------
+
+async function connectCommand(client: FerryClient, args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    'password-stdin': { type: 'boolean' },
+    otp: { type: 'string' },
+    'save-password': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  const profile = await client.store.get(oneName(positionals, 'connect'));
+  const piped = values['password-stdin'] ? await readStdin() : undefined;
+  const interactive = Boolean(process.stdin.isTTY) && piped === undefined;
+  await checkSecretsReachable(client, profile, { piped, otp: values.otp, interactive });
+
+  const prompter = new TerminalPrompter(interactive);
+  const notice = (message: string) => (values.json ? io.out(JSON.stringify({ notice: message })) : io.err(`ferry: ${message}`));
+  const credentials = new SessionCredentials(profile, client.secrets, prompter, {
+    ...(piped !== undefined ? { password: piped } : {}),
+    ...(values.otp !== undefined ? { otp: values.otp } : {}),
+    savePassword: Boolean(values['save-password']),
+    notice,
+    saveHotpCounter: async (counter) => void (await client.store.update(profile.name, { otp: { ...profile.otp, counter } })),
+  });
+  const { session, close } = await client.openSession(profile, credentials);
+  let latestCipher: string | undefined;
+  session.on('notice', notice);
+  session.on('stats', (stats) => (latestCipher = stats.cipher));
+  session.on('state', (snapshot) => {
+    const input: StateLineInput = { snapshot, remote: profile.remotes[0]!, ...(latestCipher ? { cipher: latestCipher } : {}) };
+    io.out(values.json ? JSON.stringify(jsonState(input)) : stateLine(input));
+  });
+  const stop = () => void session.disconnect();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await session.connect();
+    const end = await session.done;
+    if (end.state === 'FAILED') {
+      const reason = end.failure?.code === 'credentials-unavailable' && prompter.refused ? `${prompter.refused}: pipe the password with --password-stdin (and a code with --otp)` : end.failure?.message;
+      io.err(`ferry: ${reason ?? 'the connection failed'}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await close();
+  }
+}
+
+/** Fails at once, before starting anything, when a secret will be needed and nothing can supply it. */
+async function checkSecretsReachable(client: FerryClient, profile: Profile, given: { piped?: string | undefined; otp?: string | undefined; interactive: boolean }): Promise<void> {
+  if (given.interactive) return;
+  const saved = async (kind: 'password' | 'otp-secret') => (await client.secrets.get(profile.id, kind).catch(() => undefined)) !== undefined;
+  if (profile.passwordRequired && given.piped === undefined && !(await saved('password'))) {
+    throw new InputError(`"${profile.name}" needs a password and there is no terminal to ask on: pipe it with --password-stdin, or connect once from a terminal with --save-password`);
+  }
+  if (profile.staticChallenge && given.otp === undefined && !(profile.otp.kind !== 'none' && (await saved('otp-secret')))) {
+    throw new InputError(`"${profile.name}" needs a one-time code and there is no terminal to ask on: pass it with --otp CODE, or save the token's secret with \`ferry set ${profile.name} --otp totp --otp-secret-stdin\``);
+  }
+}
+
+function jsonState({ snapshot, cipher }: StateLineInput) {
+  return {
+    state: snapshot.state,
+    profile: snapshot.profile,
+    time: snapshot.since,
+    ...(snapshot.stats.virtualIp ? { virtualIp: snapshot.stats.virtualIp } : {}),
+    ...(snapshot.stats.server ? { server: snapshot.stats.server } : {}),
+    ...(cipher ?? snapshot.stats.cipher ? { cipher: cipher ?? snapshot.stats.cipher } : {}),
+    ...(snapshot.deadline ? { deadline: snapshot.deadline } : {}),
+    ...(snapshot.failure ? { reason: snapshot.failure.message, code: snapshot.failure.code } : {}),
+  };
+}
+
+async function statusCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  const sessions = await client.liveSessions();
+  if (values.json) {
+    io.out(JSON.stringify(sessions.map((s) => ({ pid: s.pid, ...s.snapshot })), null, 2));
+    return;
+  }
+  if (sessions.length === 0) {
+    io.out('no active sessions');
+    return;
+  }
+  for (const { snapshot: s } of sessions) {
+    const parts = [s.profile, s.state];
+    if (s.stats.virtualIp) parts.push(`address ${s.stats.virtualIp}`);
+    if (s.stats.server) parts.push(`gateway ${s.stats.server}`);
+    if (s.stats.connectedSince) parts.push(`since ${s.stats.connectedSince}`);
+    parts.push(`in ${formatBytes(s.stats.bytesIn)} (${formatBytes(s.stats.rateIn)}/s)`, `out ${formatBytes(s.stats.bytesOut)} (${formatBytes(s.stats.rateOut)}/s)`);
+    if (s.stats.cipher) parts.push(s.stats.cipher);
+    if (s.failure) parts.push(s.failure.message);
+    io.out(parts.join('  '));
+  }
+}

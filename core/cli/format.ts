@@ -1,0 +1,36 @@
+/** How `ferry connect` and `ferry status` print states and sizes for people. */
+import type { Remote } from '../profile/schema.js';
+import type { SessionSnapshot } from '../session/session.js';
+
+export interface StateLineInput {
+  snapshot: SessionSnapshot;
+  remote: Remote;
+  cipher?: string;
+}
+
+export function stateLine({ snapshot, remote, cipher }: StateLineInput): string {
+  const s = snapshot.stats;
+  switch (snapshot.state) {
+    case 'CONNECTING':
+      return `CONNECTING to ${remote.host}:${remote.port} (${remote.proto})`;
+    case 'CONNECTED':
+      return `CONNECTED  address ${s.virtualIp ?? '?'}, gateway ${s.server ?? remote.host}${cipher ?? s.cipher ? `, ${cipher ?? s.cipher}` : ''}`;
+    case 'RECONNECTING':
+      return `RECONNECTING${snapshot.deadline ? ` (gives up at ${new Date(snapshot.deadline).toLocaleTimeString()})` : ''}`;
+    case 'FAILED':
+      return `FAILED: ${snapshot.failure?.message ?? 'unknown reason'}`;
+    default:
+      return snapshot.state;
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

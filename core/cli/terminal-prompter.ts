@@ -1,0 +1,45 @@
+/**
+ * The CLI's Prompter: asks on the terminal with input hidden. Without a terminal it
+ * answers "nobody can ask" at once (and says why), so `ferry connect` never hangs
+ * waiting for input that cannot come.
+ */
+import { read } from 'read';
+import type { Prompter } from '../session/credentials.js';
+
+export class TerminalPrompter implements Prompter {
+  /** Why nothing could be asked, for the error the CLI prints. */
+  refused: string | undefined;
+
+  constructor(private readonly interactive: boolean) {}
+
+  password(req: { profile: string; username: string; rejected?: string }) {
+    if (req.rejected !== undefined && !this.interactive) return Promise.resolve(undefined);
+    const prefix = req.rejected !== undefined ? 'The gateway rejected the password. ' : '';
+    return this.ask(`${prefix}Password for ${req.username || req.profile}: `, true, 'a password is needed');
+  }
+
+  otp(req: { text: string; echo: boolean }) {
+    return this.ask(`${req.text || 'One-time code'}: `, !req.echo, 'a one-time code is needed (pass it with --otp CODE)');
+  }
+
+  challenge(req: { text: string; echo: boolean }) {
+    return this.ask(`The gateway asks: ${req.text} `, !req.echo, `the gateway asks "${req.text}" (answer it with --otp CODE)`);
+  }
+
+  keyPassphrase(req: { profile: string }) {
+    return this.ask(`Passphrase for the private key of ${req.profile}: `, true, 'the private key needs its passphrase');
+  }
+
+  private async ask(prompt: string, silent: boolean, what: string): Promise<string | undefined> {
+    if (!this.interactive) {
+      this.refused = `${what}, and there is no terminal to ask on`;
+      return undefined;
+    }
+    try {
+      return String(await read({ prompt, silent, replace: '', input: process.stdin, output: process.stderr }));
+    } catch {
+      this.refused = `${what}, and the prompt was cancelled`;
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The client core's front door, used by the `ferry` CLI and the desktop app alike:
+ * profiles, secrets and sessions wired to their real parts. Everything here is
+ * platform-neutral; the desktop shell adds windows and tray on top.
+ */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { DirectLauncher, type Launcher } from './engine/launcher.js';
+import type { EngineSpec } from './engine/config.js';
+import { ManagementConnection } from './management/connection.js';
+import { ferryHome, runtimeDir } from './paths.js';
+import { summarizeCertificate } from './profile/certificates.js';
+import { importFiles, type ImportedProfile, type ImportOptions } from './profile/import.js';
+import type { CertificateSummary, Profile } from './profile/schema.js';
+import { ProfileStore } from './profile/store.js';
+import { KeychainSecretStore, type SecretStore } from './secrets/secret-store.js';
+import type { CredentialProvider } from './session/credentials.js';
+import { localNetworks } from './session/local-networks.js';
+import { Session } from './session/session.js';
+import { liveSession, liveSessions, publishSession, type LiveSession } from './session/status-socket.js';
+import { FerryError } from './util/errors.js';
+
+export const FERRY_VERSION = '0.1.0';
+
+export interface FerryClientOptions {
+  home?: string;
+  secrets?: SecretStore;
+  launcher?: Launcher;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class FerryClient {
+  readonly store: ProfileStore;
+  readonly secrets: SecretStore;
+  private readonly launcher: Launcher;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(opts: FerryClientOptions = {}) {
+    this.env = opts.env ?? process.env;
+    this.store = new ProfileStore(opts.home ?? ferryHome(this.env));
+    this.secrets = opts.secrets ?? new KeychainSecretStore();
+    this.launcher = opts.launcher ?? new DirectLauncher(this.env);
+  }
+
+  /** Validates the files and stores a new profile; nothing is stored when validation fails. */
+  async importProfile(paths: string[], opts: ImportOptions = {}): Promise<{ profile: Profile; imported: ImportedProfile }> {
+    const imported = await importFiles(paths, opts);
+    const profile = await this.store.add(imported);
+    return { profile, imported };
+  }
+
+  async certificates(profile: Profile): Promise<CertificateSummary[]> {
+    return [summarizeCertificate(await this.store.readFile(profile, 'ca.crt'), 'ca'), summarizeCertificate(await this.store.readFile(profile, 'client.crt'), 'client')];
+  }
+
+  engineFiles(profile: Profile): EngineSpec['files'] {
+    const file = (name: Parameters<ProfileStore['filePath']>[1]) => this.store.filePath(profile, name);
+    return {
+      ca: file('ca.crt'),
+      cert: file('client.crt'),
+      key: file('client.key'),
+      ...(profile.files.includes('tls-auth.key') ? { tlsAuth: file('tls-auth.key') } : {}),
+      ...(profile.files.includes('tls-crypt.key') ? { tlsCrypt: file('tls-crypt.key') } : {}),
+      ...(profile.files.includes('tls-crypt-v2.key') ? { tlsCryptV2: file('tls-crypt-v2.key') } : {}),
+    };
+  }
+
+  /**
+   * A session for the profile, published for `ferry status`. Refuses when another
+   * process already runs one; stops an openvpn a killed Ferry process left behind.
+   */
+  async openSession(profile: Profile, credentials: CredentialProvider): Promise<{ session: Session; close(): Promise<void> }> {
+    const runtime = await runtimeDir(this.env);
+    const other = await liveSession(runtime, profile.id);
+    if (other) throw new FerryError(`"${profile.name}" is already ${other.snapshot.state.toLowerCase()} in another Ferry process (pid ${other.pid})`);
+    await stopOrphanedEngine(path.join(runtime, profile.id));
+    const session = new Session({
+      profile,
+      files: this.engineFiles(profile),
+      launcher: this.launcher,
+      credentials,
+      runtimeDir: runtime,
+      localNetworks,
+      guiVersion: `Ferry ${FERRY_VERSION}`,
+    });
+    const published = await publishSession(runtime, profile.id, session);
+    return { session, close: () => published.close() };
+  }
+
+  async liveSessions(): Promise<LiveSession[]> {
+    return liveSessions(await runtimeDir(this.env));
+  }
+}
+
+/** An openvpn whose Ferry process was killed still holds its management socket: ask it to exit. */
+async function stopOrphanedEngine(sessionDir: string): Promise<void> {
+  const socket = path.join(sessionDir, 'management.sock');
+  const orphan = await ManagementConnection.connect(socket, () => {}, { attempts: 1 }).catch(() => undefined);
+  if (orphan) {
+    await orphan.command('signal SIGTERM').catch(() => {});
+    orphan.close();
+    // openvpn removes its socket on exit; wait briefly so the new session can bind.
+    for (let i = 0; i < 50; i++) {
+      const still = await ManagementConnection.connect(socket, () => {}, { attempts: 1 }).catch(() => undefined);
+      if (!still) break;
+      still.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  await rm(sessionDir, { recursive: true, force: true });
+}

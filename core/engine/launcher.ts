@@ -1,0 +1,68 @@
+/**
+ * The seam that starts openvpn. The session never spawns it itself: `DirectLauncher`
+ * runs it as a child when this process has the network privileges (root or
+ * CAP_NET_ADMIN); the privileged helper's launcher (native/) does it for ordinary users.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { buildClientConfig, type EngineSpec } from './config.js';
+import { findOpenvpn } from './openvpn-binary.js';
+
+export interface EngineExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RunningEngine {
+  readonly pid: number | undefined;
+  /** Resolves once openvpn has exited, for whatever reason. */
+  readonly exited: Promise<EngineExit>;
+  /** Lines openvpn wrote to stdout/stderr (before the management log takes over). */
+  onOutput(listener: (line: string) => void): void;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export interface Launcher {
+  /** Starts openvpn for `spec` in `sessionDir` (private, 0700). Rejects if it cannot start at all. */
+  launch(spec: EngineSpec, sessionDir: string): Promise<RunningEngine>;
+}
+
+export class DirectLauncher implements Launcher {
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  async launch(spec: EngineSpec, sessionDir: string): Promise<RunningEngine> {
+    const openvpn = findOpenvpn(this.env);
+    const configPath = path.join(sessionDir, 'openvpn.conf');
+    await writeFileAtomic(configPath, buildClientConfig(spec));
+    // argv holds only the config path and the environment only PATH: no secret can be
+    // read from /proc by another user, and nothing of ours leaks into openvpn's helpers.
+    const child = spawn(openvpn, ['--config', configPath], {
+      cwd: sessionDir,
+      env: { PATH: this.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', reject);
+    });
+    const exited = new Promise<EngineExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const listeners: Array<(line: string) => void> = [];
+    let partial = '';
+    const onData = (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line) for (const l of listeners) l(line);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    return {
+      pid: child.pid,
+      exited,
+      onOutput: (listener) => listeners.push(listener),
+      kill: (signal) => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      },
+    };
+  }
+}

@@ -1,0 +1,505 @@
+/**
+ * One VPN session: the single owner of the tunnel's truth. It starts openvpn through a
+ * Launcher, speaks the management protocol (events from router.ts), answers credential
+ * queries from a CredentialProvider and publishes state and stats. Tray, windows and the
+ * CLI only display what it emits.
+ *
+ *   DISCONNECTED → CONNECTING → AUTH → CONNECTED ⇄ RECONNECTING
+ *   any → DISCONNECTED (disconnect) | FAILED(reason)
+ */
+import { EventEmitter } from 'node:events';
+import { X509Certificate } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { ManagementConnection, quoteArg } from '../management/connection.js';
+import type { EngineSpec } from '../engine/config.js';
+import type { Launcher, RunningEngine } from '../engine/launcher.js';
+import { OPENVPN_MISSING } from '../engine/openvpn-binary.js';
+import type { Profile } from '../profile/schema.js';
+import { ensurePrivateDir } from '../util/atomic-file.js';
+import { FerryError } from '../util/errors.js';
+import type { CredentialProvider } from './credentials.js';
+import { authFailure, classifyFatal, classifyLogLine, type Failure } from './failures.js';
+import { findOverlap, type LocalNetwork } from './local-networks.js';
+import { routeNotification, type DynamicChallenge, type EngineEvent } from './router.js';
+
+export type SessionState = 'DISCONNECTED' | 'CONNECTING' | 'AUTH' | 'CONNECTED' | 'RECONNECTING' | 'FAILED';
+
+export interface SessionStats {
+  virtualIp?: string;
+  /** The gateway's address as openvpn reached it, `ip:port`. */
+  server?: string;
+  connectedSince?: string;
+  bytesIn: number;
+  bytesOut: number;
+  /** Bytes per second over the last BYTECOUNT interval. */
+  rateIn: number;
+  rateOut: number;
+  cipher?: string;
+}
+
+export interface SessionSnapshot {
+  profile: string;
+  state: SessionState;
+  /** When the session entered this state. */
+  since: string;
+  failure?: Failure;
+  /** RECONNECTING (and first CONNECTING): when Ferry gives up. */
+  deadline?: string;
+  stats: SessionStats;
+}
+
+export interface LogEntry {
+  time: string;
+  message: string;
+}
+
+export interface SessionEvents {
+  state: [SessionSnapshot];
+  stats: [SessionStats];
+  log: [LogEntry];
+  /** Something worth telling the person that is not a state change. */
+  notice: [string];
+}
+
+export interface SessionDeps {
+  profile: Profile;
+  /** Absolute paths of the profile's files. */
+  files: EngineSpec['files'];
+  launcher: Launcher;
+  credentials: CredentialProvider;
+  /** The private runtime directory; the session uses <runtimeDir>/<profile id>/. */
+  runtimeDir: string;
+  localNetworks: () => LocalNetwork[];
+  guiVersion?: string;
+}
+
+const STOP_GRACE_MS = 5_000;
+const LOG_HISTORY = 500;
+
+export class Session extends EventEmitter<SessionEvents> {
+  private state: SessionState = 'DISCONNECTED';
+  private since = new Date();
+  private failure: Failure | undefined;
+  private stats: SessionStats = { bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0 };
+  private lastByteCount: { at: number; bytesIn: number; bytesOut: number } | undefined;
+  private engine: RunningEngine | undefined;
+  private management: ManagementConnection | undefined;
+  private stopping = false;
+  private deadline: { at: Date; timer: NodeJS.Timeout } | undefined;
+  /** The most telling non-fatal problem seen since the last CONNECTED, for the give-up reason. */
+  private lastProblem: Failure | undefined;
+  /** Set while a person is being asked something: the give-up clock does not run meanwhile. */
+  private prompting = 0;
+  private startupOutput: string[] = [];
+  private pendingAuth: Promise<{ username: string; password: string } | undefined> | undefined;
+  private everConnected = false;
+  private finished!: Promise<SessionSnapshot>;
+  private finish!: (s: SessionSnapshot) => void;
+  readonly log: LogEntry[] = [];
+
+  constructor(private readonly deps: SessionDeps) {
+    super();
+    this.resetFinished();
+  }
+
+  get sessionDir(): string {
+    return path.join(this.deps.runtimeDir, this.deps.profile.id);
+  }
+
+  snapshot(): SessionSnapshot {
+    return {
+      profile: this.deps.profile.name,
+      state: this.state,
+      since: this.since.toISOString(),
+      ...(this.failure ? { failure: this.failure } : {}),
+      ...(this.deadline ? { deadline: this.deadline.at.toISOString() } : {}),
+      stats: { ...this.stats },
+    };
+  }
+
+  /** Resolves when the session ends: DISCONNECTED or FAILED. */
+  get done(): Promise<SessionSnapshot> {
+    return this.finished;
+  }
+
+  /** Starts connecting; resolves once openvpn runs (or the session has already failed). Follow progress with 'state'. */
+  async connect(): Promise<void> {
+    if (this.state !== 'DISCONNECTED' && this.state !== 'FAILED') return;
+    this.resetFinished();
+    this.failure = undefined;
+    this.lastProblem = undefined;
+    this.everConnected = false;
+    this.stopping = false;
+    this.stats = { bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0 };
+    this.setState('CONNECTING');
+    const expired = await this.ownCertificateExpiry();
+    if (expired) return this.fail(expired);
+    try {
+      await this.startEngine();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await this.fail(message === OPENVPN_MISSING ? { code: 'openvpn-missing', message } : err instanceof FerryError ? { code: 'config', message } : { code: 'config', message: `cannot start openvpn: ${message}` });
+    }
+  }
+
+  /** Disconnects cleanly; resolves once openvpn has exited. */
+  async disconnect(): Promise<void> {
+    if (this.state === 'DISCONNECTED' || this.state === 'FAILED') return;
+    await this.stopEngine();
+    this.setState('DISCONNECTED');
+  }
+
+  /** The network changed (new Wi-Fi, cable plugged): reconnect now instead of waiting for a timeout. */
+  networkChanged(): void {
+    this.restartNow('network changed');
+  }
+
+  /** The machine woke from sleep: the old connection is almost certainly dead. */
+  wokeUp(): void {
+    this.restartNow('woke from sleep');
+  }
+
+  private restartNow(why: string): void {
+    if (this.state !== 'CONNECTED' && this.state !== 'RECONNECTING') return;
+    this.addLog(`Ferry: ${why}; reconnecting now`);
+    if (this.state === 'CONNECTED') this.enterReconnecting();
+    else this.armDeadline(); // a new network deserves the full timeout again
+    // SIGUSR1 is a soft restart: the server's auth token survives, nobody is asked again.
+    this.management?.command('signal SIGUSR1').catch(() => {});
+  }
+
+  // ---- engine lifecycle -------------------------------------------------------------
+
+  private async startEngine(): Promise<void> {
+    const dir = this.sessionDir;
+    await ensurePrivateDir(dir);
+    const managementSocket = path.join(dir, 'management.sock');
+    await rm(managementSocket, { force: true });
+    const spec: EngineSpec = {
+      remotes: this.deps.profile.remotes,
+      engine: this.deps.profile.engine,
+      passwordRequired: this.deps.profile.passwordRequired,
+      ...(this.deps.profile.staticChallenge ? { staticChallenge: this.deps.profile.staticChallenge } : {}),
+      files: this.deps.files,
+      managementSocket,
+      guiVersion: this.deps.guiVersion ?? 'Ferry',
+    };
+    const engine = await this.deps.launcher.launch(spec, dir);
+    this.engine = engine;
+    // openvpn's own output only matters until the management log takes over (e.g. an
+    // options error that stops it before the socket exists); keep its tail for the reason.
+    this.startupOutput = [];
+    engine.onOutput((line) => {
+      if (!this.management) this.startupOutput = [...this.startupOutput.slice(-19), line];
+    });
+    let alive = true;
+    void engine.exited.then((exit) => {
+      alive = false;
+      if (this.engine === engine) void this.engineExited(exit);
+    });
+    this.armDeadline();
+    const management = await ManagementConnection.connect(managementSocket, (n) => {
+      const event = routeNotification(n);
+      if (event) void this.handle(event).catch((err: Error) => this.addLog(`Ferry: ${err.message}`));
+    }, { isAlive: () => alive, attempts: 200, intervalMs: 25 });
+    this.management = management;
+    // `log on all` replays what openvpn said before we attached (option errors, say).
+    for (const command of ['state on', 'bytecount 1', 'log on all', 'hold release']) {
+      await management.command(command);
+    }
+  }
+
+  private async engineExited(exit: { code: number | null; signal: NodeJS.Signals | null }): Promise<void> {
+    this.management?.close();
+    this.management = undefined;
+    this.engine = undefined;
+    if (this.stopping) return;
+    const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+    if (this.everConnected && (this.state === 'CONNECTED' || this.state === 'RECONNECTING')) {
+      // The tunnel was up: start a fresh openvpn within the same give-up deadline.
+      this.emit('notice', `openvpn stopped unexpectedly (${how}); restarting it`);
+      if (this.state === 'CONNECTED') this.enterReconnecting();
+      try {
+        await this.startEngine();
+      } catch (err) {
+        await this.fail({ code: 'engine-died', message: `openvpn stopped unexpectedly (${how}) and could not be restarted: ${(err as Error).message}` });
+      }
+      return;
+    }
+    const last = this.lastProblem ?? { code: 'engine-died' as const, message: `openvpn stopped unexpectedly (${how})${this.lastLogHint()}` };
+    await this.fail(last);
+  }
+
+  private async stopEngine(): Promise<void> {
+    this.stopping = true;
+    this.clearDeadline();
+    const engine = this.engine;
+    if (engine) {
+      await this.management?.command('signal SIGTERM').catch(() => engine.kill('SIGTERM'));
+      const exited = await Promise.race([engine.exited.then(() => true), delay(STOP_GRACE_MS).then(() => false)]);
+      if (!exited) {
+        engine.kill('SIGKILL');
+        await engine.exited;
+      }
+    }
+    this.management?.close();
+    this.management = undefined;
+    this.engine = undefined;
+    await rm(this.sessionDir, { recursive: true, force: true }).catch(() => {});
+  }
+
+  private async fail(failure: Failure): Promise<void> {
+    if (this.state === 'FAILED' || (this.stopping && this.state === 'DISCONNECTED')) return;
+    this.failure = failure;
+    await this.stopEngine();
+    this.setState('FAILED');
+  }
+
+  // ---- management events ------------------------------------------------------------
+
+  private async handle(event: EngineEvent): Promise<void> {
+    switch (event.kind) {
+      case 'log':
+        this.addLog(event.message, event.time);
+        return this.onLogLine(event.message);
+      case 'state':
+        return this.onState(event);
+      case 'bytecount':
+        return this.onByteCount(event.bytesIn, event.bytesOut);
+      case 'hold':
+        // Only at start (management-hold); release at once, openvpn's connect-retry paces attempts.
+        await this.management?.command('hold release');
+        return;
+      case 'fatal':
+        return this.fail(this.lastProblem?.code === 'tls' ? this.lastProblem : classifyFatal(event.message));
+      case 'need-auth':
+        return this.answerAuth(event.staticChallenge);
+      case 'need-private-key':
+        return this.answerKeyPassphrase(false);
+      case 'need-other-password':
+        return this.fail({ code: 'config', message: `openvpn asks for a "${event.tag}" password, which Ferry does not support` });
+      case 'verification-failed':
+        return this.onVerificationFailed(event.tag, event.reason, event.dynamicChallenge);
+      case 'cr-text':
+        return this.answerPendingChallenge(event.text, event.echo);
+      case 'auth-token':
+      case 'info':
+        return;
+    }
+  }
+
+  private onState(event: Extract<EngineEvent, { kind: 'state' }>): void {
+    switch (event.name) {
+      case 'AUTH':
+      case 'GET_CONFIG':
+      case 'AUTH_PENDING':
+        if (this.state === 'CONNECTING') this.setState('AUTH');
+        return;
+      case 'ASSIGN_IP':
+        // First connect only: later, our own persisted tun (old address, same pool) would look like a conflict.
+        if (event.localIp && !this.everConnected) this.checkPoolOverlap(event.localIp);
+        return;
+      case 'CONNECTED':
+        this.onConnected(event);
+        return;
+      case 'RECONNECTING':
+        this.addProblemFromRestart(event.description);
+        if (this.state === 'CONNECTED') this.enterReconnecting();
+        else if (this.state === 'AUTH') this.setState('CONNECTING');
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onConnected(event: Extract<EngineEvent, { kind: 'state' }>): void {
+    if (this.state === 'FAILED' || this.stopping) return;
+    this.clearDeadline();
+    this.lastProblem = undefined;
+    this.everConnected = true;
+    this.stats = {
+      ...this.stats,
+      ...(event.localIp ? { virtualIp: event.localIp } : {}),
+      ...(event.remoteIp ? { server: `${event.remoteIp}:${event.remotePort ?? ''}`.replace(/:$/, '') } : {}),
+      connectedSince: new Date(event.time * 1000).toISOString(),
+    };
+    if (event.description === 'ERROR') this.emit('notice', 'connected, but openvpn reported errors while setting up routes; see the log');
+    this.setState('CONNECTED');
+    void this.deps.credentials.accepted().catch(() => {});
+  }
+
+  private enterReconnecting(): void {
+    this.setState('RECONNECTING');
+    this.armDeadline();
+  }
+
+  private onByteCount(bytesIn: number, bytesOut: number): void {
+    const now = Date.now();
+    const last = this.lastByteCount;
+    // After a restart openvpn counts from zero again; a negative delta is not a rate.
+    const seconds = last ? (now - last.at) / 1000 : 0;
+    const rateIn = last && seconds > 0 && bytesIn >= last.bytesIn ? (bytesIn - last.bytesIn) / seconds : 0;
+    const rateOut = last && seconds > 0 && bytesOut >= last.bytesOut ? (bytesOut - last.bytesOut) / seconds : 0;
+    this.lastByteCount = { at: now, bytesIn, bytesOut };
+    this.stats = { ...this.stats, bytesIn, bytesOut, rateIn: Math.round(rateIn), rateOut: Math.round(rateOut) };
+    this.emit('stats', { ...this.stats });
+  }
+
+  private onLogLine(message: string): void {
+    const cipher = /Data Channel: cipher '([^']+)'|Outgoing Data Channel: Cipher '([^']+)' initialized/.exec(message);
+    if (cipher) {
+      this.stats = { ...this.stats, cipher: cipher[1] ?? cipher[2]! };
+      this.emit('stats', { ...this.stats });
+    }
+    const classified = classifyLogLine(message);
+    if (!classified) return;
+    // With a password, a rejection also arrives as PASSWORD "Verification Failed", which
+    // asks the person again; only a certificate-only profile ends here.
+    if (classified.failure.code === 'auth' && this.deps.profile.passwordRequired) return;
+    if (classified.fatal) void this.fail(classified.failure);
+    else this.lastProblem = classified.failure;
+  }
+
+  private addProblemFromRestart(description: string): void {
+    if (description === 'tls-error' && !this.lastProblem) {
+      this.lastProblem = classifyLogLine('TLS Error: TLS handshake failed')!.failure;
+    }
+  }
+
+  private checkPoolOverlap(virtualIp: string): void {
+    const overlap = findOverlap(virtualIp, this.deps.localNetworks());
+    if (overlap) {
+      void this.fail({
+        code: 'pool-overlap',
+        message: `the VPN gave this device the address ${virtualIp}, which lies inside your local network ${overlap.cidr} (${overlap.interface}); traffic would go astray, so Ferry disconnected. Ask your administrator to move the client address pool, or connect from another network`,
+      });
+    }
+  }
+
+  // ---- credentials ------------------------------------------------------------------
+
+  private async answerAuth(staticChallenge?: { text: string; echo: boolean }): Promise<void> {
+    const pending = this.pendingAuth;
+    this.pendingAuth = undefined;
+    const answer = await this.whilePrompting(pending ?? this.deps.credentials.auth(staticChallenge ? { staticChallenge } : {}));
+    if (this.stopping || !this.management) return;
+    if (!answer) {
+      return this.fail({ code: 'credentials-unavailable', message: `a password is needed to connect "${this.deps.profile.name}" and none was given` });
+    }
+    await this.management.command(`username "Auth" ${quoteArg(answer.username)}`);
+    await this.management.command(`password "Auth" ${quoteArg(answer.password)}`);
+  }
+
+  private async onVerificationFailed(tag: string, reason: string | undefined, dynamic: DynamicChallenge | undefined): Promise<void> {
+    if (tag === 'Private Key') return this.answerKeyPassphrase(true);
+    if (dynamic) {
+      // The server wants a second answer (e.g. an OTP); openvpn asks for 'Auth' again next.
+      this.addLog(`Ferry: the gateway asks: ${dynamic.text}`);
+      this.pendingAuth = this.deps.credentials.challenge({ text: dynamic.text, echo: dynamic.echo }).then((response) =>
+        response === undefined ? undefined : { username: dynamic.username, password: `CRV1::${dynamic.stateId}::${response}` },
+      );
+      return;
+    }
+    const failure = authFailure(reason ?? '');
+    if (failure.code === 'connection-limit') return this.fail(failure);
+    // Ask once more (the desktop shows its login dialog); nobody to ask → FAILED, no retry loop.
+    this.setState('AUTH');
+    this.pendingAuth = this.deps.credentials.auth({ rejected: reason ?? '' }).then((answer) => {
+      if (!answer) void this.fail(failure);
+      return answer;
+    });
+  }
+
+  private async answerPendingChallenge(text: string, echo: boolean): Promise<void> {
+    const response = await this.whilePrompting(this.deps.credentials.challenge({ text, echo }));
+    if (response === undefined) return this.fail({ code: 'auth', message: `the gateway asked "${text}" and no answer was given` });
+    await this.management?.command(`cr-response ${Buffer.from(response, 'utf8').toString('base64')}`);
+  }
+
+  private async answerKeyPassphrase(rejected: boolean): Promise<void> {
+    const passphrase = await this.whilePrompting(this.deps.credentials.keyPassphrase({ rejected }));
+    if (passphrase === undefined) {
+      return this.fail({ code: 'credentials-unavailable', message: rejected ? 'the private key passphrase was wrong' : 'the private key is passphrase-protected and no passphrase was given' });
+    }
+    await this.management?.command(`password "Private Key" ${quoteArg(passphrase)}`);
+  }
+
+  private async whilePrompting<T>(work: Promise<T>): Promise<T> {
+    this.prompting++;
+    this.clearDeadline();
+    try {
+      return await work;
+    } finally {
+      this.prompting--;
+      if (this.prompting === 0 && this.state !== 'CONNECTED' && this.state !== 'FAILED' && this.state !== 'DISCONNECTED') this.armDeadline();
+    }
+  }
+
+  // ---- give-up deadline -------------------------------------------------------------
+
+  private armDeadline(): void {
+    this.clearDeadline();
+    if (this.prompting > 0) return;
+    const ms = this.deps.profile.reconnectTimeoutSec * 1000;
+    const at = new Date(Date.now() + ms);
+    const timer = setTimeout(() => void this.giveUp(), ms);
+    timer.unref?.();
+    this.deadline = { at, timer };
+  }
+
+  private clearDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline.timer);
+    this.deadline = undefined;
+  }
+
+  private async giveUp(): Promise<void> {
+    this.deadline = undefined;
+    const seconds = this.deps.profile.reconnectTimeoutSec;
+    const problem = this.lastProblem?.message ?? 'no answer from the gateway';
+    const message = this.everConnected
+      ? `lost the connection and could not reconnect within ${seconds} s: ${problem}`
+      : `could not connect within ${seconds} s: ${problem}`;
+    await this.fail({ code: this.everConnected ? 'reconnect-timeout' : (this.lastProblem?.code ?? 'unreachable'), message });
+  }
+
+  // ---- helpers ----------------------------------------------------------------------
+
+  /** An expired client certificate fails here, with its date, instead of as a TLS error later. */
+  private async ownCertificateExpiry(): Promise<Failure | undefined> {
+    const cert = new X509Certificate(await readFile(this.deps.files.cert));
+    const notAfter = new Date(cert.validTo);
+    if (notAfter.getTime() >= Date.now()) return undefined;
+    return { code: 'cert-expired', message: `your client certificate expired on ${notAfter.toISOString().slice(0, 10)}; ask your administrator for a new one and import it` };
+  }
+
+  private setState(state: SessionState): void {
+    if (state === this.state) return;
+    this.state = state;
+    this.since = new Date();
+    const snapshot = this.snapshot();
+    this.emit('state', snapshot);
+    if (state === 'DISCONNECTED' || state === 'FAILED') this.finish(snapshot);
+  }
+
+  private addLog(message: string, epochSeconds?: number): void {
+    const entry = { time: new Date(epochSeconds ? epochSeconds * 1000 : Date.now()).toISOString(), message };
+    this.log.push(entry);
+    if (this.log.length > LOG_HISTORY) this.log.shift();
+    this.emit('log', entry);
+  }
+
+  private lastLogHint(): string {
+    const lines = [...this.log.map((e) => e.message), ...this.startupOutput];
+    const last = lines.reverse().find((m) => /error|fatal|cannot|failed/i.test(m));
+    return last ? `: ${last.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, '')}` : '';
+  }
+
+  private resetFinished(): void {
+    this.finished = new Promise((resolve) => (this.finish = resolve));
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

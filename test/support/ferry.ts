@@ -1,0 +1,62 @@
+/** Runs the built `ferry` client as a user would: its own $FERRY_HOME and runtime dir per test. */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { KeychainSecretStore } from '../../core/secrets/secret-store.js';
+import type { Lab } from '../lab/lab.js';
+import { FERRY, runCli, tempDir, type CliResult } from './cli.js';
+import { Watched } from './processes.js';
+
+export interface ClientHome {
+  home: string;
+  runtime: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function clientHome(): Promise<ClientHome> {
+  const base = await tempDir('ferry-client-');
+  const home = path.join(base, 'home');
+  const runtime = path.join(base, 'run');
+  await mkdir(runtime, { mode: 0o700 });
+  return { home, runtime, env: { ...process.env, FERRY_HOME: home, XDG_RUNTIME_DIR: runtime } };
+}
+
+export function ferry(client: ClientHome, args: string[], input?: string): Promise<CliResult> {
+  return runCli(FERRY, args, { env: client.env, ...(input !== undefined ? { input } : {}) });
+}
+
+/**
+ * `ferry connect NAME --json` in the lab's client namespace (where openvpn must run), with
+ * `stdin` written and closed — never a terminal, as in CI.
+ */
+export function startConnect(lab: Lab, client: ClientHome, name: string, opts: { stdin?: string; args?: string[] } = {}): Watched {
+  const child = lab.spawn('client', [process.execPath, FERRY, 'connect', name, '--json', ...(opts.args ?? [])], { stdio: ['pipe', 'pipe', 'pipe'], env: client.env });
+  child.stdin?.end(opts.stdin ?? '');
+  return new Watched(child, `ferry connect ${name}`);
+}
+
+export const STATE = (state: string) => new RegExp(`"state":"${state}"`);
+
+/** The states a `--json` connect printed, in order. */
+export function statesOf(w: Watched): string[] {
+  return w.lines.flatMap((l) => {
+    const m = /^\{"state":"([A-Z]+)"/.exec(l);
+    return m ? [m[1]!] : [];
+  });
+}
+
+/**
+ * Why keychain tests cannot run here, or undefined. Under CI=true a missing keychain is
+ * a failure, never a skip (the test command runs inside scripts/with-keyring.sh).
+ */
+export async function keychainSkipReason(): Promise<string | undefined> {
+  try {
+    const store = new KeychainSecretStore();
+    await store.set('probe', 'password', 'probe');
+    await store.delete('probe', 'password');
+    return undefined;
+  } catch (err) {
+    const reason = `no OS keychain: ${(err as Error).message}`;
+    if (process.env.CI === 'true') throw new Error(reason);
+    return reason;
+  }
+}
