@@ -4,7 +4,15 @@ import ipaddr from 'ipaddr.js';
 
 export interface LocalNetwork {
   interface: string;
+  /** This machine's address on it. */
+  address: string;
+  /** The network, e.g. 192.168.1.0/24. */
   cidr: string;
+}
+
+function networkCidr(cidr: string): string {
+  const [, bits] = ipaddr.IPv4.parseCIDR(cidr);
+  return `${ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()}/${bits}`;
 }
 
 /** IPv4 networks of the machine's interfaces, loopback excluded. */
@@ -12,7 +20,7 @@ export function localNetworks(): LocalNetwork[] {
   const result: LocalNetwork[] = [];
   for (const [name, addresses] of Object.entries(os.networkInterfaces())) {
     for (const a of addresses ?? []) {
-      if (a.family === 'IPv4' && !a.internal && a.cidr) result.push({ interface: name, cidr: a.cidr });
+      if (a.family === 'IPv4' && !a.internal && a.cidr) result.push({ interface: name, address: a.address, cidr: networkCidr(a.cidr) });
     }
   }
   return result;
@@ -26,7 +34,7 @@ export function findOverlap(virtualIp: string, networks: LocalNetwork[]): LocalN
   if (!ipaddr.IPv4.isValid(virtualIp)) return undefined;
   const ip = ipaddr.IPv4.parse(virtualIp);
   return networks.find((n) => {
-    const [address, bits] = ipaddr.IPv4.parseCIDR(n.cidr);
-    return address.toString() !== ip.toString() && ip.match(address, bits);
+    const [network, bits] = ipaddr.IPv4.parseCIDR(n.cidr);
+    return n.address !== ip.toString() && ip.match(network, bits);
   });
 }

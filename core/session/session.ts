@@ -92,6 +92,11 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Set while a person is being asked something: the give-up clock does not run meanwhile. */
   private prompting = 0;
   private startupOutput: string[] = [];
+  /** Attempts since the last CONNECTED (the back-off's exponent). */
+  private attempts = 0;
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** Consecutive connections the gateway reset in the middle of the TLS handshake. */
+  private handshakeResets = 0;
   private pendingAuth: Promise<{ username: string; password: string } | undefined> | undefined;
   private everConnected = false;
   private finished!: Promise<SessionSnapshot>;
@@ -165,8 +170,32 @@ export class Session extends EventEmitter<SessionEvents> {
     this.addLog(`Ferry: ${why}; reconnecting now`);
     if (this.state === 'CONNECTED') this.enterReconnecting();
     else this.armDeadline(); // a new network deserves the full timeout again
+    this.attempts = 0;
+    if (this.holdTimer) {
+      // Waiting out a back-off: go now.
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+      void this.management?.command('hold release').catch(() => {});
+      return;
+    }
     // SIGUSR1 is a soft restart: the server's auth token survives, nobody is asked again.
     this.management?.command('signal SIGUSR1').catch(() => {});
+  }
+
+  /**
+   * openvpn holds before every (re)start (management-hold); releasing it later is Ferry's
+   * back-off, so a gateway that keeps resetting the connection is not hammered.
+   */
+  private async releaseHold(): Promise<void> {
+    const delayMs = backoffMs(this.attempts++);
+    if (delayMs === 0) {
+      await this.management?.command('hold release');
+      return;
+    }
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      void this.management?.command('hold release').catch(() => {});
+    }, delayMs);
   }
 
   // ---- engine lifecycle -------------------------------------------------------------
@@ -234,6 +263,8 @@ export class Session extends EventEmitter<SessionEvents> {
   private async stopEngine(): Promise<void> {
     this.stopping = true;
     this.clearDeadline();
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
     const engine = this.engine;
     if (engine) {
       await this.management?.command('signal SIGTERM').catch(() => engine.kill('SIGTERM'));
@@ -268,9 +299,7 @@ export class Session extends EventEmitter<SessionEvents> {
       case 'bytecount':
         return this.onByteCount(event.bytesIn, event.bytesOut);
       case 'hold':
-        // Only at start (management-hold); release at once, openvpn's connect-retry paces attempts.
-        await this.management?.command('hold release');
-        return;
+        return this.releaseHold();
       case 'fatal':
         return this.fail(this.lastProblem?.code === 'tls' ? this.lastProblem : classifyFatal(event.message));
       case 'need-auth':
@@ -315,8 +344,11 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private onConnected(event: Extract<EngineEvent, { kind: 'state' }>): void {
     if (this.state === 'FAILED' || this.stopping) return;
+    if (event.localIp && !this.everConnected && this.checkPoolOverlap(event.localIp)) return;
     this.clearDeadline();
     this.lastProblem = undefined;
+    this.attempts = 0;
+    this.handshakeResets = 0;
     this.everConnected = true;
     this.stats = {
       ...this.stats,
@@ -352,6 +384,7 @@ export class Session extends EventEmitter<SessionEvents> {
       this.stats = { ...this.stats, cipher: cipher[1] ?? cipher[2]! };
       this.emit('stats', { ...this.stats });
     }
+    if (/^Connection reset, restarting/.test(message) && this.state === 'AUTH') this.onHandshakeReset();
     const classified = classifyLogLine(message);
     if (!classified) return;
     // With a password, a rejection also arrives as PASSWORD "Verification Failed", which
@@ -361,20 +394,35 @@ export class Session extends EventEmitter<SessionEvents> {
     else this.lastProblem = classified.failure;
   }
 
+  /**
+   * A gateway that verifies our certificate and rejects it (revoked, expired, another CA)
+   * often just closes the TCP connection under TLS 1.3, with no alert we could read.
+   * Three times in a row without ever getting further is a verdict, not bad luck.
+   */
+  private onHandshakeReset(): void {
+    this.handshakeResets++;
+    this.lastProblem = {
+      code: 'tls',
+      message: 'the gateway closed the connection during the TLS handshake: it does not accept your certificate (revoked, expired, or issued by another CA); ask your administrator for a valid one',
+    };
+    if (this.handshakeResets >= 3 && !this.everConnected) void this.fail(this.lastProblem);
+  }
+
   private addProblemFromRestart(description: string): void {
     if (description === 'tls-error' && !this.lastProblem) {
       this.lastProblem = classifyLogLine('TLS Error: TLS handshake failed')!.failure;
     }
   }
 
-  private checkPoolOverlap(virtualIp: string): void {
+  /** True (and the session failing) when the VPN address lies in a local network. */
+  private checkPoolOverlap(virtualIp: string): boolean {
     const overlap = findOverlap(virtualIp, this.deps.localNetworks());
-    if (overlap) {
-      void this.fail({
-        code: 'pool-overlap',
-        message: `the VPN gave this device the address ${virtualIp}, which lies inside your local network ${overlap.cidr} (${overlap.interface}); traffic would go astray, so Ferry disconnected. Ask your administrator to move the client address pool, or connect from another network`,
-      });
-    }
+    if (!overlap) return false;
+    void this.fail({
+      code: 'pool-overlap',
+      message: `the VPN gave this device the address ${virtualIp}, which lies inside your local network ${overlap.cidr} (${overlap.interface}); traffic would go astray, so Ferry disconnected. Ask your administrator to move the client address pool, or connect from another network`,
+    });
+    return true;
   }
 
   // ---- credentials ------------------------------------------------------------------
@@ -498,6 +546,11 @@ export class Session extends EventEmitter<SessionEvents> {
   private resetFinished(): void {
     this.finished = new Promise((resolve) => (this.finish = resolve));
   }
+}
+
+/** 0, 0, 1, 2, 4, 8, 8 … seconds before attempt n. */
+export function backoffMs(attempt: number): number {
+  return attempt < 2 ? 0 : Math.min(1000 * 2 ** (attempt - 2), 8000);
 }
 
 function delay(ms: number): Promise<void> {

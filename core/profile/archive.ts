@@ -1,0 +1,207 @@
+/**
+ * The two binary containers an administrator may send: a ferry-server bundle (.zip) and a
+ * PKCS#12 file (.p12/.pfx). Both are untrusted input, so the zip reader counts what it
+ * inflates instead of believing the headers: a zip bomb stops after 256 KiB, not after
+ * allocating its payload.
+ */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
+import forge from 'node-forge';
+import { ImportError } from './pem.js';
+
+export const MAX_ZIP_ENTRIES = 16;
+export const MAX_ENTRY_BYTES = 256 * 1024;
+/**
+ * Compressed bytes fed to the inflater at a time. Deflate expands at most ~1032:1, so one
+ * push can never produce more than ~264 KiB before the size check runs.
+ */
+const PUSH_BYTES = 256;
+
+export interface ZipEntry {
+  /** Path inside the archive, '/'-separated, never absolute or with '..'. */
+  path: string;
+  data: Buffer;
+}
+
+export function isZip(data: Uint8Array): boolean {
+  return data.length >= 4 && data[0] === 0x50 && data[1] === 0x4b && (data[2] === 3 || data[2] === 5) && (data[3] === 4 || data[3] === 6);
+}
+
+/** macOS Finder adds these when zipping; they are never part of a bundle. */
+function isFinderClutter(p: string): boolean {
+  const base = p.split('/').pop() ?? '';
+  return p.startsWith('__MACOSX/') || base.startsWith('._') || base === '.DS_Store';
+}
+
+export function readZip(data: Uint8Array, display: string, file: string): ZipEntry[] {
+  const notBundle = 'this is not a Ferry bundle; ask your administrator for a new one';
+  checkDirectory(data, display, file, notBundle);
+
+  const entries: ZipEntry[] = [];
+  let failure: ImportError | undefined;
+  let count = 0;
+  const fail = (message: string) => {
+    failure ??= new ImportError(message, file);
+  };
+
+  const unzip = new Unzip((entry: UnzipFile) => {
+    if (failure) return;
+    if (++count > MAX_ZIP_ENTRIES) return fail(`${display} has more than ${MAX_ZIP_ENTRIES} entries — ${notBundle}`);
+    const name = entry.name.replace(/\\/g, '/');
+    const parts = name.split('/');
+    if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || parts.includes('..') || /[\u0000-\u001f]/.test(name)) {
+      return fail(`${display}: entry "${entry.name}" points outside the archive — ${notBundle}`);
+    }
+    if (name.endsWith('/') || isFinderClutter(name)) return; // directories carry no data; clutter is skipped unread
+    if (entry.compression !== 0 && entry.compression !== 8) {
+      return fail(`${display}: entry "${name}" uses compression method ${entry.compression}, which Ferry does not read — zip the files again with standard (deflate) compression`);
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    entry.ondata = (err, chunk, final) => {
+      if (failure) return;
+      if (err) return fail(`${display} is damaged (${name} cannot be unpacked) — download it again`);
+      size += chunk.length;
+      if (size > MAX_ENTRY_BYTES) {
+        entry.terminate();
+        return fail(`${display}: entry "${name}" unpacks to more than ${MAX_ENTRY_BYTES / 1024} KiB (a zip bomb?) — ${notBundle}`);
+      }
+      chunks.push(chunk);
+      if (final) entries.push({ path: parts.filter((p) => p && p !== '.').join('/'), data: Buffer.concat(chunks) });
+    };
+    entry.start();
+  });
+  unzip.register(UnzipInflate);
+
+  try {
+    for (let at = 0; at < data.length && !failure; at += PUSH_BYTES) unzip.push(data.subarray(at, at + PUSH_BYTES));
+    if (!failure) unzip.push(new Uint8Array(0), true);
+  } catch {
+    fail(`${display} is damaged (the archive is cut short or corrupt) — download it again`);
+  }
+  if (failure) throw failure;
+
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (seen.has(e.path)) throw new ImportError(`${display} holds "${e.path}" twice — ${notBundle}`, file);
+    seen.add(e.path);
+  }
+  return entries;
+}
+
+/**
+ * fflate's stream reader does not look at the encryption flag, so the central directory
+ * (and each local header it points at) is checked first: an encrypted entry gets a clear
+ * message instead of "damaged". The directory's entry count is checked here too.
+ */
+function checkDirectory(data: Uint8Array, display: string, file: string, notBundle: string): void {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.length);
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new ImportError(`${display} is damaged (no zip directory: the download is incomplete) — download it again`, file);
+  const total = buf.readUInt16LE(eocd + 10);
+  if (total > MAX_ZIP_ENTRIES) throw new ImportError(`${display} has more than ${MAX_ZIP_ENTRIES} entries — ${notBundle}`, file);
+  let at = buf.readUInt32LE(eocd + 16);
+  for (let n = 0; n < total; n++) {
+    if (at + 46 > buf.length || buf.readUInt32LE(at) !== 0x02014b50) {
+      throw new ImportError(`${display} is damaged (corrupt zip directory) — download it again`, file);
+    }
+    const flags = buf.readUInt16LE(at + 8);
+    const method = buf.readUInt16LE(at + 10);
+    const local = buf.readUInt32LE(at + 42);
+    const localFlags = local + 30 <= buf.length && buf.readUInt32LE(local) === 0x04034b50 ? buf.readUInt16LE(local + 6) : 0;
+    // Bit 0: traditional or strong encryption; method 99: WinZip AES.
+    if (flags & 1 || localFlags & 1 || method === 99) {
+      throw new ImportError(`${display} is password-protected (encrypted); Ferry reads only plain bundles — unzip it yourself and import the files inside`, file);
+    }
+    at += 46 + buf.readUInt16LE(at + 28) + buf.readUInt16LE(at + 30) + buf.readUInt16LE(at + 32);
+  }
+}
+
+export interface Pkcs12Contents {
+  certs: X509Certificate[];
+  key?: KeyObject;
+  /** '' when the file had no passphrase. */
+  passphrase: string;
+}
+
+/** Does this binary look like a DER PKCS#12 (PFX: SEQUENCE { INTEGER 3, … })? */
+export function isPkcs12(data: Uint8Array): boolean {
+  try {
+    const pfx = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(data).toString('binary')));
+    const first = Array.isArray(pfx.value) ? pfx.value[0] : undefined;
+    return first?.type === forge.asn1.Type.INTEGER && first.value === '\u0003';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens a PKCS#12 file: an empty passphrase first (exports without one exist), then
+ * `ask`. node-forge only decodes and decrypts; certificates and keys go to Node as DER,
+ * since forge itself understands neither EC certificates nor EC keys.
+ */
+export async function readPkcs12(
+  data: Uint8Array,
+  display: string,
+  file: string | undefined,
+  ask: ((file: string) => Promise<string | undefined>) | undefined,
+): Promise<Pkcs12Contents> {
+  let pfx: forge.asn1.Asn1;
+  try {
+    pfx = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(data).toString('binary')));
+  } catch {
+    throw new ImportError(`${display} is not a valid PKCS#12 file (it is damaged or not a .p12 at all) — export it again`, file);
+  }
+  let passphrase = '';
+  let p12 = tryOpen(pfx, passphrase, display, file);
+  if (!p12) {
+    const asked = ask ? await ask(display) : undefined;
+    if (asked === undefined) {
+      throw new ImportError(`the PKCS#12 file ${display} is passphrase-protected; run the import from a terminal so Ferry can ask`, file);
+    }
+    passphrase = asked;
+    p12 = tryOpen(pfx, passphrase, display, file);
+    if (!p12) throw new ImportError(`wrong passphrase for ${display} — run the import again and type the passphrase of this file`, file);
+  }
+
+  const certs: X509Certificate[] = [];
+  const keys: KeyObject[] = [];
+  try {
+    for (const safe of p12.safeContents) {
+      for (const bag of safe.safeBags) {
+        const raw = bag as forge.pkcs12.Bag & { asn1?: forge.asn1.Asn1 };
+        if (bag.type === forge.pki.oids.certBag) {
+          const asn = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : raw.asn1;
+          if (asn) certs.push(new X509Certificate(der(asn)));
+        } else if (bag.type === forge.pki.oids.keyBag || bag.type === forge.pki.oids.pkcs8ShroudedKeyBag) {
+          const asn = bag.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key)) : raw.asn1;
+          if (asn) keys.push(createPrivateKey({ key: der(asn), format: 'der', type: 'pkcs8' }));
+        }
+      }
+    }
+  } catch {
+    throw new ImportError(`${display}: a certificate or key inside cannot be read — export the PKCS#12 file again`, file);
+  }
+  if (keys.length > 1) throw new ImportError(`${display} holds ${keys.length} private keys — export only your VPN certificate and its key`, file);
+  return { certs, passphrase, ...(keys[0] ? { key: keys[0] } : {}) };
+}
+
+/** undefined = wrong passphrase; any other failure is a file Ferry cannot read. */
+function tryOpen(pfx: forge.asn1.Asn1, passphrase: string, display: string, file: string | undefined): forge.pkcs12.Pkcs12Pfx | undefined {
+  try {
+    return forge.pkcs12.pkcs12FromAsn1(pfx, true, passphrase);
+  } catch (err) {
+    if (/password|decrypt|Too few bytes|invalid/i.test((err as Error).message)) return undefined;
+    throw new ImportError(`${display} uses a PKCS#12 format Ferry cannot read — export it again with current settings (AES-256, SHA-256)`, file);
+  }
+}
+
+function der(asn: forge.asn1.Asn1): Buffer {
+  return Buffer.from(forge.asn1.toDer(asn).getBytes(), 'binary');
+}

@@ -1,0 +1,128 @@
+/**
+ * PEM text as administrators send it: certificates, private keys and OpenVPN static keys,
+ * alone or several to a file, often with openssl's text dump or "Bag Attributes" around
+ * them (ignored). Also home of ImportError, so every reader below import.ts can throw it
+ * without an import cycle.
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { InputError } from '../util/errors.js';
+
+/** One import failure: one line naming the file and what to do. `file` is the path the user gave. */
+export class ImportError extends InputError {
+  constructor(
+    message: string,
+    readonly file?: string,
+  ) {
+    super(message);
+    this.name = 'ImportError';
+  }
+}
+
+export type PemKind = 'certificate' | 'private-key' | 'static-key' | 'tls-crypt-v2' | 'other';
+
+export interface PemBlock {
+  label: string;
+  kind: PemKind;
+  /** The block alone, BEGIN to END, LF line ends: what gets stored. */
+  text: string;
+  /** The key needs a passphrase (PKCS#8 ENCRYPTED or legacy Proc-Type: 4,ENCRYPTED). */
+  encrypted: boolean;
+  /** 1-based line of the BEGIN line in its file (or inline block). */
+  line: number;
+}
+
+const KEY_LABELS = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY']);
+/** openssl ecparam writes this before an EC key; it carries nothing the key lacks. */
+const IGNORED_LABELS = new Set(['EC PARAMETERS']);
+
+/** What a PEM block we cannot use is, in words a person recognises. */
+const OTHER_LABELS: Record<string, string> = {
+  'CERTIFICATE REQUEST': 'a certificate request (CSR), not a certificate',
+  'NEW CERTIFICATE REQUEST': 'a certificate request (CSR), not a certificate',
+  'X509 CRL': 'a certificate revocation list',
+  'PUBLIC KEY': 'a public key, not the private key',
+  'DH PARAMETERS': 'Diffie-Hellman parameters (a server file)',
+  'OPENSSH PRIVATE KEY': 'an SSH key, not a VPN key',
+  'TRUSTED CERTIFICATE': 'an OpenSSL "trusted certificate"; convert it to a plain certificate',
+};
+
+export function kindOf(label: string): PemKind {
+  if (label === 'CERTIFICATE' || label === 'X509 CERTIFICATE') return 'certificate';
+  if (KEY_LABELS.has(label)) return 'private-key';
+  if (label === 'OpenVPN Static key V1') return 'static-key';
+  if (label === 'OpenVPN tls-crypt-v2 client key') return 'tls-crypt-v2';
+  return 'other';
+}
+
+export function describeOther(label: string): string {
+  return OTHER_LABELS[label] ?? `a "${label}" block`;
+}
+
+/** Does the text hold at least one BEGIN line? (Cheap test used to recognise files.) */
+export function hasPemBlock(text: string): boolean {
+  return /^-----BEGIN [^\r\n-][^\r\n]*-----[ \t]*\r?$/m.test(text);
+}
+
+/**
+ * Every PEM block in `text`, in order. A BEGIN without its END means the file was cut
+ * short: refused, since the half we have is useless and silently skipping it would only
+ * move the error to a vaguer "missing key" later.
+ */
+export function parsePemBlocks(text: string, display: string, file?: string): PemBlock[] {
+  // `cat a.crt b.crt` of files without a final newline glues END and BEGIN on one line.
+  const lines = text
+    .replace(/\r\n?/g, '\n')
+    .replace(/(-----END [^\n]*?-----)[ \t]*(?=-----BEGIN )/g, '$1\n')
+    .split('\n');
+  const blocks: PemBlock[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const begin = /^-----BEGIN ([^-][^\n]*?)-----\s*$/.exec(lines[i]!.trim());
+    if (!begin) continue;
+    const label = begin[1]!;
+    const endLine = `-----END ${label}-----`;
+    const end = lines.findIndex((l, j) => j > i && l.trim() === endLine);
+    if (end < 0) {
+      throw new ImportError(
+        `${display}: the ${label} block starting on line ${i + 1} has no END line (the file is cut short) — get ${display} again from your administrator`,
+        file,
+      );
+    }
+    const body = lines.slice(i, end + 1).map((l) => l.trim());
+    if (!IGNORED_LABELS.has(label)) {
+      blocks.push({
+        label,
+        kind: kindOf(label),
+        text: `${body.join('\n')}\n`,
+        encrypted: label === 'ENCRYPTED PRIVATE KEY' || body.some((l) => /^Proc-Type:\s*4,ENCRYPTED$/i.test(l)),
+        line: i + 1,
+      });
+    }
+    i = end;
+  }
+  return blocks;
+}
+
+/**
+ * Loads a private key. Encrypted keys need `passphrase`; a wrong one is reported as such
+ * (never echoing it), anything else as a damaged key.
+ */
+export function loadPrivateKey(block: PemBlock, display: string, file: string | undefined, passphrase?: string): KeyObject {
+  try {
+    return block.encrypted ? createPrivateKey({ key: block.text, format: 'pem', passphrase: passphrase ?? '' }) : createPrivateKey(block.text);
+  } catch {
+    if (block.encrypted) {
+      throw new ImportError(`wrong passphrase for ${display} — run the import again and type the passphrase of this key`, file);
+    }
+    throw new ImportError(`${display}: the private key is damaged and cannot be read — get ${display} again from your administrator`, file);
+  }
+}
+
+/** OpenVPN static keys (tls-auth, tls-crypt) are 2048 bits written as 16 lines of hex. */
+export function checkStaticKey(block: PemBlock, display: string, file?: string): void {
+  const hex = block.text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('-----'))
+    .join('');
+  const ok = block.kind === 'static-key' ? /^[0-9a-fA-F]{512}$/.test(hex) : /^[A-Za-z0-9+/]+=*$/.test(hex) && hex.length >= 64;
+  if (!ok) throw new ImportError(`${display}: the ${block.label} is damaged — get the profile again from your administrator`, file);
+}

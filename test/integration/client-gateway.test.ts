@@ -1,0 +1,231 @@
+/**
+ * The `ferry` client against `ferry-server run` in the lab: real openvpn on both ends,
+ * the real keychain (the suite runs inside scripts/with-keyring.sh), the CLI as a user
+ * runs it, in the client namespace, never with a terminal.
+ */
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
+import { addAccounts, ferryServer, initServer, unpackBundle } from '../support/cli.js';
+import { clientHome, ferry, keychainSkipReason, startConnect, STATE, statesOf, type ClientHome } from '../support/ferry.js';
+import { readyGateway, type Watched } from '../support/processes.js';
+
+const skip = labSkipReason() ?? (await keychainSkipReason());
+
+/** Every file below `dir`, as text. */
+async function allFiles(dir: string): Promise<string> {
+  let text = '';
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) text += await readFile(path.join(entry.parentPath, entry.name), 'utf8').catch(() => '');
+  }
+  return text;
+}
+
+/** argv and environment of every process on the machine (all namespaces share /proc here). */
+async function allProcessArgvAndEnv(): Promise<string> {
+  let text = '';
+  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    for (const file of ['cmdline', 'environ']) text += await readFile(`/proc/${pid}/${file}`, 'latin1').catch(() => '');
+  }
+  return text;
+}
+
+describe.skipIf(skip)('ferry client against ferry-server', () => {
+  let lab: Lab;
+  let serverDir: string;
+  let gateway: Watched;
+  let passwords: Map<string, string>;
+  const files: Record<string, string> = {};
+  const running: Watched[] = [];
+
+  function connect(client: ClientHome, name: string, opts: { stdin?: string; args?: string[] } = {}): Watched {
+    const w = startConnect(lab, client, name, opts);
+    running.push(w);
+    return w;
+  }
+
+  async function importThreeFiles(account: string): Promise<ClientHome> {
+    const client = await clientHome();
+    const dir = files[account]!;
+    // Any order: key first, CA last.
+    const result = await ferry(client, ['import', path.join(dir, 'client.key'), path.join(dir, 'client.crt'), path.join(dir, 'ca.crt'), '--gateway', `${lab.addr.gatewayUnderlay}:1194`, '--proto', 'tcp']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    return client;
+  }
+
+  async function tunDevices(): Promise<string[]> {
+    const links = await lab.exec('client', ['ip', '-o', 'link', 'show', 'type', 'tun']);
+    return links.stdout.split('\n').filter(Boolean);
+  }
+
+  async function openvpnPidsInClientNs(): Promise<string[]> {
+    // `ip netns pids` must run from the root namespace.
+    const out = await new Promise<string>((resolve) => execFile('ip', ['netns', 'pids', lab.ns.client], (_e, stdout) => resolve(stdout)));
+    const pids = out.split('\n').filter(Boolean);
+    const names = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')));
+    return pids.filter((_, i) => names[i]!.trim() === 'openvpn');
+  }
+
+  beforeAll(async () => {
+    lab = await createLab();
+    serverDir = await initServer();
+    passwords = await addAccounts(serverDir, ['alice', 'bob', 'carol']);
+    for (const account of ['alice', 'bob', 'carol']) files[account] = await unpackBundle(serverDir, account);
+    gateway = await readyGateway(lab, serverDir);
+  });
+
+  afterEach(async () => {
+    for (const w of running.splice(0)) await w.stop('SIGINT');
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await lab?.teardown();
+  });
+
+  it('imports the three files, connects with the password, reaches the VPC, counts bytes, and disconnects cleanly on SIGINT', async () => {
+    const client = await importThreeFiles('alice');
+    const shown = JSON.parse((await ferry(client, ['show', 'alice', '--json'])).stdout) as { profile: { username: string; passwordRequired: boolean }; certificates: Array<{ role: string; sha1: string; subject: string }> };
+    expect(shown.profile).toMatchObject({ username: 'alice', passwordRequired: true });
+    expect(shown.certificates.map((c) => c.role)).toEqual(['ca', 'client']);
+    expect(shown.certificates[1]!.sha1).toMatch(/^([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
+
+    const session = connect(client, 'alice', { stdin: `${passwords.get('alice')}\n`, args: ['--password-stdin'] });
+    await session.waitFor(STATE('CONNECTED'));
+    expect(statesOf(session).slice(0, 3)).toEqual(['CONNECTING', 'AUTH', 'CONNECTED']);
+    const connected = JSON.parse(session.lines.find((l) => STATE('CONNECTED').test(l))!) as { virtualIp: string; server: string };
+    expect(connected.virtualIp).toMatch(/^198\.18\.100\./);
+    expect(connected.server).toBe(`${lab.addr.gatewayUnderlay}:1194`);
+
+    const before = JSON.parse((await ferry(client, ['status', '--json'])).stdout) as Array<{ state: string; stats: { bytesIn: number; bytesOut: number } }>;
+    expect(before).toHaveLength(1);
+    expect(before[0]!.state).toBe('CONNECTED');
+    expect(await lab.ping('client', lab.addr.vpcHost, 5)).toBe(true);
+    // BYTECOUNT arrives once a second: wait for the counters to move past the pings.
+    let after = before;
+    const moved = () => after[0]!.stats.bytesOut > before[0]!.stats.bytesOut + 5 * 84 && after[0]!.stats.bytesIn > before[0]!.stats.bytesIn + 5 * 84;
+    for (let i = 0; i < 50 && !moved(); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      after = JSON.parse((await ferry(client, ['status', '--json'])).stdout) as typeof before;
+    }
+    expect(after[0]!.stats.bytesOut).toBeGreaterThan(before[0]!.stats.bytesOut + 5 * 84);
+    expect(after[0]!.stats.bytesIn).toBeGreaterThan(before[0]!.stats.bytesIn + 5 * 84);
+    expect(await tunDevices()).toHaveLength(1);
+
+    expect(await session.stop('SIGINT')).toBe(0);
+    expect(statesOf(session).at(-1)).toBe('DISCONNECTED');
+    expect(await openvpnPidsInClientNs()).toEqual([]);
+    expect(await tunDevices()).toEqual([]);
+    expect(JSON.parse((await ferry(client, ['status', '--json'])).stdout)).toEqual([]);
+  });
+
+  it('a wrong password ends in FAILED with the reason, after exactly one attempt', async () => {
+    const client = await importThreeFiles('bob');
+    const refusalsBefore = gateway.lines.filter((l) => /^ferry-server: refused .*bob/.test(l)).length;
+    const session = connect(client, 'bob', { stdin: 'not-the-password\n', args: ['--password-stdin'] });
+    expect(await session.exited).toBe(1);
+    const failed = JSON.parse(session.lines.find((l) => STATE('FAILED').test(l))!) as { code: string; reason: string };
+    expect(failed.code).toBe('auth');
+    expect(failed.reason).toMatch(/rejected the username or password/);
+    expect(session.lines.join('\n')).toMatch(/ferry: the gateway rejected the username or password/);
+    expect(statesOf(session).filter((s) => s === 'AUTH')).toHaveLength(1);
+    expect(gateway.lines.filter((l) => /^ferry-server: refused .*bob/.test(l)).length).toBe(refusalsBefore + 1);
+    expect(await openvpnPidsInClientNs()).toEqual([]);
+  });
+
+  it('without a terminal, a saved password or --password-stdin, connect fails at once and says what to do', async () => {
+    const client = await importThreeFiles('bob');
+    const result = await ferry(client, ['connect', 'bob']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/needs a password and there is no terminal to ask on: pipe it with --password-stdin/);
+  });
+
+  it('--save-password saves only after the server accepted it; the next connect asks nothing; no secret lands anywhere', async () => {
+    const client = await importThreeFiles('carol');
+    const password = passwords.get('carol')!;
+    // A rejected password is not saved.
+    const wrong = connect(client, 'carol', { stdin: 'wrong-password\n', args: ['--password-stdin', '--save-password'] });
+    expect(await wrong.exited).toBe(1);
+    expect((await ferry(client, ['connect', 'carol'])).stderr).toMatch(/needs a password/);
+
+    const first = connect(client, 'carol', { stdin: `${password}\n`, args: ['--password-stdin', '--save-password'] });
+    await first.waitFor(STATE('CONNECTED'));
+    await first.waitFor(/password saved in the OS keychain/);
+    expect(await first.stop('SIGINT')).toBe(0);
+
+    const second = connect(client, 'carol');
+    await second.waitFor(STATE('CONNECTED'));
+    expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
+
+    // While connected: the password is in no file, no log line, no argv, no environment.
+    expect(await allFiles(client.home)).not.toContain(password);
+    expect(await allFiles(client.runtime)).not.toContain(password);
+    expect([...first.lines, ...second.lines, ...wrong.lines].join('\n')).not.toContain(password);
+    expect(await allProcessArgvAndEnv()).not.toContain(password);
+    expect(await second.stop('SIGINT')).toBe(0);
+
+    // Removing the profile removes its saved password too.
+    expect((await ferry(client, ['remove', 'carol'])).code).toBe(0);
+    const { KeychainSecretStore } = await import('../../core/secrets/secret-store.js');
+    expect(await allFiles(client.home)).not.toContain('carol');
+    expect(await new KeychainSecretStore().get((await readdir(path.join(client.home, 'profiles'))).join(''), 'password')).toBeUndefined();
+  });
+
+  it('comes back to CONNECTED without asking when the gateway restarts', async () => {
+    const client = await importThreeFiles('alice');
+    const session = connect(client, 'alice', { stdin: `${passwords.get('alice')}\n`, args: ['--password-stdin'] });
+    await session.waitFor(STATE('CONNECTED'));
+    await gateway.stop();
+    gateway = await readyGateway(lab, serverDir);
+    await session.waitForCount(STATE('CONNECTED'), 2);
+    expect(statesOf(session)).toContain('RECONNECTING');
+    expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
+  });
+
+  it('notices openvpn killed with SIGKILL and restarts it', async () => {
+    const client = await importThreeFiles('alice');
+    const session = connect(client, 'alice', { stdin: `${passwords.get('alice')}\n`, args: ['--password-stdin'] });
+    await session.waitFor(STATE('CONNECTED'));
+    // pgrep would see every namespace's openvpn (the gateway's too): ask the client namespace.
+    const [pid] = await openvpnPidsInClientNs();
+    process.kill(Number(pid), 'SIGKILL');
+    await session.waitFor(/openvpn stopped unexpectedly \(killed by SIGKILL\); restarting it/);
+    await session.waitForCount(STATE('CONNECTED'), 2);
+    expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
+    expect(await session.stop('SIGINT')).toBe(0);
+    expect(await openvpnPidsInClientNs()).toEqual([]);
+  });
+
+  it('refuses to connect when the VPN address pool overlaps a local network, and says so', async () => {
+    const client = await importThreeFiles('bob');
+    // A second LAN on the client using the pool's range (a veth: this kernel has no dummy driver).
+    const added = await lab.exec('client', ['ip', 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan0-peer']);
+    expect(added.code).toBe(0);
+    await lab.exec('client', ['ip', 'addr', 'add', '198.18.100.200/24', 'dev', 'lan0']);
+    await lab.exec('client', ['ip', 'link', 'set', 'lan0', 'up']);
+    await lab.exec('client', ['ip', 'link', 'set', 'lan0-peer', 'up']);
+    try {
+      const session = connect(client, 'bob', { stdin: `${passwords.get('bob')}\n`, args: ['--password-stdin'] });
+      expect(await session.exited).toBe(1);
+      const failed = JSON.parse(session.lines.find((l) => STATE('FAILED').test(l))!) as { code: string; reason: string };
+      expect(failed.code).toBe('pool-overlap');
+      expect(failed.reason).toMatch(/inside your local network 198\.18\.100\.0\/24 \(lan0\)/);
+    } finally {
+      await lab.exec('client', ['ip', 'link', 'del', 'lan0']);
+    }
+  });
+
+  it('a revoked account is told the gateway does not accept its certificate, after a few tries', async () => {
+    const client = await importThreeFiles('bob');
+    expect((await ferryServer(['client', 'revoke', 'bob', '--dir', serverDir])).code).toBe(0);
+    const session = connect(client, 'bob', { stdin: `${passwords.get('bob')}\n`, args: ['--password-stdin'] });
+    expect(await session.exited).toBe(1);
+    const failed = JSON.parse(session.lines.find((l) => STATE('FAILED').test(l))!) as { code: string; reason: string };
+    // Under TLS 1.3 the gateway just closes the connection: no alert says "revoked".
+    expect(failed.code).toBe('tls');
+    expect(failed.reason).toMatch(/does not accept your certificate \(revoked, expired, or issued by another CA\)/);
+  });
+});
