@@ -280,8 +280,9 @@ export class Session extends EventEmitter<SessionEvents> {
     await rm(this.sessionDir, { recursive: true, force: true }).catch(() => {});
   }
 
+  /** The first failure wins: what openvpn says while being stopped is an echo, not the cause. */
   private async fail(failure: Failure): Promise<void> {
-    if (this.state === 'FAILED' || (this.stopping && this.state === 'DISCONNECTED')) return;
+    if (this.failure || this.stopping || this.state === 'FAILED' || this.state === 'DISCONNECTED') return;
     this.failure = failure;
     await this.stopEngine();
     this.setState('FAILED');
@@ -443,10 +444,12 @@ export class Session extends EventEmitter<SessionEvents> {
     if (tag === 'Private Key') return this.answerKeyPassphrase(true);
     if (dynamic) {
       // The server wants a second answer (e.g. an OTP); openvpn asks for 'Auth' again next.
-      this.addLog(`Ferry: the gateway asks: ${dynamic.text}`);
-      this.pendingAuth = this.deps.credentials.challenge({ text: dynamic.text, echo: dynamic.echo }).then((response) =>
-        response === undefined ? undefined : { username: dynamic.username, password: `CRV1::${dynamic.stateId}::${response}` },
-      );
+      this.emit('notice', `the gateway asks: ${dynamic.text}`);
+      this.pendingAuth = this.deps.credentials.challenge({ text: dynamic.text, echo: dynamic.echo }).then((response) => {
+        if (response !== undefined) return { username: dynamic.username, password: `CRV1::${dynamic.stateId}::${response}` };
+        void this.fail({ code: 'credentials-unavailable', message: `the gateway asked "${dynamic.text}" and no answer was given` });
+        return undefined;
+      });
       return;
     }
     const failure = authFailure(reason ?? '');
@@ -460,6 +463,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private async answerPendingChallenge(text: string, echo: boolean): Promise<void> {
+    this.emit('notice', `the gateway asks: ${text}`);
     const response = await this.whilePrompting(this.deps.credentials.challenge({ text, echo }));
     if (response === undefined) return this.fail({ code: 'auth', message: `the gateway asked "${text}" and no answer was given` });
     await this.management?.command(`cr-response ${Buffer.from(response, 'utf8').toString('base64')}`);
