@@ -50,15 +50,17 @@ export class FerryClient {
   }
 
   async certificates(profile: Profile): Promise<CertificateSummary[]> {
-    return [summarizeCertificate(await this.store.readFile(profile, 'ca.crt'), 'ca'), summarizeCertificate(await this.store.readFile(profile, 'client.crt'), 'client')];
+    const summaries = [summarizeCertificate(await this.store.readFile(profile, 'ca.crt'), 'ca')];
+    if (profile.files.includes('client.crt')) summaries.push(summarizeCertificate(await this.store.readFile(profile, 'client.crt'), 'client'));
+    return summaries;
   }
 
   engineFiles(profile: Profile): EngineSpec['files'] {
     const file = (name: Parameters<ProfileStore['filePath']>[1]) => this.store.filePath(profile, name);
     return {
       ca: file('ca.crt'),
-      cert: file('client.crt'),
-      key: file('client.key'),
+      ...(profile.files.includes('client.crt') ? { cert: file('client.crt') } : {}),
+      ...(profile.files.includes('client.key') ? { key: file('client.key') } : {}),
       ...(profile.files.includes('tls-auth.key') ? { tlsAuth: file('tls-auth.key') } : {}),
       ...(profile.files.includes('tls-crypt.key') ? { tlsCrypt: file('tls-crypt.key') } : {}),
       ...(profile.files.includes('tls-crypt-v2.key') ? { tlsCryptV2: file('tls-crypt-v2.key') } : {}),

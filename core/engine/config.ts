@@ -22,8 +22,9 @@ export const EngineSpecSchema = z.object({
   staticChallenge: StaticChallengeSchema.optional(),
   files: z.object({
     ca: AbsolutePath,
-    cert: AbsolutePath,
-    key: AbsolutePath,
+    /** Absent for a password-only gateway (server has verify-client-cert none). */
+    cert: AbsolutePath.optional(),
+    key: AbsolutePath.optional(),
     tlsAuth: AbsolutePath.optional(),
     tlsCrypt: AbsolutePath.optional(),
     tlsCryptV2: AbsolutePath.optional(),
@@ -64,8 +65,8 @@ export function buildClientConfig(input: EngineSpec): string {
     'persist-tun',
     '',
     `ca ${quote(spec.files.ca)}`,
-    `cert ${quote(spec.files.cert)}`,
-    `key ${quote(spec.files.key)}`,
+    ...(spec.files.cert ? [`cert ${quote(spec.files.cert)}`] : []),
+    ...(spec.files.key ? [`key ${quote(spec.files.key)}`] : []),
     `remote-cert-tls ${o.remoteCertTls}`,
     ...(o.verifyX509Name ? [`verify-x509-name ${quote(o.verifyX509Name.name)} ${o.verifyX509Name.type}`] : []),
     ...(spec.files.tlsAuth ? [`tls-auth ${quote(spec.files.tlsAuth)}${o.tlsAuth?.direction !== undefined ? ` ${o.tlsAuth.direction}` : ''}`] : []),

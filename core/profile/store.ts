@@ -158,25 +158,25 @@ export class ProfileStore {
     try {
       raw = await readFile(file, 'utf8');
     } catch (err) {
-      throw new FerryError(`profile ${path.basename(dir)} has no readable ${PROFILE_FILE} (${(err as Error).message}); remove it with \`ferry remove\` or delete ${dir}`);
+      throw new FerryError(`profile ${path.basename(dir)} has no readable ${PROFILE_FILE} (${(err as Error).message}); remove it with \`ferry remove ${path.basename(dir)}\` and import it again`);
     }
     let json: unknown;
     try {
       json = JSON.parse(raw);
     } catch {
-      throw new FerryError(`profile ${path.basename(dir)} is damaged: ${file} is not valid JSON; import the profile again`);
+      throw new FerryError(`profile ${path.basename(dir)} is damaged: ${file} is not valid JSON; remove it with \`ferry remove ${path.basename(dir)}\` and import it again`);
     }
     const parsed = ProfileSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new FerryError(`profile ${path.basename(dir)} is damaged: ${issue?.path.join('.') || 'profile'}: ${issue?.message ?? 'invalid'}; import the profile again`);
+      throw new FerryError(`profile ${path.basename(dir)} is damaged: ${issue?.path.join('.') || 'profile'}: ${issue?.message ?? 'invalid'}; remove it with \`ferry remove ${path.basename(dir)}\` and import it again`);
     }
     if (parsed.data.id !== path.basename(dir)) {
-      throw new FerryError(`profile ${path.basename(dir)} is damaged: its id does not match its directory; import the profile again`);
+      throw new FerryError(`profile ${path.basename(dir)} is damaged: its id does not match its directory; remove it with \`ferry remove ${path.basename(dir)}\` and import it again`);
     }
     for (const name of parsed.data.files) {
       const info = await stat(path.join(dir, name)).catch(() => undefined);
-      if (!info?.isFile()) throw new FerryError(`profile "${parsed.data.name}" is missing its file ${name}; import the profile again`);
+      if (!info?.isFile()) throw new FerryError(`profile "${parsed.data.name}" is missing its file ${name}; remove it with \`ferry remove ${parsed.data.id}\` and import it again`);
     }
     return parsed.data;
   }

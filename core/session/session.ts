@@ -519,6 +519,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** An expired client certificate fails here, with its date, instead of as a TLS error later. */
   private async ownCertificateExpiry(): Promise<Failure | undefined> {
+    if (!this.deps.files.cert) return undefined;
     const cert = new X509Certificate(await readFile(this.deps.files.cert));
     const notAfter = new Date(cert.validTo);
     if (notAfter.getTime() >= Date.now()) return undefined;

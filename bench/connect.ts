@@ -1,0 +1,147 @@
+/**
+ * bench:connect — time to CONNECTED and reconnect after a gateway restart, against a raw
+ * openvpn client with the equivalent config, same gateway, same run (DESIGN.md "Benchmarks").
+ * ferry-server gateway in the network lab, two-factor on, TCP.
+ *
+ *   (a) the core API in a long-running process (bench/connect-worker.ts), as the desktop app
+ *   (b) `ferry connect NAME --json --password-stdin`, Node start-up included
+ *   (c) reconnect: gateway stopped and started again, from its "ready" line to the client's
+ *       next CONNECTED / "Initialization Sequence Completed"
+ *
+ * Prints medians and ratios, asserts nothing; exits non-zero only when a measurement broke.
+ * FERRY_BENCH_RUNS / FERRY_BENCH_RESTARTS override the run counts (10 / 5).
+ */
+import { execFileSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { CONNECTED_LINE, INIT_LINE, machine, median, ms, printTable, READY_LINE, runBench, spread, type BenchLab, type Gateway, type Proc } from './lab-setup.js';
+
+const RUNS = Number(process.env.FERRY_BENCH_RUNS ?? 10);
+const RESTARTS = Number(process.env.FERRY_BENCH_RESTARTS ?? 5);
+const WORKER = fileURLToPath(new URL('./connect-worker.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+/** The gateway's log line for an incoming client connection (TCP). */
+const GATEWAY_SEES_CLIENT = /TCP connection established with/;
+
+type Kind = 'core' | 'cli' | 'raw';
+
+/** (a): one connect + disconnect in the worker; the worker's own timing. */
+async function coreRun(bench: BenchLab, worker: Proc): Promise<number> {
+  const reply = await ask(worker, { cmd: 'connect' });
+  await bench.tunnelDown();
+  return reply.connectMs as number;
+}
+
+/** (b) and the anchor: spawn → line, then stop and wait until the tunnel is gone. */
+async function processRun(bench: BenchLab, gw: Gateway, kind: 'cli' | 'raw'): Promise<number> {
+  const proc = kind === 'cli' ? bench.ferryConnect(gw) : bench.rawOpenvpn(gw);
+  const line = await proc.waitFor(kind === 'cli' ? CONNECTED_LINE : INIT_LINE);
+  const code = await proc.stop(kind === 'cli' ? 'SIGINT' : 'SIGTERM');
+  if (kind === 'cli' && code !== 0) throw new Error(`ferry connect exited ${code} after SIGINT`);
+  await bench.tunnelDown();
+  return line.at - proc.startedAt;
+}
+
+async function ask(worker: Proc, msg: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const from = worker.lines.length;
+  worker.child.stdin!.write(`${JSON.stringify(msg)}\n`);
+  const reply = JSON.parse((await worker.waitFor(/^\{"ok":/, 60_000, from)).line) as Record<string, unknown>;
+  if (reply.ok !== true) throw new Error(`connect worker: ${String(reply.error)}`);
+  return reply;
+}
+
+interface Reconnect {
+  /** Gateway "ready" → client connected again. */
+  total: number;
+  /** Gateway "ready" → the client's first TCP connection reaches the new gateway (its retry wait). */
+  wait: number;
+  /** Gateway stopped → new gateway ready (the outage). */
+  outage: number;
+}
+
+/** (c): connect, restart the gateway, time its "ready" line to the client's next connected line. */
+async function reconnectRun(bench: BenchLab, gw: Gateway, kind: 'cli' | 'raw'): Promise<Reconnect> {
+  const proc = kind === 'cli' ? bench.ferryConnect(gw) : bench.rawOpenvpn(gw);
+  const connected = kind === 'cli' ? CONNECTED_LINE : INIT_LINE;
+  await proc.waitFor(connected);
+  const from = proc.lines.length;
+  const stopAt = performance.now();
+  const gateway = await gw.restart();
+  const ready = await gateway.waitFor(READY_LINE);
+  const back = await proc.waitFor(connected, 90_000, from);
+  const seen = gateway.lines.find((l) => l.at >= ready.at && GATEWAY_SEES_CLIENT.test(l.line));
+  await proc.stop(kind === 'cli' ? 'SIGINT' : 'SIGTERM');
+  await bench.tunnelDown();
+  return { total: back.at - ready.at, wait: seen ? seen.at - ready.at : NaN, outage: ready.at - stopAt };
+}
+
+function verdict(label: string, ok: boolean, detail: string): string {
+  return `${ok ? 'PASS' : 'MISS'}  ${label}: ${detail}`;
+}
+
+await runBench('bench:connect', async (bench) => {
+  console.log(machine('bench:connect'));
+  console.log(bench.describe());
+  const gw = await bench.gateway('tcp');
+  const openvpn = execFileSync('openvpn', ['--version'], { encoding: 'utf8' }).split('\n')[0]!.split(' ').slice(0, 2).join(' ');
+  console.log(`gateway: ferry-server run (dist/), ${gw.proto.toUpperCase()}, two-factor on; client engine ${openvpn}`);
+  console.log(`anchor: raw openvpn, Ferry's buildClientConfig minus management lines, auth-user-pass from a 0600 file (${gw.rawConfig})`);
+
+  const nsExec: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await bench.lab.run('client', ['true']);
+    nsExec.push(performance.now() - t0);
+  }
+  console.log(`note: \`ip netns exec\` alone costs ${ms(median(nsExec))} (median of 5); raw openvpn and the CLI pay it, the worker's openvpn does not`);
+
+  const worker = bench.spawn('client', [process.execPath, '--import', TSX, WORKER], 'connect worker', { env: gw.user.env, stdin: true });
+  const init = await ask(worker, { cmd: 'init', profile: gw.profile, password: gw.password });
+  console.log(`connect worker started once in the client namespace (profile loaded in ${ms(init.loadMs as number)})`);
+
+  // (a) + (b) interleaved, one warm-up round not counted; order flips every round.
+  const times: Record<Kind, number[]> = { core: [], cli: [], raw: [] };
+  console.log(`\n(a)+(b) ${RUNS} rounds of core / raw / CLI connects, alternating order, after 1 warm-up round ...`);
+  for (let round = 0; round <= RUNS; round++) {
+    const order: Kind[] = round % 2 ? ['raw', 'core', 'cli'] : ['core', 'raw', 'cli'];
+    if (round % 4 >= 2) order.reverse();
+    const got: string[] = [];
+    for (const kind of order) {
+      const t = kind === 'core' ? await coreRun(bench, worker) : await processRun(bench, gw, kind);
+      if (round > 0) times[kind].push(t);
+      got.push(`${kind} ${ms(t)}`);
+    }
+    console.log(`    ${round === 0 ? 'warm-up' : `round ${String(round).padStart(2)}`}: ${got.join(', ')}`);
+  }
+  await ask(worker, { cmd: 'quit' }).catch(() => undefined);
+
+  // (c) reconnect after a gateway restart, alternating.
+  const rec: Record<'cli' | 'raw', Reconnect[]> = { cli: [], raw: [] };
+  console.log(`\n(c) ${RESTARTS} gateway restarts each for ferry (CLI) and raw, alternating ...`);
+  for (let i = 0; i < RESTARTS; i++) {
+    for (const kind of i % 2 ? (['raw', 'cli'] as const) : (['cli', 'raw'] as const)) {
+      const r = await reconnectRun(bench, gw, kind);
+      rec[kind].push(r);
+      console.log(`    ${kind === 'cli' ? 'ferry' : 'raw  '} #${i + 1}: ready → connected ${ms(r.total)} (ready → first client attempt ${ms(r.wait)}, outage ${ms(r.outage)})`);
+    }
+  }
+
+  const raw = median(times.raw);
+  const core = median(times.core);
+  const cli = median(times.cli);
+  const recRaw = median(rec.raw.map((r) => r.total));
+  const recFerry = median(rec.cli.map((r) => r.total));
+  const waitMedian = (rs: Reconnect[]) => ms(median(rs.map((r) => r.wait)));
+  const diff = (x: number) => `${x >= 0 ? '+' : ''}${ms(x)}`;
+  printTable(`summary (${RUNS} runs each for a/b, ${RESTARTS} for c; median, [min – max]; ratio = ferry / raw)`, [
+    ['measure', 'ferry', 'raw openvpn', 'difference', 'ratio', 'target'],
+    ['(a) connect, core API in a running process', `${ms(core)} [${spread(times.core, ms)}]`, `${ms(raw)} [${spread(times.raw, ms)}]`, diff(core - raw), `${(core / raw).toFixed(2)}×`, '≤ +50 ms'],
+    ['(b) connect, `ferry connect` CLI', `${ms(cli)} [${spread(times.cli, ms)}]`, `${ms(raw)} [${spread(times.raw, ms)}]`, diff(cli - raw), `${(cli / raw).toFixed(2)}×`, '≤ +300 ms'],
+    ['(c) reconnect, gateway ready → connected', `${ms(recFerry)} [${spread(rec.cli.map((r) => r.total), ms)}]`, `${ms(recRaw)} [${spread(rec.raw.map((r) => r.total), ms)}]`, diff(recFerry - recRaw), `${(recFerry / recRaw).toFixed(2)}×`, '≤ raw'],
+    ['    of which: ready → first attempt arrives', waitMedian(rec.cli), waitMedian(rec.raw), '', '', ''],
+  ]);
+  console.log('');
+  console.log(verdict('(a) ferry core adds ≤ 50 ms over raw', core - raw <= 50, `${diff(core - raw)}`));
+  console.log(verdict('(b) ferry CLI adds ≤ 300 ms over raw', cli - raw <= 300, `${diff(cli - raw)}`));
+  console.log(verdict('(c) ferry reconnect ≤ raw reconnect', recFerry <= recRaw, `${ms(recFerry)} vs ${ms(recRaw)}`));
+});
