@@ -174,6 +174,16 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
     expect(await new KeychainSecretStore().get((await readdir(path.join(client.home, 'profiles'))).join(''), 'password')).toBeUndefined();
   });
 
+  it('with no keychain reachable, --save-password says so plainly and the connection still works', async () => {
+    const client = await importThreeFiles('alice');
+    client.env.DBUS_SESSION_BUS_ADDRESS = 'unix:path=/nonexistent/bus';
+    const session = connect(client, 'alice', { stdin: `${passwords.get('alice')}\n`, args: ['--password-stdin', '--save-password'] });
+    await session.waitFor(STATE('CONNECTED'));
+    await session.waitFor(/no OS keychain is reachable .*; Ferry will ask for secrets each time instead of saving them/);
+    expect(await session.stop('SIGINT')).toBe(0);
+    expect(await allFiles(client.home)).not.toContain(passwords.get('alice')!);
+  });
+
   it('comes back to CONNECTED without asking when the gateway restarts', async () => {
     const client = await importThreeFiles('alice');
     const session = connect(client, 'alice', { stdin: `${passwords.get('alice')}\n`, args: ['--password-stdin'] });

@@ -1,0 +1,141 @@
+/**
+ * The `ferry` CLI with bad input and failures that need no network: each gets exit 2 (bad
+ * input) or 1 (failed), one clear line on stderr, and a $FERRY_HOME left as it was.
+ */
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { addAccounts, ferryServer, initServer, snapshot, tempDir } from '../support/cli.js';
+import { clientHome, ferry, type ClientHome } from '../support/ferry.js';
+import { DAY, makeCa, makeClient, NOW } from '../fixtures/import/generate.js';
+
+/** Fixture offsets are relative to the fixtures' fixed NOW; these make them relative to the real clock. */
+const sinceFixtureNow = (Date.now() - NOW.getTime()) / DAY;
+
+function oneLine(stderr: string): string {
+  const lines = stderr.split('\n').filter(Boolean);
+  expect(lines).toHaveLength(1);
+  return lines[0]!;
+}
+
+describe('ferry CLI', () => {
+  let bundle: string;
+  let password: string;
+
+  beforeAll(async () => {
+    const serverDir = await initServer();
+    password = (await addAccounts(serverDir, ['alice'])).get('alice')!;
+    bundle = path.join(await tempDir(), 'alice.zip');
+    expect((await ferryServer(['client', 'bundle', 'alice', '--dir', serverDir, '--out', bundle])).code).toBe(0);
+  });
+
+  async function withProfile(): Promise<ClientHome> {
+    const client = await clientHome();
+    const result = await ferry(client, ['import', bundle]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^imported "alice": gateway 198\.18\.1\.1:1194 \(tcp\), user alice, password required$/m);
+    return client;
+  }
+
+  it('prints its usage', async () => {
+    const result = await ferry(await clientHome(), ['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/ferry connect NAME \[--password-stdin\] \[--otp CODE\] \[--save-password\] \[--json\]/);
+  });
+
+  it('refuses bad files with one line naming the file, and stores nothing', async () => {
+    const client = await withProfile();
+    const before = await snapshot(client.home);
+    const dir = await tempDir('ferry-bad-');
+    const garbage = path.join(dir, 'garbage.bin');
+    await writeFile(garbage, Buffer.from([0, 1, 2, 3, 255, 254, 10, 13]));
+    const unsafe = path.join(dir, 'office.ovpn');
+    await writeFile(unsafe, ['client', 'remote 198.18.1.1 1194', 'up /bin/sh', ''].join('\n'));
+    const cases: Array<[string[], RegExp]> = [
+      [[garbage], /garbage\.bin is not a PEM certificate or key, an \.ovpn profile, a \.zip bundle or a PKCS#12 file/],
+      [[unsafe], /office\.ovpn line 3: "up"/],
+      [[path.join(dir, 'missing.crt')], /missing\.crt/],
+      [[bundle, '--proto', 'sctp'], /--proto must be tcp or udp/],
+      [[bundle, '--gateway', 'host:99999'], /--gateway port 99999 is not between 1 and 65535/],
+      [[bundle], /a profile named "alice" already exists/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await ferry(client, ['import', ...args]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(oneLine(result.stderr)).toMatch(message);
+    }
+    expect(await snapshot(client.home)).toEqual(before);
+  });
+
+  it('names an unknown profile and the ones there are', async () => {
+    const client = await withProfile();
+    const result = await ferry(client, ['connect', 'bob']);
+    expect(result.code).toBe(2);
+    expect(oneLine(result.stderr)).toBe('ferry: no profile named "bob" (profiles: "alice")');
+  });
+
+  it('reports openvpn missing as the reason, with what to install', async () => {
+    const client = await withProfile();
+    client.env.FERRY_OPENVPN = '/nonexistent/openvpn';
+    const result = await ferry(client, ['connect', 'alice', '--password-stdin', '--json'], `${password}\n`);
+    expect(result.code).toBe(1);
+    const states = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { state?: string; code?: string });
+    expect(states.map((s) => s.state)).toEqual(['CONNECTING', 'FAILED']);
+    expect(states[1]!.code).toBe('openvpn-missing');
+    expect(oneLine(result.stderr)).toMatch(/^ferry: openvpn not found: install OpenVPN 2\.6 \(Debian\/Ubuntu: apt install openvpn/);
+  });
+
+  it('a client certificate that expired since import fails at once with its date', async () => {
+    const client = await withProfile();
+    const ca = await makeCa({ cn: 'Old CA', fromDays: sinceFixtureNow - 400 });
+    const expired = await makeClient(ca, { cn: 'alice', fromDays: sinceFixtureNow - 300, toDays: sinceFixtureNow - 2 });
+    const dirs = await readdir(path.join(client.home, 'profiles'));
+    await writeFile(path.join(client.home, 'profiles', dirs[0]!, 'client.crt'), expired.certPem);
+    const result = await ferry(client, ['connect', 'alice', '--password-stdin', '--json'], `${password}\n`);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/"state":"FAILED".*"code":"cert-expired"/);
+    expect(oneLine(result.stderr)).toMatch(/^ferry: your client certificate expired on \d{4}-\d\d-\d\d; ask your administrator for a new one/);
+  });
+
+  it('without a keychain, saving an OTP secret fails plainly and changes nothing', async () => {
+    const client = await withProfile();
+    client.env.DBUS_SESSION_BUS_ADDRESS = 'unix:path=/nonexistent/bus';
+    const before = await snapshot(client.home);
+    const result = await ferry(client, ['set', 'alice', '--otp', 'totp', '--otp-secret-stdin'], 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n');
+    expect(result.code).toBe(1);
+    expect(oneLine(result.stderr)).toMatch(/^ferry: no OS keychain is reachable \(.+\); Ferry will ask for secrets each time instead of saving them$/);
+    expect(await snapshot(client.home)).toEqual(before);
+  });
+
+  it('refuses bad settings with exit 2', async () => {
+    const client = await withProfile();
+    const cases: Array<[string[], RegExp]> = [
+      [['--reconnect-timeout', '2'], /--reconnect-timeout must be a whole number of seconds from 5 to 86400/],
+      [['--otp', 'sms'], /--otp must be none, totp or hotp/],
+      [['--otp', 'totp'], /needs the token's secret: pipe it with --otp-secret-stdin/],
+      [['--auto-connect', 'maybe'], /--auto-connect must be "yes" or "no"/],
+      [['--bogus'], /Unknown option '--bogus'/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await ferry(client, ['set', 'alice', ...args]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(oneLine(result.stderr)).toMatch(message);
+    }
+    const secretCheck = await ferry(client, ['set', 'alice', '--otp', 'totp', '--otp-secret-stdin'], 'not base32!\n');
+    expect(secretCheck.code).toBe(2);
+    expect(oneLine(secretCheck.stderr)).toMatch(/the OTP secret must be the base32 text/);
+  });
+
+  it('a damaged profile is reported while the others still list', async () => {
+    const client = await withProfile();
+    const broken = path.join(client.home, 'profiles', 'broken-000000');
+    await mkdir(broken, { recursive: true });
+    await writeFile(path.join(broken, 'profile.json'), '{ not json');
+    const result = await ferry(client, ['profiles']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^alice\t198\.18\.1\.1:1194\/tcp\talice\tDISCONNECTED$/m);
+    expect(oneLine(result.stderr)).toMatch(/profile broken-000000 is damaged: .* is not valid JSON; remove it with `ferry remove broken-000000`/);
+    expect((await ferry(client, ['remove', 'broken-000000'])).code).toBe(0);
+    expect((await ferry(client, ['profiles'])).stderr).toBe('');
+  });
+});
