@@ -4,11 +4,12 @@
  * then connects on command. JSON lines on stdin, one JSON reply per command on stdout:
  *
  *   {"cmd":"init","profile":NAME,"password":PW}  -> {"ok":true,"loadMs":…}
- *   {"cmd":"connect"}                           -> {"ok":true,"openMs":…,"connectMs":…,"downMs":…}
+ *   {"cmd":"connect"}                           -> {"ok":true,"openMs":…,"tlsMs":…,"connectMs":…,"downMs":…}
  *   {"cmd":"quit"}                              -> exits
  *
- * connectMs runs from session.connect() to the 'state' event CONNECTED; openMs is the
- * client.openSession() before it, downMs the disconnect until `done`. Secrets stay in memory
+ * connectMs runs from session.connect() to the 'state' event CONNECTED; tlsMs to the state
+ * AUTH (openvpn's AUTH: the gateway's first TLS packet arrived); openMs is the
+ * client.openSession() before connect(), downMs the disconnect until `done`. Secrets stay in memory
  * (MemorySecretStore; the password arrives on stdin, never in argv).
  */
 import { performance } from 'node:perf_hooks';
@@ -29,9 +30,11 @@ async function connectOnce(): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const { session, close } = await client.openSession(profile, new SessionCredentials(profile, client.secrets, nobody, { password }));
   try {
+    let tlsAt = NaN;
     const connected = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not CONNECTED within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
       session.on('state', (s) => {
+        if (s.state === 'AUTH' && Number.isNaN(tlsAt)) return void (tlsAt = performance.now());
         if (s.state === 'CONNECTED') resolve(performance.now());
         else if (s.state === 'FAILED') reject(new Error(`FAILED: ${s.failure?.message ?? 'no reason'}`));
         else return;
@@ -44,7 +47,7 @@ async function connectOnce(): Promise<Record<string, unknown>> {
     const down = performance.now();
     await session.disconnect();
     await session.done;
-    return { ok: true, openMs: start - t0, connectMs: at - start, downMs: performance.now() - down };
+    return { ok: true, openMs: start - t0, tlsMs: tlsAt - start, connectMs: at - start, downMs: performance.now() - down };
   } finally {
     await session.disconnect().catch(() => {});
     await close();

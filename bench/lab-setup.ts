@@ -23,6 +23,9 @@ const execFileAsync = promisify(execFile);
 export const CONNECTED_LINE = /"state":"CONNECTED"/;
 export const INIT_LINE = /Initialization Sequence Completed/;
 export const READY_LINE = /ferry-server: gateway .* ready/;
+/** openvpn's first TLS packet from the gateway; the management state AUTH is set at the same point. */
+export const TLS_START_LINE = /TLS: Initial packet from/;
+export const AUTH_STATE_LINE = /"state":"AUTH"/;
 
 export interface TimedLine {
   at: number;
@@ -90,8 +93,8 @@ export interface Gateway {
   rawConfig: string;
   /** The running `ferry-server run`; replaced by restart(). */
   proc: Proc;
-  /** Stops the gateway and starts a new one; resolves with the new one once it printed "ready". */
-  restart(): Promise<Proc>;
+  /** Stops the gateway, waits `gapMs`, starts a new one; resolves with it once it printed "ready". */
+  restart(gapMs?: number): Promise<Proc>;
 }
 
 /** The lab plus everything the benchmark created, removed by cleanup(). */
@@ -163,8 +166,9 @@ export class BenchLab {
       user,
       rawConfig,
       proc: await this.startGatewayProc(serverDir),
-      restart: async () => {
+      restart: async (gapMs = 0) => {
         await gw.proc.stop('SIGTERM');
+        await sleep(gapMs);
         gw.proc = await this.startGatewayProc(serverDir);
         return gw.proc;
       },

@@ -233,8 +233,10 @@ export class Session extends EventEmitter<SessionEvents> {
       if (event) void this.handle(event).catch((err: Error) => this.addLog(`Ferry: ${err.message}`));
     }, { isAlive: () => alive, attempts: 200, intervalMs: 25 });
     this.management = management;
-    // `log on all` replays what openvpn said before we attached (option errors, say).
-    for (const command of ['state on', 'bytecount 1', 'log on all', 'hold release']) {
+    // `log on all` replays what openvpn said before we attached (option errors, say). The
+    // hold is released when openvpn announces it (>HOLD, also sent to a client that attaches
+    // while it waits), so every start goes through the same back-off.
+    for (const command of ['state on', 'bytecount 1', 'log on all']) {
       await management.command(command);
     }
   }

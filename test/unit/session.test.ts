@@ -1,0 +1,236 @@
+/**
+ * The session state machine against a scripted management peer: a fake Launcher hands
+ * the session a unix socket on which this test plays openvpn, line by line, and records
+ * every command the session sends. No openvpn, no network.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EngineSpec } from '../../core/engine/config.js';
+import type { EngineExit, Launcher, RunningEngine } from '../../core/engine/launcher.js';
+import { ProfileSchema } from '../../core/profile/schema.js';
+import type { CredentialProvider } from '../../core/session/credentials.js';
+import { backoffMs, Session, type SessionState } from '../../core/session/session.js';
+import { tempDir } from '../support/cli.js';
+
+class FakeOpenvpn implements Launcher {
+  readonly commands: string[] = [];
+  private socket: Socket | undefined;
+  private server: Server | undefined;
+  private exit!: (e: EngineExit) => void;
+  private connected!: () => void;
+  readonly attached = new Promise<void>((resolve) => (this.connected = resolve));
+  launches = 0;
+
+  async launch(spec: EngineSpec): Promise<RunningEngine> {
+    this.launches++;
+    this.server = createServer((socket) => {
+      this.socket = socket;
+      let buffer = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const command = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          this.commands.push(command);
+          socket.write('SUCCESS: ok\n');
+          if (command === 'signal SIGTERM') setImmediate(() => this.die({ code: 0, signal: null }));
+        }
+      });
+      this.connected();
+    });
+    await new Promise<void>((resolve) => this.server!.listen(spec.managementSocket, resolve));
+    const exited = new Promise<EngineExit>((resolve) => (this.exit = resolve));
+    return { pid: 4242, exited, onOutput: () => {}, kill: () => this.die({ code: null, signal: 'SIGKILL' }) };
+  }
+
+  send(line: string): void {
+    this.socket!.write(`${line}\n`);
+  }
+
+  die(exit: EngineExit): void {
+    this.socket?.destroy();
+    this.server?.close();
+    this.exit(exit);
+  }
+
+  async waitForCommand(re: RegExp, count = 1): Promise<void> {
+    for (let i = 0; i < 200 && this.commands.filter((c) => re.test(c)).length < count; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(this.commands.filter((c) => re.test(c)).length).toBeGreaterThanOrEqual(count);
+  }
+}
+
+const credentials = (password: string | undefined): CredentialProvider & { accepted_: number; rejected: string[] } => ({
+  accepted_: 0,
+  rejected: [],
+  async auth(req) {
+    if (req.rejected !== undefined) {
+      this.rejected.push(req.rejected);
+      return undefined;
+    }
+    return password === undefined ? undefined : { username: 'alice', password };
+  },
+  async challenge() {
+    return undefined;
+  },
+  async keyPassphrase() {
+    return undefined;
+  },
+  async accepted() {
+    this.accepted_++;
+  },
+});
+
+async function setup(opts: { password?: string; reconnectTimeoutSec?: number } = {}) {
+  const runtime = await tempDir('ferry-session-');
+  const profile = ProfileSchema.parse({
+    version: 1, id: 'office-abc123', name: 'office', remotes: [{ host: '198.18.1.1', port: 1194, proto: 'tcp' }], username: 'alice',
+    passwordRequired: true, files: ['ca.crt'], engine: {}, createdAt: '2026-01-01T00:00:00Z', reconnectTimeoutSec: opts.reconnectTimeoutSec ?? 60,
+  });
+  const engine = new FakeOpenvpn();
+  const creds = credentials('password' in opts ? opts.password : 'pw');
+  const session = new Session({ profile, files: { ca: path.join(runtime, 'ca.crt') }, launcher: engine, credentials: creds, runtimeDir: runtime, localNetworks: () => [{ interface: 'eth0', address: '192.0.2.2', cidr: '192.0.2.0/24' }] });
+  const states: SessionState[] = [];
+  session.on('state', (s) => states.push(s.state));
+  sessions.push(session);
+  return { session, engine, creds, states };
+}
+
+const sessions: Session[] = [];
+afterEach(async () => {
+  for (const s of sessions.splice(0)) await s.disconnect();
+});
+
+const waitState = async (session: Session, state: SessionState) => {
+  for (let i = 0; i < 300 && session.snapshot().state !== state; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(session.snapshot().state).toBe(state);
+};
+
+describe('Session', () => {
+  it('releases the hold, answers Need Auth over the socket, and reaches CONNECTED with stats', async () => {
+    const { session, engine, creds, states } = await setup();
+    await session.connect();
+    await engine.attached;
+    engine.send('>HOLD:Waiting for hold release:0');
+    await engine.waitForCommand(/^hold release$/);
+    expect(engine.commands.slice(0, 4)).toEqual(['state on', 'bytecount 1', 'log on all', 'hold release']);
+    engine.send(">PASSWORD:Need 'Auth' username/password");
+    await engine.waitForCommand(/^password "Auth"/);
+    expect(engine.commands).toContain('username "Auth" "alice"');
+    expect(engine.commands).toContain('password "Auth" "pw"');
+    engine.send('>STATE:1700000000,AUTH,,,,,,');
+    engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    engine.send('>BYTECOUNT:1000,2000');
+    await waitState(session, 'CONNECTED');
+    expect(states).toEqual(['CONNECTING', 'AUTH', 'CONNECTED']);
+    expect(session.snapshot().stats).toMatchObject({ virtualIp: '198.18.100.2', server: '198.18.1.1:1194', connectedSince: new Date(1700000001000).toISOString() });
+    expect(creds.accepted_).toBe(1);
+    await session.disconnect();
+    expect(engine.commands.at(-1)).toBe('signal SIGTERM');
+    expect(states.at(-1)).toBe('DISCONNECTED');
+  });
+
+  it('a rejected password asks once; nobody to ask means FAILED, no retry loop', async () => {
+    const { session, engine, creds } = await setup();
+    await session.connect();
+    await engine.attached;
+    engine.send(">PASSWORD:Need 'Auth' username/password");
+    await engine.waitForCommand(/^password "Auth"/);
+    engine.send(">PASSWORD:Verification Failed: 'Auth' ['wrong password']");
+    engine.send(">PASSWORD:Need 'Auth' username/password");
+    await waitState(session, 'FAILED');
+    expect(creds.rejected).toEqual(['wrong password']);
+    expect(session.snapshot().failure).toEqual({ code: 'auth', message: 'the gateway rejected the username or password (wrong password); check them and connect again' });
+    expect(engine.commands.filter((c) => c.startsWith('password "Auth"'))).toHaveLength(1);
+  });
+
+  it('a connection-limit refusal fails at once with its reason', async () => {
+    const { session, engine } = await setup();
+    await session.connect();
+    await engine.attached;
+    engine.send(">PASSWORD:Verification Failed: 'Auth' ['connection limit reached (2 clients)']");
+    await waitState(session, 'FAILED');
+    expect(session.snapshot().failure?.code).toBe('connection-limit');
+    expect(session.snapshot().failure?.message).toMatch(/connection limit reached \(2 clients\); disconnect another device/);
+  });
+
+  it('networkChanged() soft-restarts a connected session at once (SIGUSR1, so the auth token survives)', async () => {
+    const { session, engine, states } = await setup();
+    await session.connect();
+    await engine.attached;
+    engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await waitState(session, 'CONNECTED');
+    session.networkChanged();
+    await engine.waitForCommand(/^signal SIGUSR1$/);
+    expect(states.at(-1)).toBe('RECONNECTING');
+    expect(session.snapshot().deadline).toBeDefined();
+    engine.send('>STATE:1700000009,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await waitState(session, 'CONNECTED');
+    expect(session.snapshot().deadline).toBeUndefined();
+  });
+
+  it('gives up RECONNECTING after the reconnect timeout, with the last problem as the reason', async () => {
+    const { session, engine } = await setup({ reconnectTimeoutSec: 5 });
+    await session.connect();
+    await engine.attached;
+    engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await waitState(session, 'CONNECTED');
+    engine.send('>STATE:1700000002,RECONNECTING,ping-restart,,,,,');
+    engine.send('>LOG:1700000003,W,TCP: connect to [AF_INET]198.18.1.1:1194 failed: Connection refused');
+    await waitState(session, 'RECONNECTING');
+    await session.done;
+    expect(session.snapshot().failure?.code).toBe('reconnect-timeout');
+    expect(session.snapshot().failure?.message).toMatch(/^lost the connection and could not reconnect within 5 s: the gateway 198\.18\.1\.1:1194 cannot be reached \(connection refused\)/);
+  }, 15_000);
+
+  it('paces restarts: later holds are released after a growing back-off', async () => {
+    expect([0, 1, 2, 3, 4, 5, 9].map(backoffMs)).toEqual([0, 0, 1000, 2000, 4000, 8000, 8000]);
+    const { session, engine } = await setup();
+    await session.connect();
+    await engine.attached;
+    for (const expected of [1, 2]) {
+      engine.send('>HOLD:Waiting for hold release:0');
+      await engine.waitForCommand(/^hold release$/, expected);
+    }
+    engine.send('>HOLD:Waiting for hold release:0');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(engine.commands.filter((c) => c === 'hold release')).toHaveLength(2); // the third start waits 1 s
+    await engine.waitForCommand(/^hold release$/, 3);
+  });
+
+  it('openvpn dying before it ever connected is FAILED with how it died', async () => {
+    const { session, engine } = await setup();
+    await session.connect();
+    await engine.attached;
+    engine.die({ code: 1, signal: null });
+    await waitState(session, 'FAILED');
+    expect(session.snapshot().failure).toMatchObject({ code: 'engine-died', message: expect.stringMatching(/^openvpn stopped unexpectedly \(exit code 1\)/) });
+  });
+
+  it('openvpn dying while connected is restarted within the same deadline', async () => {
+    const { session, engine, states } = await setup();
+    await session.connect();
+    await engine.attached;
+    engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await waitState(session, 'CONNECTED');
+    const notices: string[] = [];
+    session.on('notice', (n) => notices.push(n));
+    engine.die({ code: null, signal: 'SIGKILL' });
+    for (let i = 0; i < 200 && engine.launches < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(engine.launches).toBe(2);
+    expect(notices).toEqual(['openvpn stopped unexpectedly (killed by SIGKILL); restarting it']);
+    expect(states.at(-1)).toBe('RECONNECTING');
+  });
+
+  it('a VPN address inside a local network is refused before the tunnel is used', async () => {
+    const { session, engine } = await setup();
+    await session.connect();
+    await engine.attached;
+    engine.send('>STATE:1700000001,CONNECTED,SUCCESS,192.0.2.77,198.18.1.1,1194,,');
+    await waitState(session, 'FAILED');
+    expect(session.snapshot().failure?.code).toBe('pool-overlap');
+    expect(session.snapshot().failure?.message).toMatch(/address 192\.0\.2\.77, which lies inside your local network 192\.0\.2\.0\/24 \(eth0\)/);
+  });
+});
