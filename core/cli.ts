@@ -6,7 +6,8 @@ import { TerminalPrompter } from './cli/terminal-prompter.js';
 import { formatBytes, stateLine, type StateLineInput } from './cli/format.js';
 import { ProtoSchema, type Profile, type ProfilePatch } from './profile/schema.js';
 import { SessionCredentials } from './session/credentials.js';
-import { describeError, FerryError, InputError } from './util/errors.js';
+import { processIo, runCommand, type Io } from './util/cli-main.js';
+import { FerryError, InputError } from './util/errors.js';
 
 const USAGE = `usage:
   ferry import FILE... [--name N] [--gateway HOST[:PORT]] [--proto tcp|udp] [--username U] [--no-password]
@@ -20,27 +21,8 @@ const USAGE = `usage:
   ferry status [--json]
 profiles live in $FERRY_HOME (default: the OS config directory)`;
 
-export interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const processIo: Io = {
-  out: (text) => process.stdout.write(`${text}\n`),
-  err: (text) => process.stderr.write(`${text}\n`),
-};
-
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  try {
-    return (await dispatch(argv, io)) ?? 0;
-  } catch (err) {
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`ferry: ${(err as Error).message.split('\n')[0]} (see ferry --help)`);
-      return 2;
-    }
-    io.err(`ferry: ${describeError(err)}`);
-    return err instanceof FerryError ? err.exitCode : 1;
-  }
+export function main(argv: string[], io: Io = processIo): Promise<number> {
+  return runCommand('ferry', io, () => dispatch(argv, io));
 }
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {

@@ -2,7 +2,8 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { describeError, FerryError, InputError } from '../core/util/errors.js';
+import { processIo, runCommand, type Io } from '../core/util/cli-main.js';
+import { FerryError, InputError } from '../core/util/errors.js';
 import { controlRequest, GatewayStatusSchema, type GatewayStatus } from './control.js';
 import { buildServerConfig } from './openvpn-config.js';
 import { KEY_TYPES, type KeyType } from './settings.js';
@@ -53,28 +54,8 @@ function defaultDir(): string {
   return path.join(process.env.XDG_DATA_HOME ?? path.join(homedir(), '.local', 'share'), 'ferry-server');
 }
 
-export interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const processIo: Io = {
-  out: (text) => process.stdout.write(`${text}\n`),
-  err: (text) => process.stderr.write(`${text}\n`),
-};
-
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  try {
-    await dispatch(argv, io);
-    return 0;
-  } catch (err) {
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`ferry-server: ${(err as Error).message.split('\n')[0]} (see ferry-server --help)`);
-      return 2;
-    }
-    io.err(`ferry-server: ${describeError(err)}`);
-    return err instanceof FerryError ? err.exitCode : 1;
-  }
+export function main(argv: string[], io: Io = processIo): Promise<number> {
+  return runCommand('ferry-server', io, () => dispatch(argv, io));
 }
 
 async function dispatch(argv: string[], io: Io): Promise<void> {

@@ -3,19 +3,21 @@
  * and what to do. `classifyLogLine` reads openvpn's log for the signs; `fatal` says
  * whether retrying could ever help (a wrong CA never fixes itself; a lost route may).
  */
-export type FailureCode =
-  | 'unreachable'
-  | 'tls'
-  | 'cert-expired'
-  | 'cert-revoked'
-  | 'auth'
-  | 'connection-limit'
-  | 'pool-overlap'
-  | 'openvpn-missing'
-  | 'engine-died'
-  | 'reconnect-timeout'
-  | 'config'
-  | 'credentials-unavailable';
+export const FAILURE_CODES = [
+  'unreachable',
+  'tls',
+  'cert-expired',
+  'cert-revoked',
+  'auth',
+  'connection-limit',
+  'pool-overlap',
+  'openvpn-missing',
+  'engine-died',
+  'reconnect-timeout',
+  'config',
+  'credentials-unavailable',
+] as const;
+export type FailureCode = (typeof FAILURE_CODES)[number];
 
 export interface Failure {
   code: FailureCode;

@@ -22,32 +22,9 @@ import type { CredentialProvider } from './credentials.js';
 import { authFailure, classifyFatal, classifyLogLine, type Failure } from './failures.js';
 import { findOverlap, type LocalNetwork } from './local-networks.js';
 import { routeNotification, type DynamicChallenge, type EngineEvent } from './router.js';
+import type { SessionSnapshot, SessionState, SessionStats } from './snapshot.js';
 
-export type SessionState = 'DISCONNECTED' | 'CONNECTING' | 'AUTH' | 'CONNECTED' | 'RECONNECTING' | 'FAILED';
-
-export interface SessionStats {
-  virtualIp?: string;
-  /** The gateway's address as openvpn reached it, `ip:port`. */
-  server?: string;
-  connectedSince?: string;
-  bytesIn: number;
-  bytesOut: number;
-  /** Bytes per second over the last BYTECOUNT interval. */
-  rateIn: number;
-  rateOut: number;
-  cipher?: string;
-}
-
-export interface SessionSnapshot {
-  profile: string;
-  state: SessionState;
-  /** When the session entered this state. */
-  since: string;
-  failure?: Failure;
-  /** RECONNECTING (and first CONNECTING): when Ferry gives up. */
-  deadline?: string;
-  stats: SessionStats;
-}
+export type { SessionSnapshot, SessionState, SessionStats } from './snapshot.js';
 
 export interface LogEntry {
   time: string;

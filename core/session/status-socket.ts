@@ -8,30 +8,15 @@ import type { Server } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { requestJsonSocket, serveJsonSocket } from '../util/json-socket.js';
-import type { Session, SessionSnapshot } from './session.js';
+import type { Session } from './session.js';
+import { SessionSnapshotSchema, type SessionSnapshot } from './snapshot.js';
 
 const StatusRequestSchema = z.object({ op: z.enum(['status', 'disconnect']) });
 
 const LiveSessionSchema = z.object({
   pid: z.number(),
   profileId: z.string(),
-  snapshot: z.object({
-    profile: z.string(),
-    state: z.enum(['DISCONNECTED', 'CONNECTING', 'AUTH', 'CONNECTED', 'RECONNECTING', 'FAILED']),
-    since: z.string(),
-    failure: z.object({ code: z.string(), message: z.string() }).optional(),
-    deadline: z.string().optional(),
-    stats: z.object({
-      virtualIp: z.string().optional(),
-      server: z.string().optional(),
-      connectedSince: z.string().optional(),
-      bytesIn: z.number(),
-      bytesOut: z.number(),
-      rateIn: z.number(),
-      rateOut: z.number(),
-      cipher: z.string().optional(),
-    }),
-  }),
+  snapshot: SessionSnapshotSchema,
 });
 export type LiveSession = z.infer<typeof LiveSessionSchema>;
 

@@ -1,0 +1,38 @@
+/**
+ * What a session publishes: its state, why it failed, and the tunnel's figures. Zod
+ * schemas because snapshots cross process boundaries (`ferry status` over the session
+ * socket, the desktop app's IPC); the TypeScript types are derived from them.
+ */
+import { z } from 'zod';
+import { FAILURE_CODES } from './failures.js';
+
+export const SessionStateSchema = z.enum(['DISCONNECTED', 'CONNECTING', 'AUTH', 'CONNECTED', 'RECONNECTING', 'FAILED']);
+export type SessionState = z.infer<typeof SessionStateSchema>;
+
+export const FailureSchema = z.object({ code: z.enum(FAILURE_CODES), message: z.string() });
+
+export const SessionStatsSchema = z.object({
+  virtualIp: z.string().optional(),
+  /** The gateway's address as openvpn reached it, `ip:port`. */
+  server: z.string().optional(),
+  connectedSince: z.string().optional(),
+  bytesIn: z.number(),
+  bytesOut: z.number(),
+  /** Bytes per second over the last BYTECOUNT interval. */
+  rateIn: z.number(),
+  rateOut: z.number(),
+  cipher: z.string().optional(),
+});
+export type SessionStats = z.infer<typeof SessionStatsSchema>;
+
+export const SessionSnapshotSchema = z.object({
+  profile: z.string(),
+  state: SessionStateSchema,
+  /** When the session entered this state. */
+  since: z.string(),
+  failure: FailureSchema.optional(),
+  /** RECONNECTING (and while connecting): when Ferry gives up. */
+  deadline: z.string().optional(),
+  stats: SessionStatsSchema,
+});
+export type SessionSnapshot = z.infer<typeof SessionSnapshotSchema>;
