@@ -113,6 +113,10 @@ export class Session extends EventEmitter<SessionEvents> {
     this.lastProblem = undefined;
     this.everConnected = false;
     this.stopping = false;
+    this.attempts = 0;
+    this.handshakeResets = 0;
+    this.pendingAuth = undefined;
+    this.lastByteCount = undefined;
     this.stats = { bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0 };
     this.setState('CONNECTING');
     const expired = await this.ownCertificateExpiry();
@@ -128,6 +132,10 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Disconnects cleanly; resolves once openvpn has exited. */
   async disconnect(): Promise<void> {
     if (this.state === 'DISCONNECTED' || this.state === 'FAILED') return;
+    if (this.stopping) {
+      await this.finished; // already failing or stopping: that ends the session
+      return;
+    }
     await this.stopEngine();
     this.setState('DISCONNECTED');
   }
@@ -192,6 +200,11 @@ export class Session extends EventEmitter<SessionEvents> {
       guiVersion: this.deps.guiVersion ?? 'Ferry',
     };
     const engine = await this.deps.launcher.launch(spec, dir);
+    if (this.stopping) {
+      // disconnect() came while openvpn was starting: it must not outlive the session.
+      engine.kill('SIGTERM');
+      return;
+    }
     this.engine = engine;
     // openvpn's own output only matters until the management log takes over (e.g. an
     // options error that stops it before the socket exists); keep its tail for the reason.
@@ -209,6 +222,10 @@ export class Session extends EventEmitter<SessionEvents> {
       const event = routeNotification(n);
       if (event) void this.handle(event).catch((err: Error) => this.addLog(`Ferry: ${err.message}`));
     }, { isAlive: () => alive, attempts: 200, intervalMs: 25 });
+    if (this.stopping || this.engine !== engine) {
+      management.close();
+      return;
+    }
     this.management = management;
     // `log on all` replays what openvpn said before we attached (option errors, say). The
     // hold is released when openvpn announces it (>HOLD, also sent to a client that attaches
@@ -246,7 +263,9 @@ export class Session extends EventEmitter<SessionEvents> {
     this.holdTimer = undefined;
     const engine = this.engine;
     if (engine) {
-      await this.management?.command('signal SIGTERM').catch(() => engine.kill('SIGTERM'));
+      // Ask politely over the socket (openvpn removes routes and the tun); signal if it cannot hear.
+      if (this.management) await this.management.command('signal SIGTERM').catch(() => engine.kill('SIGTERM'));
+      else engine.kill('SIGTERM');
       const exited = await Promise.race([engine.exited.then(() => true), delay(STOP_GRACE_MS).then(() => false)]);
       if (!exited) {
         engine.kill('SIGKILL');
