@@ -69,8 +69,6 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Set while a person is being asked something: the give-up clock does not run meanwhile. */
   private prompting = 0;
   private startupOutput: string[] = [];
-  /** Attempts since the last CONNECTED (the back-off's exponent). */
-  private attempts = 0;
   private holdTimer: NodeJS.Timeout | undefined;
   /** Consecutive connections the gateway reset in the middle of the TLS handshake. */
   private handshakeResets = 0;
@@ -113,7 +111,6 @@ export class Session extends EventEmitter<SessionEvents> {
     this.lastProblem = undefined;
     this.everConnected = false;
     this.stopping = false;
-    this.attempts = 0;
     this.handshakeResets = 0;
     this.pendingAuth = undefined;
     this.lastByteCount = undefined;
@@ -155,7 +152,6 @@ export class Session extends EventEmitter<SessionEvents> {
     this.addLog(`Ferry: ${why}; reconnecting now`);
     if (this.state === 'CONNECTED') this.enterReconnecting();
     else this.armDeadline(); // a new network deserves the full timeout again
-    this.attempts = 0;
     if (this.holdTimer) {
       // Waiting out a back-off: go now.
       clearTimeout(this.holdTimer);
@@ -168,11 +164,13 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * openvpn holds before every (re)start (management-hold); releasing it later is Ferry's
-   * back-off, so a gateway that keeps resetting the connection is not hammered.
+   * openvpn holds before every (re)start (management-hold) and then skips its own restart
+   * pause, telling us its length instead (connect-retry's back-off: 1 s, later doubling up
+   * to 8 s). Honouring it is the back-off; releasing at once would hammer a gateway that
+   * keeps resetting the connection.
    */
-  private async releaseHold(): Promise<void> {
-    const delayMs = backoffMs(this.attempts++);
+  private async releaseHold(waitSeconds: number): Promise<void> {
+    const delayMs = waitSeconds * 1000;
     if (delayMs === 0) {
       await this.management?.command('hold release');
       return;
@@ -221,7 +219,7 @@ export class Session extends EventEmitter<SessionEvents> {
     const management = await ManagementConnection.connect(managementSocket, (n) => {
       const event = routeNotification(n);
       if (event) void this.handle(event).catch((err: Error) => this.addLog(`Ferry: ${err.message}`));
-    }, { isAlive: () => alive, attempts: 200, intervalMs: 25 });
+    }, { isAlive: () => alive, attempts: 2000, intervalMs: 5 }); // openvpn creates it within ~15 ms; poll closely
     if (this.stopping || this.engine !== engine) {
       management.close();
       return;
@@ -298,7 +296,7 @@ export class Session extends EventEmitter<SessionEvents> {
       case 'bytecount':
         return this.onByteCount(event.bytesIn, event.bytesOut);
       case 'hold':
-        return this.releaseHold();
+        return this.releaseHold(event.waitSeconds);
       case 'fatal':
         return this.fail(this.lastProblem?.code === 'tls' ? this.lastProblem : classifyFatal(event.message));
       case 'need-auth':
@@ -346,7 +344,6 @@ export class Session extends EventEmitter<SessionEvents> {
     if (event.localIp && !this.everConnected && this.checkPoolOverlap(event.localIp)) return;
     this.clearDeadline();
     this.lastProblem = undefined;
-    this.attempts = 0;
     this.handshakeResets = 0;
     this.everConnected = true;
     this.stats = {
@@ -549,11 +546,6 @@ export class Session extends EventEmitter<SessionEvents> {
   private resetFinished(): void {
     this.finished = new Promise((resolve) => (this.finish = resolve));
   }
-}
-
-/** 0, 0, 1, 2, 4, 8, 8 … seconds before attempt n. */
-export function backoffMs(attempt: number): number {
-  return attempt < 2 ? 0 : Math.min(1000 * 2 ** (attempt - 2), 8000);
 }
 
 function delay(ms: number): Promise<void> {

@@ -10,7 +10,7 @@ import type { EngineSpec } from '../../core/engine/config.js';
 import type { EngineExit, Launcher, RunningEngine } from '../../core/engine/launcher.js';
 import { ProfileSchema } from '../../core/profile/schema.js';
 import type { CredentialProvider } from '../../core/session/credentials.js';
-import { backoffMs, Session, type SessionState } from '../../core/session/session.js';
+import { Session, type SessionState } from '../../core/session/session.js';
 import { tempDir } from '../support/cli.js';
 
 class FakeOpenvpn implements Launcher {
@@ -185,19 +185,29 @@ describe('Session', () => {
     expect(session.snapshot().failure?.message).toMatch(/^lost the connection and could not reconnect within 5 s: the gateway 198\.18\.1\.1:1194 cannot be reached \(connection refused\)/);
   }, 15_000);
 
-  it('paces restarts: later holds are released after a growing back-off', async () => {
-    expect([0, 1, 2, 3, 4, 5, 9].map(backoffMs)).toEqual([0, 0, 1000, 2000, 4000, 8000, 8000]);
+  it('paces restarts with the pause openvpn announces in its hold', async () => {
     const { session, engine } = await setup();
     await session.connect();
     await engine.attached;
-    for (const expected of [1, 2]) {
-      engine.send('>HOLD:Waiting for hold release:0');
-      await engine.waitForCommand(/^hold release$/, expected);
-    }
     engine.send('>HOLD:Waiting for hold release:0');
+    await engine.waitForCommand(/^hold release$/, 1);
+    engine.send('>HOLD:Waiting for hold release:1');
     await new Promise((r) => setTimeout(r, 300));
-    expect(engine.commands.filter((c) => c === 'hold release')).toHaveLength(2); // the third start waits 1 s
-    await engine.waitForCommand(/^hold release$/, 3);
+    expect(engine.commands.filter((c) => c === 'hold release')).toHaveLength(1); // waiting out openvpn's 1 s
+    await engine.waitForCommand(/^hold release$/, 2);
+  });
+
+  it('networkChanged() cuts a back-off short', async () => {
+    const { session, engine } = await setup();
+    await session.connect();
+    await engine.attached;
+    engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await waitState(session, 'CONNECTED');
+    engine.send('>STATE:1700000002,RECONNECTING,ping-restart,,,,,');
+    engine.send('>HOLD:Waiting for hold release:8');
+    await waitState(session, 'RECONNECTING');
+    session.networkChanged();
+    await engine.waitForCommand(/^hold release$/, 1);
   });
 
   it('openvpn dying before it ever connected is FAILED with how it died', async () => {
