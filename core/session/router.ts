@@ -23,8 +23,7 @@ export type EngineEvent =
   | { kind: 'state'; time: number; name: string; description: string; localIp?: string; remoteIp?: string; remotePort?: number }
   | { kind: 'bytecount'; bytesIn: number; bytesOut: number }
   | { kind: 'log'; time: number; flags: string; message: string }
-  /** openvpn waits before (re)starting; `waitSeconds` is its own retry pause (connect-retry back-off). */
-  | { kind: 'hold'; waitSeconds: number }
+  | { kind: 'hold' }
   | { kind: 'fatal'; message: string }
   | { kind: 'need-auth'; staticChallenge?: StaticChallengePrompt }
   | { kind: 'need-private-key' }
@@ -52,11 +51,8 @@ export function routeNotification(n: Notification): EngineEvent | undefined {
       if (first < 0 || second < 0) return undefined;
       return { kind: 'log', time: Number(n.body.slice(0, first)), flags: n.body.slice(first + 1, second), message: n.body.slice(second + 1) };
     }
-    case 'HOLD': {
-      // "Waiting for hold release:N"
-      const wait = Number(/:(\d+)$/.exec(n.body)?.[1] ?? 0);
-      return { kind: 'hold', waitSeconds: Number.isFinite(wait) ? wait : 0 };
-    }
+    case 'HOLD':
+      return { kind: 'hold' };
     case 'FATAL':
       return { kind: 'fatal', message: n.body };
     case 'PASSWORD':

@@ -69,7 +69,6 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Set while a person is being asked something: the give-up clock does not run meanwhile. */
   private prompting = 0;
   private startupOutput: string[] = [];
-  private holdTimer: NodeJS.Timeout | undefined;
   /** Consecutive connections the gateway reset in the middle of the TLS handshake. */
   private handshakeResets = 0;
   private pendingAuth: Promise<{ username: string; password: string } | undefined> | undefined;
@@ -152,33 +151,18 @@ export class Session extends EventEmitter<SessionEvents> {
     this.addLog(`Ferry: ${why}; reconnecting now`);
     if (this.state === 'CONNECTED') this.enterReconnecting();
     else this.armDeadline(); // a new network deserves the full timeout again
-    if (this.holdTimer) {
-      // Waiting out a back-off: go now.
-      clearTimeout(this.holdTimer);
-      this.holdTimer = undefined;
-      void this.management?.command('hold release').catch(() => {});
-      return;
-    }
     // SIGUSR1 is a soft restart: the server's auth token survives, nobody is asked again.
     this.management?.command('signal SIGUSR1').catch(() => {});
   }
 
   /**
-   * openvpn holds before every (re)start (management-hold) and then skips its own restart
-   * pause, telling us its length instead (connect-retry's back-off: 1 s, later doubling up
-   * to 8 s). Honouring it is the back-off; releasing at once would hammer a gateway that
-   * keeps resetting the connection.
+   * openvpn waits for us at start (management-hold), so nothing happens before the router
+   * listens. Restarts must not wait for us: with the hold off openvpn keeps its own pause
+   * (connect-retry: 1 s, later doubling up to 8 s), exactly as a plain openvpn client.
    */
-  private async releaseHold(waitSeconds: number): Promise<void> {
-    const delayMs = waitSeconds * 1000;
-    if (delayMs === 0) {
-      await this.management?.command('hold release');
-      return;
-    }
-    this.holdTimer = setTimeout(() => {
-      this.holdTimer = undefined;
-      void this.management?.command('hold release').catch(() => {});
-    }, delayMs);
+  private async releaseHold(): Promise<void> {
+    await this.management?.command('hold off');
+    await this.management?.command('hold release');
   }
 
   // ---- engine lifecycle -------------------------------------------------------------
@@ -226,8 +210,8 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     this.management = management;
     // `log on all` replays what openvpn said before we attached (option errors, say). The
-    // hold is released when openvpn announces it (>HOLD, also sent to a client that attaches
-    // while it waits), so every start goes through the same back-off.
+    // hold is released when openvpn announces it (>HOLD is also sent to a client that
+    // attaches while it waits).
     for (const command of ['state on', 'bytecount 1', 'log on all']) {
       await management.command(command);
     }
@@ -257,8 +241,6 @@ export class Session extends EventEmitter<SessionEvents> {
   private async stopEngine(): Promise<void> {
     this.stopping = true;
     this.clearDeadline();
-    if (this.holdTimer) clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
     const engine = this.engine;
     if (engine) {
       // Ask politely over the socket (openvpn removes routes and the tun); signal if it cannot hear.
@@ -296,7 +278,7 @@ export class Session extends EventEmitter<SessionEvents> {
       case 'bytecount':
         return this.onByteCount(event.bytesIn, event.bytesOut);
       case 'hold':
-        return this.releaseHold(event.waitSeconds);
+        return this.releaseHold();
       case 'fatal':
         return this.fail(this.lastProblem?.code === 'tls' ? this.lastProblem : classifyFatal(event.message));
       case 'need-auth':

@@ -8,9 +8,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
-import { addAccounts, ferryServer, initServer, unpackBundle } from '../support/cli.js';
+import { addAccounts, FERRY, ferryServer, initServer, unpackBundle } from '../support/cli.js';
 import { clientHome, ferry, keychainSkipReason, startConnect, STATE, statesOf, type ClientHome } from '../support/ferry.js';
-import { readyGateway, type Watched } from '../support/processes.js';
+import { readyGateway, Watched } from '../support/processes.js';
 
 const skip = labSkipReason() ?? (await keychainSkipReason());
 
@@ -134,6 +134,22 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
     expect(statesOf(session).filter((s) => s === 'AUTH')).toHaveLength(1);
     expect(gateway.lines.filter((l) => /^ferry-server: refused .*bob/.test(l)).length).toBe(refusalsBefore + 1);
     expect(await openvpnPidsInClientNs()).toEqual([]);
+  });
+
+  it('on a terminal, asks for the password with input hidden', async () => {
+    const client = await importThreeFiles('alice');
+    // `script` gives ferry a pseudo-terminal, as a person at a shell has.
+    const command = [process.execPath, FERRY, 'connect', 'alice'].map((a) => `'${a}'`).join(' ');
+    const child = lab.spawn('client', ['script', '-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: client.env });
+    const session = new Watched(child, 'ferry connect (terminal)');
+    running.push(session);
+    await session.waitFor(/Password for alice: /);
+    child.stdin!.write(`${passwords.get('alice')}\r`);
+    await session.waitFor(/^CONNECTED {2}address 198\.18\.100\.\d+, gateway 198\.18\.1\.1:1194/m);
+    expect(session.lines.join('\n')).not.toContain(passwords.get('alice')!); // not echoed
+    child.stdin!.write('\u0003'); // Ctrl-C on the terminal
+    expect(await session.exited).toBe(0);
+    expect(session.lines.join('\n')).toMatch(/DISCONNECTED/);
   });
 
   it('without a terminal, a saved password or --password-stdin, connect fails at once and says what to do', async () => {

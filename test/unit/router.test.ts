@@ -54,11 +54,6 @@ describe('routeNotification', () => {
     expect(route('>INFOMSG:WEB_AUTH::https://example.invalid')).toBeUndefined();
   });
 
-  it('reads the restart pause from a hold', () => {
-    expect(route('>HOLD:Waiting for hold release:0')).toEqual({ kind: 'hold', waitSeconds: 0 });
-    expect(route('>HOLD:Waiting for hold release:8')).toEqual({ kind: 'hold', waitSeconds: 8 });
-  });
-
   it('ignores message types it does not know', () => {
     expect(route('>NEED-OK:Need \'token-insertion-request\' confirmation MSG:Please insert your token')).toBeUndefined();
   });
