@@ -3,9 +3,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Secret } from 'otpauth';
 import { FerryClient } from './client.js';
 import { TerminalPrompter } from './cli/terminal-prompter.js';
-import { formatBytes, stateLine, type StateLineInput } from './cli/format.js';
+import { formatBytes, stateLine } from './cli/format.js';
 import { ProtoSchema, type Profile, type ProfilePatch } from './profile/schema.js';
 import { SessionCredentials } from './session/credentials.js';
+import type { SessionSnapshot } from './session/snapshot.js';
 import { processIo, runCommand, type Io } from './util/cli-main.js';
 import { FerryError, InputError } from './util/errors.js';
 
@@ -261,13 +262,8 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
     saveHotpCounter: async (counter) => void (await client.store.update(profile.name, { otp: { ...profile.otp, counter } })),
   });
   const { session, close } = await client.openSession(profile, credentials);
-  let latestCipher: string | undefined;
   session.on('notice', notice);
-  session.on('stats', (stats) => (latestCipher = stats.cipher));
-  session.on('state', (snapshot) => {
-    const input: StateLineInput = { snapshot, remote: profile.remotes[0]!, ...(latestCipher ? { cipher: latestCipher } : {}) };
-    io.out(values.json ? JSON.stringify(jsonState(input)) : stateLine(input));
-  });
+  session.on('state', (snapshot) => io.out(values.json ? JSON.stringify(jsonState(snapshot)) : stateLine(snapshot, profile.remotes[0]!)));
   const stop = () => void session.disconnect();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -299,14 +295,14 @@ async function checkSecretsReachable(client: FerryClient, profile: Profile, give
   }
 }
 
-function jsonState({ snapshot, cipher }: StateLineInput) {
+function jsonState(snapshot: SessionSnapshot) {
   return {
     state: snapshot.state,
     profile: snapshot.profile,
     time: snapshot.since,
     ...(snapshot.stats.virtualIp ? { virtualIp: snapshot.stats.virtualIp } : {}),
     ...(snapshot.stats.server ? { server: snapshot.stats.server } : {}),
-    ...(cipher ?? snapshot.stats.cipher ? { cipher: cipher ?? snapshot.stats.cipher } : {}),
+    ...(snapshot.stats.cipher ? { cipher: snapshot.stats.cipher } : {}),
     ...(snapshot.deadline ? { deadline: snapshot.deadline } : {}),
     ...(snapshot.failure ? { reason: snapshot.failure.message, code: snapshot.failure.code } : {}),
   };

@@ -1,20 +1,14 @@
 /** How `ferry connect` and `ferry status` print states and sizes for people. */
 import type { Remote } from '../profile/schema.js';
-import type { SessionSnapshot } from '../session/session.js';
+import type { SessionSnapshot } from '../session/snapshot.js';
 
-export interface StateLineInput {
-  snapshot: SessionSnapshot;
-  remote: Remote;
-  cipher?: string;
-}
-
-export function stateLine({ snapshot, remote, cipher }: StateLineInput): string {
+export function stateLine(snapshot: SessionSnapshot, remote: Remote): string {
   const s = snapshot.stats;
   switch (snapshot.state) {
     case 'CONNECTING':
       return `CONNECTING to ${remote.host}:${remote.port} (${remote.proto})`;
     case 'CONNECTED':
-      return `CONNECTED  address ${s.virtualIp ?? '?'}, gateway ${s.server ?? remote.host}${cipher ?? s.cipher ? `, ${cipher ?? s.cipher}` : ''}`;
+      return `CONNECTED  address ${s.virtualIp ?? '?'}, gateway ${s.server ?? remote.host}${s.cipher ? `, ${s.cipher}` : ''}`;
     case 'RECONNECTING':
       return `RECONNECTING${snapshot.deadline ? ` (gives up at ${new Date(snapshot.deadline).toLocaleTimeString()})` : ''}`;
     case 'FAILED':
