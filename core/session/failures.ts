@@ -30,6 +30,18 @@ export interface ClassifiedLine {
   fatal: boolean;
 }
 
+/** The TLS handshake never completed: over UDP that is all an unreachable gateway looks like. */
+export const NO_HANDSHAKE: Failure = {
+  code: 'unreachable',
+  message: 'no answer from the gateway (the TLS handshake did not complete): check the gateway address, port and protocol, that the gateway is running, and that no firewall blocks it',
+};
+
+/** The gateway closed the connection mid-handshake, again and again (see Session.onHandshakeReset). */
+export const CERTIFICATE_NOT_ACCEPTED: Failure = {
+  code: 'tls',
+  message: 'the gateway closed the connection during the TLS handshake: it does not accept your certificate (revoked, expired, or issued by another CA); ask your administrator for a valid one',
+};
+
 const RULES: Array<{ re: RegExp; fatal: boolean; failure: (m: RegExpExecArray) => Failure }> = [
   {
     re: /VERIFY X509NAME ERROR: (.*), must be (.*)/,
@@ -87,7 +99,7 @@ const RULES: Array<{ re: RegExp; fatal: boolean; failure: (m: RegExpExecArray) =
   {
     re: /TLS Error: TLS key negotiation failed|TLS Error: TLS handshake failed/,
     fatal: false,
-    failure: () => ({ code: 'unreachable', message: 'no answer from the gateway (the TLS handshake did not complete): check the gateway address, port and protocol, that the gateway is running, and that no firewall blocks it' }),
+    failure: () => NO_HANDSHAKE,
   },
 ];
 

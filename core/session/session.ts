@@ -19,7 +19,7 @@ import type { Profile } from '../profile/schema.js';
 import { ensurePrivateDir } from '../util/atomic-file.js';
 import { FerryError } from '../util/errors.js';
 import type { CredentialProvider } from './credentials.js';
-import { authFailure, classifyFatal, classifyLogLine, type Failure } from './failures.js';
+import { authFailure, CERTIFICATE_NOT_ACCEPTED, classifyFatal, classifyLogLine, NO_HANDSHAKE, type Failure } from './failures.js';
 import { findOverlap, type LocalNetwork } from './local-networks.js';
 import { routeNotification, type DynamicChallenge, type EngineEvent } from './router.js';
 import type { SessionSnapshot, SessionState, SessionStats } from './snapshot.js';
@@ -379,16 +379,13 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   private onHandshakeReset(): void {
     this.handshakeResets++;
-    this.lastProblem = {
-      code: 'tls',
-      message: 'the gateway closed the connection during the TLS handshake: it does not accept your certificate (revoked, expired, or issued by another CA); ask your administrator for a valid one',
-    };
+    this.lastProblem = CERTIFICATE_NOT_ACCEPTED;
     if (this.handshakeResets >= 3 && !this.everConnected) void this.fail(this.lastProblem);
   }
 
   private addProblemFromRestart(description: string): void {
     if (description === 'tls-error' && !this.lastProblem) {
-      this.lastProblem = classifyLogLine('TLS Error: TLS handshake failed')!.failure;
+      this.lastProblem = NO_HANDSHAKE;
     }
   }
 

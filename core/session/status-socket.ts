@@ -42,8 +42,14 @@ export async function publishSession(runtimeDir: string, profileId: string, sess
 /** The session another process runs for this profile, if any. */
 export async function liveSession(runtimeDir: string, profileId: string): Promise<LiveSession | undefined> {
   const socketPath = statusSocketPath(runtimeDir, profileId);
-  const reply = await requestJsonSocket(socketPath, { op: 'status' }, 3_000).catch(() => undefined);
+  let reply: unknown;
+  try {
+    reply = await requestJsonSocket(socketPath, { op: 'status' }, 3_000);
+  } catch {
+    return undefined; // someone listens but is slow or odd: not ours to delete
+  }
   if (reply === undefined) {
+    // Nobody listens: a killed process's leftover.
     await rm(socketPath, { force: true }).catch(() => {});
     return undefined;
   }

@@ -3,34 +3,16 @@
  * the real keychain (the suite runs inside scripts/with-keyring.sh), the CLI as a user
  * runs it, in the client namespace, never with a terminal.
  */
-import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { KeychainSecretStore } from '../../core/secrets/secret-store.js';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
 import { addAccounts, FERRY, ferryServer, initServer, unpackBundle } from '../support/cli.js';
-import { clientHome, ferry, keychainSkipReason, startConnect, STATE, statesOf, type ClientHome } from '../support/ferry.js';
+import { clientHome, clientLeftovers, ferry, filesText, keychainSkipReason, processArgvAndEnv, startConnect, STATE, statesOf, type ClientHome } from '../support/ferry.js';
 import { readyGateway, Watched } from '../support/processes.js';
 
 const skip = labSkipReason() ?? (await keychainSkipReason());
-
-/** Every file below `dir`, as text. */
-async function allFiles(dir: string): Promise<string> {
-  let text = '';
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) text += await readFile(path.join(entry.parentPath, entry.name), 'utf8').catch(() => '');
-  }
-  return text;
-}
-
-/** argv and environment of every process on the machine (all namespaces share /proc here). */
-async function allProcessArgvAndEnv(): Promise<string> {
-  let text = '';
-  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
-    for (const file of ['cmdline', 'environ']) text += await readFile(`/proc/${pid}/${file}`, 'latin1').catch(() => '');
-  }
-  return text;
-}
 
 describe.skipIf(skip)('ferry client against ferry-server', () => {
   let lab: Lab;
@@ -56,18 +38,8 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
     return client;
   }
 
-  async function tunDevices(): Promise<string[]> {
-    const links = await lab.exec('client', ['ip', '-o', 'link', 'show', 'type', 'tun']);
-    return links.stdout.split('\n').filter(Boolean);
-  }
-
-  async function openvpnPidsInClientNs(): Promise<string[]> {
-    // `ip netns pids` must run from the root namespace.
-    const out = await new Promise<string>((resolve) => execFile('ip', ['netns', 'pids', lab.ns.client], (_e, stdout) => resolve(stdout)));
-    const pids = out.split('\n').filter(Boolean);
-    const names = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')));
-    return pids.filter((_, i) => names[i]!.trim() === 'openvpn');
-  }
+  const tunDevices = async () => (await clientLeftovers(lab)).tunDevices;
+  const openvpnPidsInClientNs = async () => (await clientLeftovers(lab)).openvpnPids;
 
   beforeAll(async () => {
     lab = await createLab();
@@ -177,17 +149,19 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
     expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
 
     // While connected: the password is in no file, no log line, no argv, no environment.
-    expect(await allFiles(client.home)).not.toContain(password);
-    expect(await allFiles(client.runtime)).not.toContain(password);
+    expect(await filesText(client.home)).not.toContain(password);
+    expect(await filesText(client.runtime)).not.toContain(password);
     expect([...first.lines, ...second.lines, ...wrong.lines].join('\n')).not.toContain(password);
-    expect(await allProcessArgvAndEnv()).not.toContain(password);
+    expect(await processArgvAndEnv()).not.toContain(password);
     expect(await second.stop('SIGINT')).toBe(0);
 
     // Removing the profile removes its saved password too.
+    const [profileId] = await readdir(path.join(client.home, 'profiles'));
+    const keychain = new KeychainSecretStore();
+    expect(await keychain.get(profileId!, 'password')).toBe(password);
     expect((await ferry(client, ['remove', 'carol'])).code).toBe(0);
-    const { KeychainSecretStore } = await import('../../core/secrets/secret-store.js');
-    expect(await allFiles(client.home)).not.toContain('carol');
-    expect(await new KeychainSecretStore().get((await readdir(path.join(client.home, 'profiles'))).join(''), 'password')).toBeUndefined();
+    expect(await filesText(client.home)).not.toContain('carol');
+    expect(await keychain.get(profileId!, 'password')).toBeUndefined();
   });
 
   it('with no keychain reachable, --save-password says so plainly and the connection still works', async () => {
@@ -197,7 +171,7 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
     await session.waitFor(STATE('CONNECTED'));
     await session.waitFor(/no OS keychain is reachable .*; Ferry will ask for secrets each time instead of saving them/);
     expect(await session.stop('SIGINT')).toBe(0);
-    expect(await allFiles(client.home)).not.toContain(passwords.get('alice')!);
+    expect(await filesText(client.home)).not.toContain(passwords.get('alice')!);
   });
 
   it('comes back to CONNECTED without asking when the gateway restarts', async () => {
@@ -217,7 +191,7 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
     await session.waitFor(STATE('CONNECTED'));
     // pgrep would see every namespace's openvpn (the gateway's too): ask the client namespace.
     const [pid] = await openvpnPidsInClientNs();
-    process.kill(Number(pid), 'SIGKILL');
+    process.kill(pid!, 'SIGKILL');
     await session.waitFor(/openvpn stopped unexpectedly \(killed by SIGKILL\); restarting it/);
     await session.waitForCount(STATE('CONNECTED'), 2);
     expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);

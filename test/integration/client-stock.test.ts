@@ -5,13 +5,12 @@
  * dynamic challenge) and the network faults, which need the fast dead-peer detection a
  * hand-written server config can set.
  */
-import { execFile } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
 import { tempDir } from '../support/cli.js';
-import { clientHome, ferry, keychainSkipReason, startConnect, STATE, statesOf, type ClientHome } from '../support/ferry.js';
+import { clientHome, clientLeftovers, ferry, filesText, keychainSkipReason, processArgvAndEnv, startConnect, STATE, statesOf, type ClientHome } from '../support/ferry.js';
 import type { Watched } from '../support/processes.js';
 import { makeEasyRsaPki, startStockServer, type EasyRsaPki, type StockServer } from '../support/stock-server.js';
 
@@ -42,10 +41,8 @@ describe.skipIf(skip)('ferry client against stock OpenVPN servers', () => {
   }
 
   async function leftovers(): Promise<{ openvpn: number; tun: number }> {
-    const out = await new Promise<string>((resolve) => execFile('ip', ['netns', 'pids', lab.ns.client], (_e, stdout) => resolve(stdout)));
-    const names = await Promise.all(out.split('\n').filter(Boolean).map((pid) => readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')));
-    const tun = (await lab.exec('client', ['ip', '-o', 'link', 'show', 'type', 'tun'])).stdout.split('\n').filter(Boolean);
-    return { openvpn: names.filter((n) => n.trim() === 'openvpn').length, tun: tun.length };
+    const { openvpnPids, tunDevices } = await clientLeftovers(lab);
+    return { openvpn: openvpnPids.length, tun: tunDevices.length };
   }
 
   beforeAll(async () => {
@@ -103,14 +100,14 @@ describe.skipIf(skip)('ferry client against stock OpenVPN servers', () => {
     expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
 
     // The OTP secret and the password are nowhere on disk, in the output or in any argv/environment.
-    const onDisk = await Promise.all((await readdir(client.home, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => readFile(path.join(e.parentPath, e.name), 'utf8')));
+    const onDisk = await filesText(client.home);
     for (const secret of [TOTP_SECRET, 'dave-pass-1']) {
-      expect(onDisk.join('\n')).not.toContain(secret);
+      expect(onDisk).not.toContain(secret);
       expect(session.lines.join('\n')).not.toContain(secret);
     }
-    const procs = await Promise.all((await readdir('/proc')).filter((p) => /^\d+$/.test(p)).flatMap((pid) => ['cmdline', 'environ'].map((f) => readFile(`/proc/${pid}/${f}`, 'latin1').catch(() => ''))));
-    expect(procs.join('\n')).not.toContain(TOTP_SECRET);
-    expect(procs.join('\n')).not.toContain('dave-pass-1');
+    const procs = await processArgvAndEnv();
+    expect(procs).not.toContain(TOTP_SECRET);
+    expect(procs).not.toContain('dave-pass-1');
   });
 
   it('surfaces a CRV1 dynamic challenge and answers it', async () => {

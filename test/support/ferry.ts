@@ -1,5 +1,6 @@
 /** Runs the built `ferry` client as a user would: its own $FERRY_HOME and runtime dir per test. */
-import { mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KeychainSecretStore } from '../../core/secrets/secret-store.js';
 import type { Lab } from '../lab/lab.js';
@@ -59,4 +60,28 @@ export async function keychainSkipReason(): Promise<string | undefined> {
     if (process.env.CI === 'true') throw new Error(reason);
     return reason;
   }
+}
+
+/** What a session may leave in the client namespace: openvpn processes and tun devices. */
+export async function clientLeftovers(lab: Lab): Promise<{ openvpnPids: number[]; tunDevices: string[] }> {
+  // `ip netns pids` must run from the root namespace (pgrep would see every namespace's openvpn).
+  const out = await new Promise<string>((resolve) => execFile('ip', ['netns', 'pids', lab.ns.client], (_e, stdout) => resolve(stdout)));
+  const pids = out.split('\n').filter(Boolean).map(Number);
+  const names = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')));
+  const links = await lab.exec('client', ['ip', '-o', 'link', 'show', 'type', 'tun']);
+  return { openvpnPids: pids.filter((_, i) => names[i]!.trim() === 'openvpn'), tunDevices: links.stdout.split('\n').filter(Boolean) };
+}
+
+/** Every file below `dir`, as one text, for secret scans. */
+export async function filesText(dir: string): Promise<string> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  const texts = await Promise.all(entries.filter((e) => e.isFile()).map((e) => readFile(path.join(e.parentPath, e.name), 'utf8').catch(() => '')));
+  return texts.join('\n');
+}
+
+/** argv and environment of every process on the machine (all namespaces share /proc here), for secret scans. */
+export async function processArgvAndEnv(): Promise<string> {
+  const pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+  const texts = await Promise.all(pids.flatMap((pid) => ['cmdline', 'environ'].map((f) => readFile(`/proc/${pid}/${f}`, 'latin1').catch(() => ''))));
+  return texts.join('\n');
 }
