@@ -110,9 +110,10 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
 
   it('on a terminal, asks for the password with input hidden', async () => {
     const client = await importThreeFiles('alice');
-    // `script` gives ferry a pseudo-terminal, as a person at a shell has.
-    const command = [process.execPath, FERRY, 'connect', 'alice'].map((a) => `'${a}'`).join(' ');
-    const child = lab.spawn('client', ['script', '-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: client.env });
+    // `script` gives ferry a pseudo-terminal, as a person at a shell has. `exec`, so that
+    // no shell sits between: a dash waiting for ferry would itself die of the Ctrl-C.
+    const command = `exec ${[process.execPath, FERRY, 'connect', 'alice'].map((a) => `'${a}'`).join(' ')}`;
+    const child = lab.spawn('client', ['script', '-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...client.env, SHELL: '/bin/sh' } });
     const session = new Watched(child, 'ferry connect (terminal)');
     running.push(session);
     await session.waitFor(/Password for alice: /);
