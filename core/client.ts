@@ -5,6 +5,8 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { HelperLauncher } from './engine/helper-launcher.js';
+import { helperSocketPath } from './engine/helper-protocol.js';
 import { DirectLauncher, type Launcher } from './engine/launcher.js';
 import type { EngineSpec } from './engine/config.js';
 import { ManagementConnection } from './management/connection.js';
@@ -39,7 +41,7 @@ export class FerryClient {
     this.env = opts.env ?? process.env;
     this.store = new ProfileStore(opts.home ?? ferryHome(this.env));
     this.secrets = opts.secrets ?? new KeychainSecretStore();
-    this.launcher = opts.launcher ?? new DirectLauncher(this.env);
+    this.launcher = opts.launcher ?? defaultLauncher(this.env);
   }
 
   /** Validates the files and stores a new profile; nothing is stored when validation fails. */
@@ -92,6 +94,14 @@ export class FerryClient {
   async liveSessions(): Promise<LiveSession[]> {
     return liveSessions(await runtimeDir(this.env));
   }
+}
+
+/**
+ * Root (or a test lab) starts openvpn itself; everyone else goes through ferry-helper,
+ * the privileged service, at $FERRY_HELPER_SOCKET or its default socket.
+ */
+export function defaultLauncher(env: NodeJS.ProcessEnv = process.env): Launcher {
+  return process.getuid?.() === 0 ? new DirectLauncher(env) : new HelperLauncher(helperSocketPath(env));
 }
 
 /** An openvpn whose Ferry process was killed still holds its management socket: ask it to exit. */

@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 
 await rm('dist', { recursive: true, force: true });
 await build({
-  entryPoints: { 'ferry-server': 'server/cli.ts', ferry: 'core/cli.ts' },
+  entryPoints: { 'ferry-server': 'server/cli.ts', ferry: 'core/cli.ts', 'ferry-helper': 'native/helper/main.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -19,6 +19,6 @@ await build({
   // CommonJS dependencies (e.g. tsyringe) call require(); give them one.
   banner: { js: "import { createRequire as __ferryRequire } from 'node:module'; const require = __ferryRequire(import.meta.url);" },
   // Native addons stay in node_modules: a .node binary cannot be bundled.
-  external: ['@napi-rs/keyring'],
+  external: ['@napi-rs/keyring', 'koffi'],
   logLevel: 'warning',
 });

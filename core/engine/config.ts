@@ -44,7 +44,13 @@ function quote(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-export function buildClientConfig(input: EngineSpec): string {
+/** What only the privileged helper adds: its own hook, never a caller's. */
+export interface HelperOwnedOptions {
+  /** Command line of the helper's --up hook (records pushed DNS for the helper to apply). */
+  upHook: string;
+}
+
+export function buildClientConfig(input: EngineSpec, owned?: HelperOwnedOptions): string {
   const spec = EngineSpecSchema.parse(input);
   const o = spec.engine;
   const lines: string[] = [
@@ -98,8 +104,9 @@ export function buildClientConfig(input: EngineSpec): string {
     'management-hold',
     'management-query-passwords',
     `setenv IV_GUI_VER ${quote(spec.guiVersion)}`,
-    // Only openvpn's own helpers (ip/route); never a script.
-    'script-security 1',
+    // Only openvpn's own helpers (ip/route), and at most the helper's own hook; never a
+    // script of the profile's (import refuses them; the spec cannot even express one).
+    ...(owned ? ['script-security 2', `up ${quote(owned.upHook)}`, 'up-restart'] : ['script-security 1']),
     'verb 3',
     '',
   ];

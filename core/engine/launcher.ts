@@ -16,6 +16,8 @@ export interface EngineExit {
 
 export interface RunningEngine {
   readonly pid: number | undefined;
+  /** Where openvpn's management interface listens (the launcher decides). */
+  readonly managementSocket: string;
   /** Resolves once openvpn has exited, for whatever reason. */
   readonly exited: Promise<EngineExit>;
   /** Lines openvpn wrote to stdout/stderr (before the management log takes over). */
@@ -24,8 +26,13 @@ export interface RunningEngine {
 }
 
 export interface Launcher {
-  /** Starts openvpn for `spec` in `sessionDir` (private, 0700). Rejects if it cannot start at all. */
-  launch(spec: EngineSpec, sessionDir: string): Promise<RunningEngine>;
+  /**
+   * Starts openvpn for `spec` in `sessionDir` (private, 0700). `label` (the profile id)
+   * names the session so that `find` can return it later. Rejects if it cannot start.
+   */
+  launch(spec: EngineSpec, sessionDir: string, label: string): Promise<RunningEngine>;
+  /** An openvpn this launcher still runs for `label`, e.g. after the app restarted. */
+  find?(label: string): Promise<RunningEngine | undefined>;
 }
 
 export class DirectLauncher implements Launcher {
@@ -58,6 +65,7 @@ export class DirectLauncher implements Launcher {
     child.stderr.on('data', onData);
     return {
       pid: child.pid,
+      managementSocket: spec.managementSocket,
       exited,
       onOutput: (listener) => listeners.push(listener),
       kill: (signal) => {

@@ -12,6 +12,7 @@ export const FAILURE_CODES = [
   'connection-limit',
   'pool-overlap',
   'openvpn-missing',
+  'helper-missing',
   'engine-died',
   'reconnect-timeout',
   'config',

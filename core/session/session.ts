@@ -13,6 +13,7 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ManagementConnection, quoteArg } from '../management/connection.js';
 import type { EngineSpec } from '../engine/config.js';
+import { HelperMissingError } from '../engine/helper-launcher.js';
 import type { Launcher, RunningEngine } from '../engine/launcher.js';
 import { OPENVPN_MISSING } from '../engine/openvpn-binary.js';
 import type { Profile } from '../profile/schema.js';
@@ -118,10 +119,18 @@ export class Session extends EventEmitter<SessionEvents> {
     const expired = await this.ownCertificateExpiry();
     if (expired) return this.fail(expired);
     try {
-      await this.startEngine();
+      await this.startEngine({ reattach: true });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      await this.fail(message === OPENVPN_MISSING ? { code: 'openvpn-missing', message } : err instanceof FerryError ? { code: 'config', message } : { code: 'config', message: `cannot start openvpn: ${message}` });
+      await this.fail(
+        message === OPENVPN_MISSING
+          ? { code: 'openvpn-missing', message }
+          : err instanceof HelperMissingError
+            ? { code: 'helper-missing', message }
+            : err instanceof FerryError
+              ? { code: 'config', message }
+              : { code: 'config', message: `cannot start openvpn: ${message}` },
+      );
     }
   }
 
@@ -167,7 +176,12 @@ export class Session extends EventEmitter<SessionEvents> {
 
   // ---- engine lifecycle -------------------------------------------------------------
 
-  private async startEngine(): Promise<void> {
+  /**
+   * Starts openvpn, or with `reattach` first looks for one the launcher still runs for
+   * this profile (the helper keeps sessions while the app restarts) and takes it over.
+   */
+  private async startEngine(opts: { reattach?: boolean } = {}): Promise<void> {
+    const running = opts.reattach ? await this.deps.launcher.find?.(this.deps.profile.id) : undefined;
     const dir = this.sessionDir;
     await ensurePrivateDir(dir);
     const managementSocket = path.join(dir, 'management.sock');
@@ -181,7 +195,7 @@ export class Session extends EventEmitter<SessionEvents> {
       managementSocket,
       guiVersion: this.deps.guiVersion ?? 'Ferry',
     };
-    const engine = await this.deps.launcher.launch(spec, dir);
+    const engine = running ?? (await this.deps.launcher.launch(spec, dir, this.deps.profile.id));
     if (this.stopping) {
       // disconnect() came while openvpn was starting: it must not outlive the session.
       engine.kill('SIGTERM');
@@ -200,7 +214,7 @@ export class Session extends EventEmitter<SessionEvents> {
       if (this.engine === engine) void this.engineExited(exit);
     });
     this.armDeadline();
-    const management = await ManagementConnection.connect(managementSocket, (n) => {
+    const management = await ManagementConnection.connect(engine.managementSocket, (n) => {
       const event = routeNotification(n);
       if (event) void this.handle(event).catch((err: Error) => this.addLog(`Ferry: ${err.message}`));
     }, { isAlive: () => alive, attempts: 2000, intervalMs: 5 }); // openvpn creates it within ~15 ms; poll closely
@@ -209,12 +223,31 @@ export class Session extends EventEmitter<SessionEvents> {
       return;
     }
     this.management = management;
+    if (running) return this.takeOver(management);
     // `log on all` replays what openvpn said before we attached (option errors, say). The
     // hold is released when openvpn announces it (>HOLD is also sent to a client that
     // attaches while it waits).
     for (const command of ['state on', 'bytecount 1', 'log on all']) {
       await management.command(command);
     }
+  }
+
+  /**
+   * An openvpn that was already running: its history goes to the log without being
+   * judged again (old problems are not this session's), then its current state counts.
+   * Its tun device is already up, so it must not be mistaken for a pool overlap.
+   */
+  private async takeOver(management: ManagementConnection): Promise<void> {
+    this.addLog('Ferry: taking over the tunnel that was already running for this profile');
+    this.everConnected = true;
+    for (const line of await management.command('log all')) {
+      const [time, , ...message] = line.split(',');
+      if (time && /^\d+$/.test(time)) this.addLog(message.join(','), Number(time));
+    }
+    for (const command of ['state on', 'bytecount 1', 'log on']) await management.command(command);
+    const current = (await management.command('state')).find((l) => /^\d+,[A-Z_]+,/.test(l));
+    const event = current ? routeNotification({ type: 'STATE', body: current }) : undefined;
+    if (event) await this.handle(event);
   }
 
   private async engineExited(exit: { code: number | null; signal: NodeJS.Signals | null }): Promise<void> {
@@ -527,6 +560,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 }
 
+/** A timer that does not keep the process alive: a finished `ferry connect` exits at once. */
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -43,7 +43,7 @@ class FakeOpenvpn implements Launcher {
     });
     await new Promise<void>((resolve) => this.server!.listen(spec.managementSocket, resolve));
     const exited = new Promise<EngineExit>((resolve) => (this.exit = resolve));
-    return { pid: 4242, exited, onOutput: () => {}, kill: () => this.die({ code: null, signal: 'SIGKILL' }) };
+    return { pid: 4242, managementSocket: spec.managementSocket, exited, onOutput: () => {}, kill: () => this.die({ code: null, signal: 'SIGKILL' }) };
   }
 
   send(line: string): void {

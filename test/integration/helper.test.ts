@@ -1,0 +1,271 @@
+/**
+ * ferry-helper in the lab: real unprivileged users (made with useradd) connect through
+ * the root helper with the real `ferry` CLI, against `ferry-server run`, real openvpn on
+ * both ends. The helper runs in the client namespace, where `ip netns exec` gives it a
+ * private /etc/resolv.conf (/etc/netns/<ns>/resolv.conf), so DNS changes stay in the lab.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
+import { addAccounts, initServer, ROOT, tempDir, unpackBundle } from '../support/cli.js';
+import { clientLeftovers, STATE, statesOf } from '../support/ferry.js';
+import { readyGateway, Watched } from '../support/processes.js';
+import { createTestUser, giveFiles, installForUsers, removeTestUser, type TestUser } from '../support/users.js';
+
+const HELPER = path.join(ROOT, 'bin/ferry-helper.js');
+const PUSHED_DNS = '198.18.2.53';
+const LAB_RESOLV = 'nameserver 198.18.255.254\noptions edns0\n';
+
+const skip = labSkipReason();
+
+describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () => {
+  let lab: Lab;
+  let gateway: Watched;
+  let helper: Watched;
+  let helperDir: string;
+  let socket: string;
+  let ferryBin: string;
+  let alice: TestUser;
+  let bob: TestUser;
+  let passwords: Map<string, string>;
+  const bundles: Record<string, string> = {};
+  const running: Watched[] = [];
+
+  const resolvFile = () => `/etc/netns/${lab.ns.client}/resolv.conf`;
+
+  function startHelper(): Watched {
+    helper = new Watched(lab.spawn('client', [process.execPath, HELPER, '--socket', socket]), 'ferry-helper');
+    return helper;
+  }
+
+  /** Runs `ferry` as the user, in the client namespace; resolves with its output. */
+  function ferryAs(user: TestUser, args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = lab.spawn('client', [...user.asUser, process.execPath, ferryBin, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: user.env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.once('exit', (code) => resolve({ code, stdout, stderr }));
+      child.stdin!.end(input);
+    });
+  }
+
+  function connectAs(user: TestUser, profile: string, password: string): Watched {
+    const child = lab.spawn('client', [...user.asUser, process.execPath, ferryBin, 'connect', profile, '--json', '--password-stdin'], { stdio: ['pipe', 'pipe', 'pipe'], env: user.env });
+    child.stdin!.end(`${password}\n`);
+    const w = new Watched(child, `ferry connect (${user.name})`);
+    running.push(w);
+    return w;
+  }
+
+  /**
+   * One raw request to the helper, from `user` (or root), written as given (no newline
+   * added; `undefined` writes nothing at all); resolves with the reply lines.
+   */
+  function rawRequest(payload: string | undefined, user?: TestUser): Promise<string[]> {
+    const script = `const s=require('net').createConnection(process.argv[1]);let o='';s.on('data',d=>o+=d);s.on('error',e=>console.log(JSON.stringify({socketError:e.code})));s.on('close',()=>process.stdout.write(o));let i='';process.stdin.on('data',d=>i+=d).on('end',()=>{if(i)s.write(i)});`;
+    const argv = [...(user?.asUser ?? []), process.execPath, '-e', script, socket];
+    return new Promise((resolve) => {
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.once('exit', () => resolve(out.split('\n').filter(Boolean)));
+      child.stdin.end(payload ?? '');
+    });
+  }
+
+  /** Resolves with the reply, '' if the helper closed without one, or the socket error code. */
+  function inProcessRequest(payload: string): Promise<string> {
+    return new Promise((resolve) => {
+      const s = createConnection(socket);
+      let out = '';
+      s.on('connect', () => s.write(payload));
+      s.on('data', (d: Buffer) => (out += d.toString()));
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      s.on('close', () => resolve(out.trim()));
+    });
+  }
+
+  async function helperState(): Promise<{ sessions: string[]; mgmt: string[] }> {
+    return { sessions: await readdir(path.join(helperDir, 'sessions')), mgmt: await readdir(path.join(helperDir, 'mgmt')) };
+  }
+
+  async function importFor(user: TestUser, account: string): Promise<void> {
+    const dir = bundles[account]!;
+    const files = await giveFiles(user, ['client.key', 'ca.crt', 'client.crt'].map((f) => path.join(dir, f)));
+    const result = await ferryAs(user, ['import', ...files, '--name', account, '--gateway', `${lab.addr.gatewayUnderlay}:1194`, '--proto', 'tcp']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  }
+
+  beforeAll(async () => {
+    lab = await createLab();
+    const serverDir = await initServer(['--dns', PUSHED_DNS]);
+    passwords = await addAccounts(serverDir, ['alice', 'bob']);
+    for (const account of ['alice', 'bob']) bundles[account] = await unpackBundle(serverDir, account);
+    gateway = await readyGateway(lab, serverDir);
+
+    const parent = await tempDir('ferry-helper-');
+    await chmod(parent, 0o755); // as /run is: everyone may reach the socket
+    helperDir = path.join(parent, 'run');
+    socket = path.join(helperDir, 'helper.sock');
+    await mkdir(path.dirname(resolvFile()), { recursive: true });
+    await writeFile(resolvFile(), LAB_RESOLV);
+    ferryBin = await installForUsers();
+    alice = await createTestUser(socket);
+    bob = await createTestUser(socket);
+    await importFor(alice, 'alice');
+    await importFor(bob, 'bob');
+    await startHelper().waitFor(/ferry-helper: serving/);
+  });
+
+  afterEach(async () => {
+    for (const w of running.splice(0)) await w.stop('SIGINT');
+  });
+
+  afterAll(async () => {
+    await helper?.stop('SIGTERM');
+    await gateway?.stop();
+    await lab?.teardown();
+    await rm(path.dirname(resolvFile()), { recursive: true, force: true }).catch(() => {});
+    await removeTestUser(alice);
+    await removeTestUser(bob);
+  });
+
+  it('an ordinary user connects, reaches the VPC with the pushed DNS applied, disconnects, and nothing is left', async () => {
+    const session = connectAs(alice, 'alice', passwords.get('alice')!);
+    await session.waitFor(STATE('CONNECTED'));
+    expect(await lab.ping('client', lab.addr.vpcHost)).toBe(true);
+
+    // openvpn is root's (started by the helper); its management socket is alice's alone.
+    const [info] = JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result as Array<{ id: string; pid: number; managementSocket: string }>;
+    expect(info).toBeDefined();
+    const owner = await stat(info!.managementSocket);
+    expect([owner.uid, owner.mode & 0o777]).toEqual([alice.uid, 0o600]);
+    expect((await stat(path.dirname(info!.managementSocket))).uid).toBe(alice.uid);
+    expect((await readFile(`/proc/${info!.pid}/status`, 'utf8')).match(/^Uid:\s+(\d+)/m)![1]).toBe('0');
+
+    // Pushed DNS is in force during the session, ahead of the original servers.
+    const during = await readFile(resolvFile(), 'utf8');
+    expect(during.split('\n').filter((l) => l.startsWith('nameserver'))).toEqual([`nameserver ${PUSHED_DNS}`, 'nameserver 198.18.255.254']);
+    expect(during).toContain('options edns0');
+
+    // The helper never saw the password: not in its output, not on disk under it.
+    expect(helper.lines.join('\n')).not.toContain(passwords.get('alice')!);
+
+    expect(await session.stop('SIGINT')).toBe(0);
+    expect(statesOf(session).at(-1)).toBe('DISCONNECTED');
+    expect(await readFile(resolvFile(), 'utf8')).toBe(LAB_RESOLV);
+    expect(await clientLeftovers(lab)).toEqual({ openvpnPids: [], tunDevices: [] });
+    await waitUntil(async () => (await helperState()).sessions.length === 0);
+    expect(await helperState()).toEqual({ sessions: [], mgmt: [] });
+  });
+
+  it("another user cannot list, watch, stop or reach the management socket of someone else's session", async () => {
+    const session = connectAs(alice, 'alice', passwords.get('alice')!);
+    await session.waitFor(STATE('CONNECTED'));
+    const [info] = JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result as Array<{ id: string; pid: number; managementSocket: string }>;
+
+    expect(JSON.parse((await rawRequest('{"op":"list"}\n', bob))[0]!)).toEqual({ ok: true, result: [] });
+    for (const op of ['stop', 'watch']) {
+      expect(JSON.parse((await rawRequest(`{"op":"${op}","id":"${info!.id}"}\n`, bob))[0]!)).toEqual({ ok: false, error: `no session ${info!.id}` });
+    }
+    // Straight at the socket: the kernel refuses bob before openvpn hears a byte.
+    const reach = await new Promise<string>((resolve) =>
+      execFile(bob.asUser[0]!, [...bob.asUser.slice(1), process.execPath, '-e', `require('net').createConnection(process.argv[1]).on('connect',()=>{console.log('connected');process.exit(0)}).on('error',e=>{console.log(e.code);process.exit(0)})`, info!.managementSocket], (_e, out) => resolve(out.trim())),
+    );
+    expect(reach).toBe('EACCES');
+    // bob's own `ferry status` knows nothing of alice's tunnel; alice's still runs.
+    expect(JSON.parse((await ferryAs(bob, ['status', '--json'])).stdout)).toEqual([]);
+    expect(process.kill(info!.pid, 0)).toBe(true);
+    expect(statesOf(session).at(-1)).toBe('CONNECTED');
+  });
+
+  it('answers unsafe, out-of-range, malformed, oversized, silent and flooding callers, and keeps serving', async () => {
+    const ca = await readFile(path.join(bundles.alice!, 'ca.crt'), 'utf8');
+    const spec = { remotes: [{ host: lab.addr.gatewayUnderlay, port: 1194, proto: 'tcp' }], engine: { dev: 'tun', remoteCertTls: 'server' }, passwordRequired: true, guiVersion: 'Ferry test' };
+    const start = (over: Record<string, unknown>) => `${JSON.stringify({ op: 'start', label: 'x', spec, files: { ca }, ...over })}\n`;
+    const refused = async (payload: string) => {
+      const reply = JSON.parse((await rawRequest(payload, bob))[0]!) as { ok: boolean; error?: string };
+      expect(reply.ok).toBe(false);
+      return reply.error!;
+    };
+    // A directive smuggled into a field, a script as a "certificate", a path instead of
+    // contents, a field the protocol does not have, a port out of range, a label with a path.
+    expect(await refused(start({ spec: { ...spec, remotes: [{ host: '198.18.1.1\nup /tmp/x', port: 1194, proto: 'tcp' }] } }))).toMatch(/spec\.remotes\.0\.host/);
+    expect(await refused(start({ files: { ca: `${ca}script-security 3\nup /bin/sh\n` } }))).toMatch(/files\.ca: must be PEM/);
+    expect(await refused(start({ files: { ca: '/etc/shadow' } }))).toMatch(/files\.ca/);
+    expect(await refused(start({ config: 'up /bin/sh' }))).toMatch(/config|unrecognized/i);
+    expect(await refused(start({ spec: { ...spec, remotes: [{ host: 'a.example', port: 70000, proto: 'tcp' }] } }))).toMatch(/port/);
+    expect(await refused(start({ label: '../../etc' }))).toMatch(/label/);
+    expect(await refused(start({ spec: { ...spec, managementSocket: '/tmp/m.sock' } }))).toMatch(/managementSocket|unrecognized/i);
+    expect(await refused('{"op":"exec","command":"id"}\n')).toMatch(/invalid request/);
+    expect(await refused('{"op": "list"\n')).toBe('malformed request: not JSON');
+    expect(await refused('x'.repeat(300 * 1024))).toMatch(/request too large/);
+
+    // A caller that connects and never writes is dropped (the helper closes the connection).
+    expect(await rawRequest(undefined, bob)).toEqual([]);
+
+    // 200 connections at once (from this process, to make them truly simultaneous): every
+    // one answered or closed by the helper, none left hanging.
+    const flood = await Promise.all(Array.from({ length: 200 }, () => inProcessRequest('{"op":"status"}\n')));
+    const answered = flood.filter((r) => r.startsWith('{"ok":true')).length;
+    // Over the connection limit the helper closes at once: the client sees a reset or a broken pipe.
+    const outcomes = new Set(flood.map((r) => (r.startsWith('{"ok":true') ? 'answered' : r === '' ? 'closed' : r)));
+    expect([...outcomes].filter((o) => !['answered', 'closed', 'ECONNRESET', 'EPIPE'].includes(o))).toEqual([]);
+    expect(answered).toBeGreaterThan(0);
+
+    // Still serving: status, and nothing was started by any of it.
+    expect(JSON.parse((await rawRequest('{"op":"status"}\n', bob))[0]!)).toMatchObject({ ok: true, result: { sessions: 0 } });
+    expect((await helperState()).sessions).toEqual([]);
+  });
+
+  it('a restarted app takes over the running tunnel without asking again', async () => {
+    const first = connectAs(alice, 'alice', passwords.get('alice')!);
+    await first.waitFor(STATE('CONNECTED'));
+    const before = JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result as Array<{ pid: number }>;
+    first.child.kill('SIGKILL'); // the app crashed; the helper keeps the tunnel
+    await first.exited;
+    expect(await lab.ping('client', lab.addr.vpcHost)).toBe(true);
+
+    // A wrong password proves nothing was re-authenticated: the same openvpn carries on.
+    const second = connectAs(alice, 'alice', 'not-the-password');
+    await second.waitFor(STATE('CONNECTED'));
+    expect(statesOf(second)).not.toContain('AUTH');
+    expect(JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result).toEqual(before);
+    expect(await second.stop('SIGINT')).toBe(0);
+    expect(await clientLeftovers(lab)).toEqual({ openvpnPids: [], tunDevices: [] });
+  });
+
+  it('killed and restarted while a session runs, the helper leaves no orphan openvpn, tun device or DNS change', async () => {
+    const session = connectAs(alice, 'alice', passwords.get('alice')!);
+    await session.waitFor(STATE('CONNECTED'));
+    const [info] = JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result as Array<{ pid: number }>;
+    expect(await readFile(resolvFile(), 'utf8')).toContain(PUSHED_DNS);
+
+    helper.child.kill('SIGKILL');
+    await helper.exited;
+    // The user's Ferry hears its helper go and says so; the tunnel cannot be kept.
+    expect(await session.exited).toBe(1);
+    expect(session.lines.join('\n')).toMatch(/ferry-helper/);
+    expect((await clientLeftovers(lab)).openvpnPids).toEqual([info!.pid]); // the orphan, for now
+
+    await startHelper().waitFor(/ferry-helper: serving/);
+    expect(helper.lines.join('\n')).toMatch(new RegExp(`stopping openvpn ${info!.pid} left by a previous helper`));
+    expect(await clientLeftovers(lab)).toEqual({ openvpnPids: [], tunDevices: [] });
+    expect(await readFile(resolvFile(), 'utf8')).toBe(LAB_RESOLV);
+    expect(await helperState()).toEqual({ sessions: [], mgmt: [] });
+  });
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
