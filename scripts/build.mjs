@@ -2,9 +2,11 @@
 // chunks for the X.509 stack) halves start-up time against loading ~300 separate modules,
 // which matters for a CLI that is run once per command. Type checking is `npm run typecheck`.
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 
-await rm('dist', { recursive: true, force: true });
+// Only this step's own output: the renderer (Vite) and Electron bundles live in subfolders.
+await mkdir('dist', { recursive: true });
+for (const file of await readdir('dist')) if (/\.mjs(\.map)?$/.test(file)) await rm(`dist/${file}`);
 await build({
   entryPoints: { 'ferry-server': 'server/cli.ts', ferry: 'core/cli.ts', 'ferry-helper': 'native/helper/main.ts' },
   outdir: 'dist',

@@ -10,6 +10,7 @@
  * builds the config with the same builder the core uses (engine/config.ts).
  */
 import { z } from 'zod';
+import { EngineOptionsSchema, RemoteSchema } from '../profile/schema.js';
 import { EngineSpecSchema } from './config.js';
 
 export const DEFAULT_HELPER_SOCKET = '/run/ferry/helper.sock';
@@ -66,8 +67,13 @@ export const HelperFilesSchema = z
   .strict();
 export type HelperFiles = z.infer<typeof HelperFilesSchema>;
 
-/** What a caller may choose about its session: everything but files and the management socket. */
-export const HelperSpecSchema = EngineSpecSchema.omit({ files: true, managementSocket: true }).strict();
+/**
+ * What a caller may choose about its session: everything but files and the management
+ * socket. Strict at every level: an unknown field is refused, not silently dropped.
+ */
+export const HelperSpecSchema = EngineSpecSchema.omit({ files: true, managementSocket: true })
+  .extend({ remotes: z.array(RemoteSchema.strict()).min(1).max(16), engine: EngineOptionsSchema.strict() })
+  .strict();
 
 /** The caller's own name for a session (the profile id), so a restarted app finds it again. */
 export const SessionLabelSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/);

@@ -130,7 +130,7 @@ export class ResolvConfFileDns implements DnsBackend {
     await this.write();
   }
 
-  async restore(session: string): Promise<void> {
+  async restore(session: string, _dev: string): Promise<void> {
     if (!this.sessions.delete(session)) return;
     if (this.sessions.size > 0) await this.write();
     else await this.putBack();

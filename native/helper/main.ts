@@ -35,8 +35,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const dns = pickDnsBackend(base, log);
     const sessions = new SessionManager({ base, dns, log });
     await sessions.init();
-    const server = await startHelperServer({ socketPath, sessions, dnsName: dns.name, log, ...systemdSocket() });
-    log(`serving ${socketPath} (DNS via ${dns.name})`);
+    const activation = systemdSocket();
+    const server = await startHelperServer({ socketPath, sessions, dnsName: dns.name, log, ...activation });
+    log(`serving ${socketPath}${activation.inheritedFd !== undefined ? ' (socket from systemd)' : ''} (DNS via ${dns.name})`);
 
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
