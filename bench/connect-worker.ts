@@ -11,17 +11,24 @@
  * AUTH (openvpn's AUTH: the gateway's first TLS packet arrived); openMs is the
  * client.openSession() before connect(), downMs the disconnect until `done`. Secrets stay in memory
  * (MemorySecretStore; the password arrives on stdin, never in argv).
+ *
+ * With FERRY_BENCH_LAUNCHER=helper the worker starts openvpn through ferry-helper (at
+ * $FERRY_HELPER_SOCKET), as an ordinary user's app does; otherwise directly, as root.
  */
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { FerryClient } from '../core/client.js';
+import { HelperLauncher } from '../core/engine/helper-launcher.js';
+import { helperSocketPath } from '../core/engine/helper-protocol.js';
+import { DirectLauncher } from '../core/engine/launcher.js';
 import type { Profile } from '../core/profile/schema.js';
 import { MemorySecretStore } from '../core/secrets/secret-store.js';
 import { SessionCredentials, type Prompter } from '../core/session/credentials.js';
 
 const CONNECT_TIMEOUT_MS = 30_000;
 const nobody: Prompter = { password: async () => undefined, otp: async () => undefined, challenge: async () => undefined, keyPassphrase: async () => undefined };
-const client = new FerryClient({ secrets: new MemorySecretStore() });
+const launcher = process.env.FERRY_BENCH_LAUNCHER === 'helper' ? new HelperLauncher(helperSocketPath()) : new DirectLauncher();
+const client = new FerryClient({ secrets: new MemorySecretStore(), launcher });
 let loaded: { profile: Profile; password: string } | undefined;
 
 async function connectOnce(): Promise<Record<string, unknown>> {

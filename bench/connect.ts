@@ -4,6 +4,8 @@
  * ferry-server gateway in the network lab, two-factor on, TCP.
  *
  *   (a) the core API in a long-running process (bench/connect-worker.ts), as the desktop app
+ *   (d) the same through ferry-helper (a second worker whose launcher is the helper) against
+ *       (a) measured in the same rounds: what the privileged helper adds to a connect
  *   (b) `ferry connect NAME --json --password-stdin`, Node start-up included
  *   (c) reconnect: gateway stopped and started again, from its "ready" line to the client's
  *       next CONNECTED / "Initialization Sequence Completed"; (c') the same with the gateway
@@ -13,6 +15,8 @@
  * FERRY_BENCH_RUNS / FERRY_BENCH_RESTARTS / FERRY_BENCH_GAP_MS override 10 runs / 5 restarts / 3000 ms.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { AUTH_STATE_LINE, CONNECTED_LINE, INIT_LINE, TLS_START_LINE, machine, median, ms, printTable, READY_LINE, runBench, spread, type BenchLab, type Gateway, type Proc } from './lab-setup.js';
@@ -21,11 +25,12 @@ const RUNS = Number(process.env.FERRY_BENCH_RUNS ?? 10);
 const RESTARTS = Number(process.env.FERRY_BENCH_RESTARTS ?? 5);
 const GAP_MS = Number(process.env.FERRY_BENCH_GAP_MS ?? 3_000);
 const WORKER = fileURLToPath(new URL('./connect-worker.ts', import.meta.url));
+const HELPER = fileURLToPath(new URL('../bin/ferry-helper.js', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 /** The gateway's log line for an incoming client connection (TCP). */
 const GATEWAY_SEES_CLIENT = /TCP connection established with/;
 
-type Kind = 'core' | 'cli' | 'raw';
+type Kind = 'core' | 'helper' | 'cli' | 'raw';
 /** One connect: to CONNECTED, and to the gateway's first TLS packet (openvpn state AUTH). */
 interface Connect {
   total: number;
@@ -118,22 +123,35 @@ await runBench('bench:connect', async (bench) => {
   const worker = bench.spawn('client', [process.execPath, '--import', TSX, WORKER], 'connect worker', { env: gw.user.env, stdin: true });
   const init = await ask(worker, { cmd: 'init', profile: gw.profile, password: gw.password });
   console.log(`connect worker started once in the client namespace (profile loaded in ${ms(init.loadMs as number)})`);
+  // ferry-helper in the client namespace, its socket in a directory anyone may enter (as /run/ferry).
+  const helperDir = path.join(bench.work, 'helper-run');
+  await mkdir(helperDir, { mode: 0o755 });
+  const helperSocket = path.join(helperDir, 'helper.sock');
+  const helper = bench.spawn('client', [process.execPath, HELPER, '--socket', helperSocket], 'ferry-helper');
+  await helper.waitFor(/ferry-helper: serving/);
+  const helperWorker = bench.spawn('client', [process.execPath, '--import', TSX, WORKER], 'connect worker (helper)', {
+    env: { ...gw.user.env, FERRY_BENCH_LAUNCHER: 'helper', FERRY_HELPER_SOCKET: helperSocket },
+    stdin: true,
+  });
+  await ask(helperWorker, { cmd: 'init', profile: gw.profile, password: gw.password });
+  console.log('a second worker starts openvpn through ferry-helper (dist/, same namespace)');
 
-  // (a) + (b) interleaved, one warm-up round not counted; the order changes every round.
-  const times: Record<Kind, Connect[]> = { core: [], cli: [], raw: [] };
-  console.log(`\n(a)+(b) ${RUNS} rounds of core / raw / CLI connects, alternating order, after 1 warm-up round ...`);
+  // (a) + (b) + (d) interleaved, one warm-up round not counted; the order changes every round.
+  const times: Record<Kind, Connect[]> = { core: [], helper: [], cli: [], raw: [] };
+  console.log(`\n(a)+(b)+(d) ${RUNS} rounds of core / helper / raw / CLI connects, alternating order, after 1 warm-up round ...`);
   for (let round = 0; round <= RUNS; round++) {
-    const order: Kind[] = round % 2 ? ['raw', 'core', 'cli'] : ['core', 'raw', 'cli'];
+    const order: Kind[] = round % 2 ? ['raw', 'core', 'helper', 'cli'] : ['helper', 'core', 'raw', 'cli'];
     if (round % 4 >= 2) order.reverse();
     const got: string[] = [];
     for (const kind of order) {
-      const t = kind === 'core' ? await coreRun(bench, worker) : await processRun(bench, gw, kind);
+      const t = kind === 'core' ? await coreRun(bench, worker) : kind === 'helper' ? await coreRun(bench, helperWorker) : await processRun(bench, gw, kind);
       if (round > 0) times[kind].push(t);
       got.push(`${kind} ${ms(t.total)} (TLS start ${ms(t.tls)})`);
     }
     console.log(`    ${round === 0 ? 'warm-up ' : `round ${String(round).padStart(2)}`}: ${got.join(', ')}`);
   }
   await ask(worker, { cmd: 'quit' }).catch(() => undefined);
+  await ask(helperWorker, { cmd: 'quit' }).catch(() => undefined);
 
   // (c) reconnect after a gateway restart, alternating; then with the gateway down for GAP_MS.
   console.log(`\n(c) ${RESTARTS} gateway restarts each for ferry (CLI) and raw, alternating ...`);
@@ -157,6 +175,8 @@ await runBench('bench:connect', async (bench) => {
     row('    to TLS start (first gateway packet)', all(times.core, 'tls'), all(times.raw, 'tls'), ''),
     row('(b) connect, `ferry connect` CLI', all(times.cli, 'total'), all(times.raw, 'total'), '≤ +300 ms'),
     row('    to TLS start (first gateway packet)', all(times.cli, 'tls'), all(times.raw, 'tls'), ''),
+    ['(d) connect through ferry-helper vs direct (a)', cell(all(times.helper, 'total')), cell(all(times.core, 'total')), diff(med(times.helper, 'total') - med(times.core, 'total')), `${(med(times.helper, 'total') / med(times.core, 'total')).toFixed(2)}×`, '≤ +50 ms'],
+    ['    to TLS start (first gateway packet)', cell(all(times.helper, 'tls')), cell(all(times.core, 'tls')), diff(med(times.helper, 'tls') - med(times.core, 'tls')), '', ''],
     row('(c) reconnect, gateway ready → connected', totals(rec.cli), totals(rec.raw), '≤ raw'),
     row('    ready → first attempt at the gateway', waits(rec.cli), waits(rec.raw), ''),
     row(`(c') same, gateway down ${GAP_MS / 1000} s`, totals(recGap.cli), totals(recGap.raw), '(info)'),
@@ -168,6 +188,8 @@ await runBench('bench:connect', async (bench) => {
   console.log(verdict('(a) ferry core adds ≤ 50 ms over raw', core - raw <= 50, diff(core - raw)));
   console.log(verdict('(b) ferry CLI adds ≤ 300 ms over raw', cli - raw <= 300, diff(cli - raw)));
   console.log(verdict('(c) ferry reconnect ≤ raw reconnect', recFerry <= recRaw, `${ms(recFerry)} vs ${ms(recRaw)}`));
+  const helperAdds = med(times.helper, 'total') - core;
+  console.log(verdict('(d) ferry-helper adds ≤ 50 ms over direct', helperAdds <= 50, `${diff(helperAdds)} (to TLS start ${diff(med(times.helper, 'tls') - med(times.core, 'tls'))})`));
   console.log('note: openvpn checks "connection established" on a 1 s timer after start, so a first connect lands near 1 s (or 2 s) whatever came before;');
   console.log('      the TLS-start rows show the time each client needs before the handshake, which is where Ferry\'s own work sits.');
 });
