@@ -91,6 +91,17 @@ export class FerryClient {
     return { session, close: () => published.close() };
   }
 
+  /**
+   * Profiles whose tunnel still runs without a Ferry process attached (the app restarted
+   * while ferry-helper kept it): `openSession` + `connect()` takes each one over.
+   */
+  async runningUnattended(): Promise<Profile[]> {
+    const labels = new Set(await this.launcher.running?.().catch(() => []));
+    if (labels.size === 0) return [];
+    const attached = new Set((await this.liveSessions()).map((s) => s.profileId));
+    return (await this.store.list()).profiles.filter((p) => labels.has(p.id) && !attached.has(p.id));
+  }
+
   async liveSessions(): Promise<LiveSession[]> {
     return liveSessions(await runtimeDir(this.env));
   }

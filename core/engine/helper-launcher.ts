@@ -15,6 +15,7 @@ import {
   helperSocketPath,
   type HelperEvent,
   type HelperFiles,
+  type HelperSession,
   type HelperRequest,
 } from './helper-protocol.js';
 import type { EngineExit, Launcher, RunningEngine } from './launcher.js';
@@ -40,12 +41,20 @@ export class HelperLauncher implements Launcher {
   }
 
   async find(label: string): Promise<RunningEngine | undefined> {
+    const session = (await this.list()).find((s) => s.label === label);
+    return session ? this.engine(await this.converse({ op: 'watch', id: session.id })) : undefined;
+  }
+
+  async running(): Promise<string[]> {
+    return (await this.list()).map((s) => s.label);
+  }
+
+  private async list(): Promise<HelperSession[]> {
     const list = await this.request({ op: 'list' }).catch((err: unknown) => {
       if (err instanceof HelperMissingError) return []; // launch() says so, with advice
       throw err;
     });
-    const session = HelperSessionSchema.array().parse(list).find((s) => s.label === label);
-    return session ? this.engine(await this.converse({ op: 'watch', id: session.id })) : undefined;
+    return HelperSessionSchema.array().parse(list);
   }
 
   /** Whether a helper answers at the socket (for "how will tunnels start here?"). */

@@ -33,6 +33,8 @@ export interface Launcher {
   launch(spec: EngineSpec, sessionDir: string, label: string): Promise<RunningEngine>;
   /** An openvpn this launcher still runs for `label`, e.g. after the app restarted. */
   find?(label: string): Promise<RunningEngine | undefined>;
+  /** Labels of every openvpn this launcher still runs for this user. */
+  running?(): Promise<string[]>;
 }
 
 export class DirectLauncher implements Launcher {

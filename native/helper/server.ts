@@ -6,6 +6,7 @@
  */
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
 import { HelperRequestSchema, MAX_HELPER_REQUEST, type HelperEvent } from '../../core/engine/helper-protocol.js';
 import { FERRY_VERSION } from '../../core/client.js';
 import { peerCredentials } from './peer-credentials.js';
@@ -27,7 +28,8 @@ export interface HelperServerOptions {
 
 /**
  * The socket's directory must be root's and not writable by others, or another user could
- * replace the socket (or the session directories next to it).
+ * replace the socket (or the session directories next to it); so must every directory
+ * above it, unless sticky (as /tmp is: nobody can rename what they do not own there).
  */
 export async function prepareBaseDir(dir: string): Promise<void> {
   if (/\s/.test(dir)) throw new Error(`${dir}: the helper's directory must not contain spaces`);
@@ -36,6 +38,14 @@ export async function prepareBaseDir(dir: string): Promise<void> {
   if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
   if (st.uid !== 0) throw new Error(`${dir} must be owned by root`);
   if ((st.mode & 0o022) !== 0) throw new Error(`${dir} must not be writable by group or others (chmod 755 ${dir})`);
+  for (let above = path.dirname(dir); ; above = path.dirname(above)) {
+    const a = await lstat(above);
+    const sticky = (a.mode & 0o1000) !== 0;
+    if (a.isSymbolicLink() || a.uid !== 0 || ((a.mode & 0o022) !== 0 && !sticky)) {
+      throw new Error(`${above} must be a root-owned directory that others cannot write to (it holds ${dir})`);
+    }
+    if (above === path.dirname(above)) break;
+  }
 }
 
 export async function startHelperServer(opts: HelperServerOptions): Promise<Server> {

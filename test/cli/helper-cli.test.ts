@@ -4,7 +4,7 @@
  * systemd's own tools; a real systemd as PID 1 is not available here).
  */
 import { execFile, spawn } from 'node:child_process';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, chown, mkdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +54,14 @@ describe.skipIf(skip)('ferry-helper program', () => {
     const result = await runCli(HELPER, ['--socket', path.join(base, 'h.sock')]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/must not be writable by group or others \(chmod 755 /);
+  });
+
+  it('refuses a socket directory inside one another user could rename', async () => {
+    const base = await openBase();
+    await chown(path.dirname(base), 65534, 65534);
+    const result = await runCli(HELPER, ['--socket', path.join(base, 'h.sock')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/must be a root-owned directory that others cannot write to/);
   });
 
   it('serves a socket handed over by systemd socket activation', async () => {
