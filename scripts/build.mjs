@@ -1,4 +1,5 @@
-// Builds the command-line programs as ESM bundles in dist/. Bundling (with lazily loaded
+// Builds the command-line programs as ESM bundles in dist/, and the Electron main process
+// and preload as CommonJS in dist/electron/ (the renderer is Vite's, see renderer/). Bundling (with lazily loaded
 // chunks for the X.509 stack) halves start-up time against loading ~300 separate modules,
 // which matters for a CLI that is run once per command. Type checking is `npm run typecheck`.
 import { build } from 'esbuild';
@@ -24,3 +25,8 @@ await build({
   external: ['@napi-rs/keyring', 'koffi'],
   logLevel: 'warning',
 });
+
+// Electron: main.cjs and preload.cjs. The preload runs in the renderer's sandbox, which
+// can require nothing but 'electron' (and a few Node shims): it must be one file with
+// every other import bundled in. Main keeps the native addons external, like the CLI.
+await build(electronBuildOptions);
