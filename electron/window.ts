@@ -33,10 +33,13 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Registered before `ready`: standard (relative URLs, an origin), secure (like https), fetch for the page's own files. */
+/**
+ * Registered before `ready`: standard (relative URLs, an origin), secure (like https), fetch
+ * for the page's own files, and CORS, which Vite's `<script type="module" crossorigin>` needs.
+ */
 export const APP_SCHEME_PRIVILEGES = {
   scheme: APP_SCHEME,
-  privileges: { standard: true, secure: true, supportFetchAPI: true },
+  privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: true },
 } as const;
 
 export function webPreferences(preload: string): WebPreferences {

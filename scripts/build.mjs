@@ -4,6 +4,7 @@
 // which matters for a CLI that is run once per command. Type checking is `npm run typecheck`.
 import { build } from 'esbuild';
 import { mkdir, readdir, rm } from 'node:fs/promises';
+import { electronBuildOptions } from './electron-build-options.mjs';
 
 // Only this step's own output: the renderer (Vite) and Electron bundles live in subfolders.
 await mkdir('dist', { recursive: true });

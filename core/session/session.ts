@@ -373,8 +373,9 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private enterReconnecting(): void {
-    this.setState('RECONNECTING');
+    // The deadline first: the RECONNECTING snapshot carries it (the UI counts down to it).
     this.armDeadline();
+    this.setState('RECONNECTING');
   }
 
   private onByteCount(bytesIn: number, bytesOut: number): void {

@@ -53,7 +53,7 @@ describe('window security settings', () => {
   });
 
   it('app:// is a secure standard scheme', () => {
-    expect(APP_SCHEME_PRIVILEGES).toEqual({ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } });
+    expect(APP_SCHEME_PRIVILEGES).toEqual({ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: true } });
     expect(APP_URL).toBe('app://ferry/index.html');
   });
 });

@@ -163,9 +163,13 @@ describe('Session', () => {
     await engine.attached;
     engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
     await waitState(session, 'CONNECTED');
+    const announced: Array<string | undefined> = [];
+    session.on('state', (s) => announced.push(s.deadline));
     session.networkChanged();
     await engine.waitForCommand(/^signal SIGUSR1$/);
     expect(states.at(-1)).toBe('RECONNECTING');
+    // The RECONNECTING event itself carries the deadline the UI counts down to.
+    expect(announced).toEqual([session.snapshot().deadline]);
     expect(session.snapshot().deadline).toBeDefined();
     engine.send('>STATE:1700000009,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
     await waitState(session, 'CONNECTED');

@@ -1,0 +1,221 @@
+/**
+ * The renderer's state: what main last told it. One small external store read through
+ * useSyncExternalStore, fed by call results and `onEvent`, so every component sees the
+ * same session snapshot at the same time (list badge, header and status pane agree).
+ * No library: the state is a handful of maps and the updates are a few lines each.
+ */
+import { useSyncExternalStore } from 'react';
+import { call, type AppInfo, type FerryEvent, type ImportFile, type LogEntry, type ProfileView, type Prompt, type SessionSnapshot, type Settings } from './api';
+
+/** One rate sample for the graph. */
+export interface RatePoint {
+  t: number;
+  rateIn: number;
+  rateOut: number;
+}
+
+export interface Notice {
+  id: number;
+  kind: 'info' | 'error';
+  message: string;
+}
+
+export type View = { kind: 'profile'; name: string; tab: 'status' | 'log' | 'edit' } | { kind: 'import' } | { kind: 'settings' } | { kind: 'empty' };
+
+export interface AppState {
+  appInfo: AppInfo;
+  settings: Settings;
+  profiles: ProfileView[];
+  /** Live session per profile name: events update it between listProfiles calls. */
+  sessions: Record<string, SessionSnapshot>;
+  rates: Record<string, RatePoint[]>;
+  logs: Record<string, LogEntry[]>;
+  prompts: Prompt[];
+  notices: Notice[];
+  view: View;
+  /** Files opened with Ferry (double-click on a .ovpn/.zip), waiting for the import screen. */
+  pendingImport: ImportFile[] | undefined;
+}
+
+/** Samples kept for the graph: one minute of once-a-second BYTECOUNT updates. */
+export const RATE_WINDOW = 60;
+const LOG_LIMIT = 2000;
+
+let state: AppState;
+const listeners = new Set<() => void>();
+let noticeId = 0;
+
+function set(update: Partial<AppState> | ((s: AppState) => Partial<AppState>)): void {
+  const patch = typeof update === 'function' ? update(state) : update;
+  state = { ...state, ...patch };
+  for (const listener of listeners) listener();
+}
+
+export function getState(): AppState {
+  return state;
+}
+
+export function useStore<T>(select: (s: AppState) => T): T {
+  return useSyncExternalStore(
+    (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    () => select(state),
+  );
+}
+
+// ---- start-up ----------------------------------------------------------------------------
+
+/** Loads what the first screen needs, in parallel, and subscribes to events. */
+export async function bootstrap(): Promise<AppState> {
+  const [info, settings, profiles] = await Promise.all([call('appInfo', {}), call('getSettings', {}), call('listProfiles', {})]);
+  if (!info.ok) throw new Error(info.error.message);
+  state = {
+    appInfo: info.value,
+    settings: settings.ok ? settings.value : { language: 'system', theme: 'system', startAtLogin: false },
+    profiles: profiles.ok ? profiles.value : [],
+    sessions: {},
+    rates: {},
+    logs: {},
+    prompts: [],
+    notices: [],
+    view: { kind: 'empty' },
+    pendingImport: undefined,
+  };
+  if (profiles.ok) adoptProfiles(profiles.value);
+  else notify('error', profiles.error.message);
+  const first = state.profiles[0];
+  state = { ...state, view: first ? { kind: 'profile', name: first.profile.name, tab: 'status' } : { kind: 'empty' } };
+  window.ferry.onEvent(onEvent);
+  return state;
+}
+
+function adoptProfiles(profiles: ProfileView[]): void {
+  const sessions: Record<string, SessionSnapshot> = {};
+  for (const view of profiles) if (view.session) sessions[view.profile.name] = view.session;
+  set((s) => ({ profiles, sessions: { ...sessions, ...pick(s.sessions, profiles) } }));
+  // A session already up when the window opens: start its graph from the current rate.
+  for (const snapshot of Object.values(sessions)) if (!state.rates[snapshot.profile]?.length) onSession(snapshot.profile, snapshot);
+}
+
+/** Sessions we already track for profiles that still exist (events may be newer than the list). */
+function pick(sessions: Record<string, SessionSnapshot>, profiles: ProfileView[]): Record<string, SessionSnapshot> {
+  const out: Record<string, SessionSnapshot> = {};
+  for (const view of profiles) {
+    const known = sessions[view.profile.name];
+    if (known && (!view.session || known.since >= view.session.since)) out[view.profile.name] = known;
+  }
+  return out;
+}
+
+export async function reloadProfiles(): Promise<void> {
+  const result = await call('listProfiles', {});
+  if (!result.ok) return notify('error', result.error.message);
+  adoptProfiles(result.value);
+  const view = state.view;
+  // The selected profile was removed or renamed elsewhere: fall back to the first one.
+  if (view.kind === 'profile' && !result.value.some((p) => p.profile.name === view.name)) {
+    const first = result.value[0];
+    navigate(first ? { kind: 'profile', name: first.profile.name, tab: 'status' } : { kind: 'empty' });
+  }
+}
+
+// ---- events --------------------------------------------------------------------------------
+
+function onEvent(event: FerryEvent): void {
+  switch (event.type) {
+    case 'session':
+      return onSession(event.profile, event.snapshot);
+    case 'log':
+      return set((s) => (s.logs[event.profile] ? { logs: { ...s.logs, [event.profile]: [...s.logs[event.profile]!, event.entry].slice(-LOG_LIMIT) } } : {}));
+    case 'notice':
+      return notify('info', `${event.profile}: ${event.message}`);
+    case 'prompt':
+      return set((s) => ({ prompts: [...s.prompts.filter((p) => p.id !== event.prompt.id), event.prompt] }));
+    case 'prompt-closed':
+      return set((s) => ({ prompts: s.prompts.filter((p) => p.id !== event.id) }));
+    case 'profiles-changed':
+      void reloadProfiles();
+      return;
+    case 'settings':
+      return set({ settings: event.settings });
+    case 'open-import':
+      return set({ pendingImport: event.files, view: { kind: 'import' } });
+  }
+}
+
+function onSession(profile: string, snapshot: SessionSnapshot): void {
+  set((s) => {
+    let rates = s.rates[profile] ?? [];
+    if (snapshot.state === 'CONNECTED' || snapshot.state === 'RECONNECTING') {
+      // openvpn counts bytes once a second (idle or not): one sample per second, the
+      // latest snapshot within a second replacing the earlier one.
+      const point = { t: Date.now(), rateIn: snapshot.stats.rateIn, rateOut: snapshot.stats.rateOut };
+      const last = rates[rates.length - 1];
+      rates = last && point.t - last.t < 900 ? [...rates.slice(0, -1), { ...point, t: last.t }] : [...rates, point].slice(-RATE_WINDOW);
+    } else if (snapshot.state === 'CONNECTING') {
+      rates = []; // a new session: a new graph
+    }
+    return { sessions: { ...s.sessions, [profile]: snapshot }, rates: { ...s.rates, [profile]: rates } };
+  });
+}
+
+// ---- actions -------------------------------------------------------------------------------
+
+export function navigate(view: View): void {
+  set({ view });
+}
+
+export function notify(kind: Notice['kind'], message: string): void {
+  const id = ++noticeId;
+  set((s) => ({ notices: [...s.notices, { id, kind, message }].slice(-4) }));
+  setTimeout(() => dismissNotice(id), kind === 'error' ? 10_000 : 6_000);
+}
+
+export function dismissNotice(id: number): void {
+  set((s) => ({ notices: s.notices.filter((n) => n.id !== id) }));
+}
+
+export async function connect(name: string): Promise<void> {
+  const result = await call('connect', { name });
+  if (!result.ok) return notify('error', result.error.message);
+  onSession(name, result.value);
+}
+
+export async function disconnect(name: string): Promise<void> {
+  const result = await call('disconnect', { name });
+  if (!result.ok) return notify('error', result.error.message);
+  onSession(name, result.value);
+}
+
+/** Answers a prompt; `value` undefined = cancelled. The dialog closes at once either way. */
+export async function answerPrompt(id: string, value: string | undefined, rememberPassword?: boolean): Promise<void> {
+  set((s) => ({ prompts: s.prompts.filter((p) => p.id !== id) }));
+  const result = await call('answerPrompt', { id, ...(value !== undefined ? { value } : {}), ...(rememberPassword !== undefined ? { rememberPassword } : {}) });
+  if (!result.ok) notify('error', result.error.message);
+}
+
+export async function loadLogs(name: string): Promise<void> {
+  const result = await call('logs', { name });
+  if (!result.ok) return notify('error', result.error.message);
+  set((s) => ({ logs: { ...s.logs, [name]: result.value.slice(-LOG_LIMIT) } }));
+}
+
+export async function saveSettings(patch: Partial<Settings>): Promise<void> {
+  set((s) => ({ settings: { ...s.settings, ...patch } })); // optimistic: the switch moves at once
+  const result = await call('setSettings', patch);
+  if (!result.ok) {
+    notify('error', result.error.message);
+    const current = await call('getSettings', {});
+    if (current.ok) set({ settings: current.value });
+    return;
+  }
+  set({ settings: result.value });
+}
+
+export function takePendingImport(): ImportFile[] | undefined {
+  const files = state.pendingImport;
+  if (files) set({ pendingImport: undefined });
+  return files;
+}
