@@ -9,6 +9,7 @@ import { ProfilePane } from './components/ProfilePane';
 import { SettingsView } from './components/SettingsView';
 import { Sidebar } from './components/Sidebar';
 import { AlertIcon } from './components/Icons';
+import { applyTheme } from './theme';
 import { resolveLanguage, setLanguage } from './i18n';
 import { useStore } from './store';
 
@@ -29,11 +30,7 @@ export function App() {
     void setLanguage(resolveLanguage(settings.language, info.systemLanguage));
   }, [settings.language, info.systemLanguage]);
 
-  useEffect(() => {
-    // "system" leaves the attribute off, and the CSS follows prefers-color-scheme.
-    if (settings.theme === 'system') delete document.documentElement.dataset.theme;
-    else document.documentElement.dataset.theme = settings.theme;
-  }, [settings.theme]);
+  useEffect(() => applyTheme(settings.theme), [settings.theme]);
 
   return (
     <>

@@ -7,13 +7,14 @@ import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { initI18n, pickLanguage, resolveLanguage } from './i18n';
 import { bootstrap } from './store';
+import { applyTheme } from './theme';
 import './styles.css';
 
 const root = createRoot(document.getElementById('root')!);
 
 bootstrap().then(
   (state) => {
-    if (state.settings.theme !== 'system') document.documentElement.dataset.theme = state.settings.theme;
+    applyTheme(state.settings.theme);
     initI18n(resolveLanguage(state.settings.language, state.appInfo.systemLanguage));
     root.render(
       <StrictMode>

@@ -460,8 +460,14 @@ describe.skipIf(skip)('desktop UI (Chromium) against the real core and the lab g
     expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     expect(await background()).not.toBe(lightBackground);
     await shot('13-settings-dark-en');
+    // System follows the OS, including a change while Ferry is open.
     await page.getByRole('radio', { name: 'System' }).check();
-    expect(await page.evaluate('document.documentElement.dataset.theme ?? null')).toBeNull();
+    expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('light');
+    expect(await background()).toBe(lightBackground);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForFunction("document.documentElement.dataset.theme === 'dark'");
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.waitForFunction("document.documentElement.dataset.theme === 'light'");
     await select('alice');
     await shot('14-profiles-en');
 

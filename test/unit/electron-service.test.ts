@@ -5,87 +5,20 @@
  * prompts (password, wrong password, remember), settings, and the rule that no secret
  * ever appears in an event.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FerryClient } from '../../core/client.js';
-import type { EngineSpec } from '../../core/engine/config.js';
-import type { EngineExit, Launcher, RunningEngine } from '../../core/engine/launcher.js';
 import { MemorySecretStore } from '../../core/secrets/secret-store.js';
 import { ImportError } from '../../core/profile/import.js';
 import type { FerryEvent, ImportFile, Prompt } from '../../electron/contract.js';
 import { FerryService, safeFileName } from '../../electron/service.js';
 import { encryptKey, makeCa, makeClient, type Identity } from '../fixtures/import/generate.js';
 import { tempDir } from '../support/cli.js';
+import { FakeOpenvpn } from '../support/fake-openvpn.js';
 
 /** Plays openvpn on the management socket the session asks for, recording its commands. */
-class FakeOpenvpn implements Launcher {
-  readonly commands: string[] = [];
-  private socket: Socket | undefined;
-  private server: Server | undefined;
-  private exit: ((e: EngineExit) => void) | undefined;
-
-  launches = 0;
-  /** A profile id whose openvpn "ferry-helper" kept running while the app was away. */
-  keptRunning: string | undefined;
-
-  async launch(spec: EngineSpec): Promise<RunningEngine> {
-    this.launches++;
-    return this.serve(spec.managementSocket);
-  }
-
-  async running(): Promise<string[]> {
-    return this.keptRunning ? [this.keptRunning] : [];
-  }
-
-  async find(label: string): Promise<RunningEngine | undefined> {
-    if (label !== this.keptRunning) return undefined;
-    this.keptRunning = undefined;
-    return this.serve(path.join(await tempDir('ferry-kept-'), 'management.sock'), true);
-  }
-
-  /** Plays openvpn's management interface; `connected`: it is already up (answers `state` so). */
-  private async serve(managementSocket: string, connected = false): Promise<RunningEngine> {
-    this.commands.length = 0;
-    this.server = createServer((socket) => {
-      this.socket = socket;
-      let buffer = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => {
-        buffer += chunk;
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const command = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          this.commands.push(command);
-          if (command === 'state' && connected) socket.write('1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,\nEND\n');
-          else if (command === 'log all') socket.write('1700000000,I,Initialization Sequence Completed\nEND\n');
-          else socket.write('SUCCESS: ok\n');
-          if (command === 'signal SIGTERM') setImmediate(() => this.die());
-        }
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(managementSocket, resolve));
-    const exited = new Promise<EngineExit>((resolve) => (this.exit = resolve));
-    return { pid: 4242, managementSocket, exited, onOutput: () => {}, kill: () => this.die() };
-  }
-
-  send(line: string): void {
-    this.socket!.write(`${line}\n`);
-  }
-
-  die(): void {
-    this.socket?.destroy();
-    this.server?.close();
-    this.exit?.({ code: 0, signal: null });
-  }
-
-  async waitFor(re: RegExp, count = 1): Promise<void> {
-    await until(() => this.commands.filter((c) => re.test(c)).length >= count, `openvpn command ${re}`);
-  }
-}
-
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   if (!check()) throw new Error(`timed out waiting for ${what}`);

@@ -3,64 +3,13 @@
  * the session a unix socket on which this test plays openvpn, line by line, and records
  * every command the session sends. No openvpn, no network.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EngineSpec } from '../../core/engine/config.js';
-import type { EngineExit, Launcher, RunningEngine } from '../../core/engine/launcher.js';
 import { ProfileSchema } from '../../core/profile/schema.js';
 import type { CredentialProvider } from '../../core/session/credentials.js';
 import { Session, type SessionState } from '../../core/session/session.js';
 import { tempDir } from '../support/cli.js';
-
-class FakeOpenvpn implements Launcher {
-  readonly commands: string[] = [];
-  private socket: Socket | undefined;
-  private server: Server | undefined;
-  private exit!: (e: EngineExit) => void;
-  private connected!: () => void;
-  readonly attached = new Promise<void>((resolve) => (this.connected = resolve));
-  launches = 0;
-
-  async launch(spec: EngineSpec): Promise<RunningEngine> {
-    this.launches++;
-    this.server = createServer((socket) => {
-      this.socket = socket;
-      let buffer = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => {
-        buffer += chunk;
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const command = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          this.commands.push(command);
-          socket.write('SUCCESS: ok\n');
-          if (command === 'signal SIGTERM') setImmediate(() => this.die({ code: 0, signal: null }));
-        }
-      });
-      this.connected();
-    });
-    await new Promise<void>((resolve) => this.server!.listen(spec.managementSocket, resolve));
-    const exited = new Promise<EngineExit>((resolve) => (this.exit = resolve));
-    return { pid: 4242, managementSocket: spec.managementSocket, exited, onOutput: () => {}, kill: () => this.die({ code: null, signal: 'SIGKILL' }) };
-  }
-
-  send(line: string): void {
-    this.socket!.write(`${line}\n`);
-  }
-
-  die(exit: EngineExit): void {
-    this.socket?.destroy();
-    this.server?.close();
-    this.exit(exit);
-  }
-
-  async waitForCommand(re: RegExp, count = 1): Promise<void> {
-    for (let i = 0; i < 200 && this.commands.filter((c) => re.test(c)).length < count; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(this.commands.filter((c) => re.test(c)).length).toBeGreaterThanOrEqual(count);
-  }
-}
+import { FakeOpenvpn } from '../support/fake-openvpn.js';
 
 const credentials = (password: string | undefined): CredentialProvider & { accepted_: number; rejected: string[] } => ({
   accepted_: 0,
@@ -114,11 +63,11 @@ describe('Session', () => {
     await session.connect();
     await engine.attached;
     engine.send('>HOLD:Waiting for hold release:0');
-    await engine.waitForCommand(/^hold release$/);
+    await engine.waitFor(/^hold release$/);
     // The hold only guards the start: restarts keep openvpn's own pause, like a plain client.
     expect(engine.commands.slice(0, 5)).toEqual(['state on', 'bytecount 1', 'log on all', 'hold off', 'hold release']);
     engine.send(">PASSWORD:Need 'Auth' username/password");
-    await engine.waitForCommand(/^password "Auth"/);
+    await engine.waitFor(/^password "Auth"/);
     expect(engine.commands).toContain('username "Auth" "alice"');
     expect(engine.commands).toContain('password "Auth" "pw"');
     engine.send('>STATE:1700000000,AUTH,,,,,,');
@@ -138,7 +87,7 @@ describe('Session', () => {
     await session.connect();
     await engine.attached;
     engine.send(">PASSWORD:Need 'Auth' username/password");
-    await engine.waitForCommand(/^password "Auth"/);
+    await engine.waitFor(/^password "Auth"/);
     engine.send(">PASSWORD:Verification Failed: 'Auth' ['wrong password']");
     engine.send(">PASSWORD:Need 'Auth' username/password");
     await waitState(session, 'FAILED');
@@ -166,7 +115,7 @@ describe('Session', () => {
     const announced: Array<string | undefined> = [];
     session.on('state', (s) => announced.push(s.deadline));
     session.networkChanged();
-    await engine.waitForCommand(/^signal SIGUSR1$/);
+    await engine.waitFor(/^signal SIGUSR1$/);
     expect(states.at(-1)).toBe('RECONNECTING');
     // The RECONNECTING event itself carries the deadline the UI counts down to.
     expect(announced).toEqual([session.snapshot().deadline]);
