@@ -464,10 +464,15 @@ describe.skipIf(skip)('desktop UI (Chromium) against the real core and the lab g
     await page.getByRole('radio', { name: 'System' }).check();
     expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('light');
     expect(await background()).toBe(lightBackground);
+    // (Polled from outside: the page's CSP rightly refuses waitForFunction's string eval.)
+    const themeBecomes = async (theme: string) => {
+      for (let i = 0; i < 50 && (await page.evaluate('document.documentElement.dataset.theme')) !== theme; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await page.evaluate('document.documentElement.dataset.theme')).toBe(theme);
+    };
     await page.emulateMedia({ colorScheme: 'dark' });
-    await page.waitForFunction("document.documentElement.dataset.theme === 'dark'");
+    await themeBecomes('dark');
     await page.emulateMedia({ colorScheme: 'light' });
-    await page.waitForFunction("document.documentElement.dataset.theme === 'light'");
+    await themeBecomes('light');
     await select('alice');
     await shot('14-profiles-en');
 
