@@ -1,20 +1,7 @@
-// Built exactly as renderer/vite.config.ts builds the app (same plugin, target and
-// options); only the entry and the output directory (bench/ui.ts passes one) differ.
-import react from '@vitejs/plugin-react';
+// Built exactly as the app is: renderer/vite.config.ts with only the entry (this folder)
+// changed; bench/ui.ts passes the output directory.
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { mergeConfig } from 'vite';
+import renderer from '../../renderer/vite.config.js';
 
-export default defineConfig({
-  root: fileURLToPath(new URL('.', import.meta.url)),
-  base: './',
-  plugins: [react()],
-  build: {
-    emptyOutDir: true,
-    target: 'chrome130',
-    assetsInlineLimit: 0,
-    modulePreload: { polyfill: false },
-    sourcemap: false,
-    reportCompressedSize: false,
-  },
-  logLevel: 'warn',
-});
+export default mergeConfig(renderer, { root: fileURLToPath(new URL('.', import.meta.url)) });

@@ -10,6 +10,7 @@
  * builds the config with the same builder the core uses (engine/config.ts).
  */
 import { z } from 'zod';
+import { KEY_LABELS } from '../profile/pem.js';
 import { EngineOptionsSchema, RemoteSchema } from '../profile/schema.js';
 import { EngineSpecSchema } from './config.js';
 
@@ -59,7 +60,7 @@ export const HelperFilesSchema = z
   .object({
     ca: pem('CERTIFICATE'),
     cert: pem('CERTIFICATE').optional(),
-    key: pem('PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY').optional(),
+    key: pem(...KEY_LABELS).optional(),
     tlsAuth: pem('OpenVPN Static key V1').optional(),
     tlsCrypt: pem('OpenVPN Static key V1').optional(),
     tlsCryptV2: pem('OpenVPN tls-crypt-v2 client key').optional(),

@@ -31,7 +31,7 @@ export interface PemBlock {
   line: number;
 }
 
-const KEY_LABELS = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY']);
+export const KEY_LABELS: ReadonlySet<string> = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY']);
 /** openssl ecparam writes this before an EC key; it carries nothing the key lacks. */
 const IGNORED_LABELS = new Set(['EC PARAMETERS']);
 
