@@ -182,20 +182,7 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   private async startEngine(opts: { reattach?: boolean } = {}): Promise<void> {
     const running = opts.reattach ? await this.deps.launcher.find?.(this.deps.profile.id) : undefined;
-    const dir = this.sessionDir;
-    await ensurePrivateDir(dir);
-    const managementSocket = path.join(dir, 'management.sock');
-    await rm(managementSocket, { force: true });
-    const spec: EngineSpec = {
-      remotes: this.deps.profile.remotes,
-      engine: this.deps.profile.engine,
-      passwordRequired: this.deps.profile.passwordRequired,
-      ...(this.deps.profile.staticChallenge ? { staticChallenge: this.deps.profile.staticChallenge } : {}),
-      files: this.deps.files,
-      managementSocket,
-      guiVersion: this.deps.guiVersion ?? 'Ferry',
-    };
-    const engine = running ?? (await this.deps.launcher.launch(spec, dir, this.deps.profile.id));
+    const engine = running ?? (await this.launchEngine());
     if (this.stopping) {
       // disconnect() came while openvpn was starting: it must not outlive the session.
       engine.kill('SIGTERM');
@@ -230,6 +217,24 @@ export class Session extends EventEmitter<SessionEvents> {
     for (const command of ['state on', 'bytecount 1', 'log on all']) {
       await management.command(command);
     }
+  }
+
+  /** A new openvpn for this profile, its files and management socket under sessionDir. */
+  private async launchEngine(): Promise<RunningEngine> {
+    const dir = this.sessionDir;
+    await ensurePrivateDir(dir);
+    const managementSocket = path.join(dir, 'management.sock');
+    await rm(managementSocket, { force: true });
+    const spec: EngineSpec = {
+      remotes: this.deps.profile.remotes,
+      engine: this.deps.profile.engine,
+      passwordRequired: this.deps.profile.passwordRequired,
+      ...(this.deps.profile.staticChallenge ? { staticChallenge: this.deps.profile.staticChallenge } : {}),
+      files: this.deps.files,
+      managementSocket,
+      guiVersion: this.deps.guiVersion ?? 'Ferry',
+    };
+    return this.deps.launcher.launch(spec, dir, this.deps.profile.id);
   }
 
   /**
