@@ -250,7 +250,8 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
   const profile = await client.store.get(oneName(positionals, 'connect'));
   const piped = values['password-stdin'] ? await readStdin() : undefined;
   const interactive = Boolean(process.stdin.isTTY) && piped === undefined;
-  await checkSecretsReachable(client, profile, { piped, otp: values.otp, interactive });
+  // A tunnel ferry-helper kept after its Ferry process died is taken over: nothing to ask.
+  if (!(await client.isKeptRunning(profile))) await checkSecretsReachable(client, profile, { piped, otp: values.otp, interactive });
 
   const prompter = new TerminalPrompter(interactive);
   const notice = (message: string) => (values.json ? io.out(JSON.stringify({ notice: message })) : io.err(`ferry: ${message}`));

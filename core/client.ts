@@ -96,10 +96,20 @@ export class FerryClient {
    * while ferry-helper kept it): `openSession` + `connect()` takes each one over.
    */
   async runningUnattended(): Promise<Profile[]> {
-    const labels = new Set(await this.launcher.running?.().catch(() => []));
+    const labels = await this.keptRunning();
     if (labels.size === 0) return [];
     const attached = new Set((await this.liveSessions()).map((s) => s.profileId));
     return (await this.store.list()).profiles.filter((p) => labels.has(p.id) && !attached.has(p.id));
+  }
+
+  /** Whether the launcher still runs this profile's openvpn, which connect() takes over with no secret asked. */
+  async isKeptRunning(profile: Profile): Promise<boolean> {
+    return (await this.keptRunning()).has(profile.id);
+  }
+
+  /** Profile ids whose openvpn the launcher keeps (only ferry-helper outlives a Ferry process). */
+  private async keptRunning(): Promise<Set<string>> {
+    return new Set(await this.launcher.running?.().catch(() => []));
   }
 
   async liveSessions(): Promise<LiveSession[]> {

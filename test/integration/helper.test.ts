@@ -54,9 +54,11 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     });
   }
 
-  function connectAs(user: TestUser, profile: string, password: string): Watched {
-    const child = lab.spawn('client', [...user.asUser, process.execPath, ferryBin, 'connect', profile, '--json', '--password-stdin'], { stdio: ['pipe', 'pipe', 'pipe'], env: user.env });
-    child.stdin!.end(`${password}\n`);
+  /** `ferry connect` as `user`; with no password, nothing is piped and there is no terminal either. */
+  function connectAs(user: TestUser, profile: string, password?: string): Watched {
+    const passwordArgs = password === undefined ? [] : ['--password-stdin'];
+    const child = lab.spawn('client', [...user.asUser, process.execPath, ferryBin, 'connect', profile, '--json', ...passwordArgs], { stdio: ['pipe', 'pipe', 'pipe'], env: user.env });
+    child.stdin!.end(password === undefined ? '' : `${password}\n`);
     const w = new Watched(child, `ferry connect (${user.name})`);
     running.push(w);
     return w;
@@ -237,8 +239,21 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     await second.waitFor(STATE('CONNECTED'));
     expect(statesOf(second)).not.toContain('AUTH');
     expect(JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result).toEqual(before);
-    expect(await second.stop('SIGINT')).toBe(0);
+
+    // Killed again: with no terminal and no password at all, the CLI still takes it over.
+    second.child.kill('SIGKILL');
+    await second.exited;
+    const third = connectAs(alice, 'alice');
+    await third.waitFor(STATE('CONNECTED'));
+    expect(statesOf(third)).not.toContain('AUTH');
+    expect(JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result).toEqual(before);
+    expect(await third.stop('SIGINT')).toBe(0);
     expect(await clientLeftovers(lab)).toEqual({ openvpnPids: [], tunDevices: [] });
+
+    // Nothing left to take over: the same command now needs the password, and says so at once.
+    const refused = connectAs(alice, 'alice');
+    await refused.waitFor(/needs a password and there is no terminal to ask on/);
+    expect(await refused.exited).toBe(2);
   });
 
   it('killed and restarted while a session runs, the helper leaves no orphan openvpn, tun device or DNS change', async () => {
