@@ -12,7 +12,7 @@
  *       down a few seconds, where the clients' retry schedules differ
  *
  * Prints medians and ratios, asserts nothing; exits non-zero only when a measurement broke.
- * FERRY_BENCH_RUNS / FERRY_BENCH_RESTARTS / FERRY_BENCH_GAP_MS override 10 runs / 5 restarts / 3000 ms.
+ * FERRY_BENCH_RUNS / FERRY_BENCH_RESTARTS / FERRY_BENCH_GAP_MS override 10 runs / 10 restarts / 3000 ms.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { AUTH_STATE_LINE, CONNECTED_LINE, INIT_LINE, TLS_START_LINE, machine, median, ms, printTable, READY_LINE, runBench, spread, type BenchLab, type Gateway, type Proc } from './lab-setup.js';
 
 const RUNS = Number(process.env.FERRY_BENCH_RUNS ?? 10);
-const RESTARTS = Number(process.env.FERRY_BENCH_RESTARTS ?? 5);
+const RESTARTS = Number(process.env.FERRY_BENCH_RESTARTS ?? 10);
 const GAP_MS = Number(process.env.FERRY_BENCH_GAP_MS ?? 3_000);
 const WORKER = fileURLToPath(new URL('./connect-worker.ts', import.meta.url));
 const HELPER = fileURLToPath(new URL('../bin/ferry-helper.js', import.meta.url));
