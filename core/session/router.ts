@@ -23,7 +23,8 @@ export type EngineEvent =
   | { kind: 'state'; time: number; name: string; description: string; localIp?: string; remoteIp?: string; remotePort?: number }
   | { kind: 'bytecount'; bytesIn: number; bytesOut: number }
   | { kind: 'log'; time: number; flags: string; message: string }
-  | { kind: 'hold' }
+  /** openvpn waits for `hold release`; `pauseSeconds` is how long it would have paused on its own. */
+  | { kind: 'hold'; pauseSeconds: number }
   | { kind: 'fatal'; message: string }
   | { kind: 'need-auth'; staticChallenge?: StaticChallengePrompt }
   | { kind: 'need-private-key' }
@@ -52,7 +53,7 @@ export function routeNotification(n: Notification): EngineEvent | undefined {
       return { kind: 'log', time: Number(n.body.slice(0, first)), flags: n.body.slice(first + 1, second), message: n.body.slice(second + 1) };
     }
     case 'HOLD':
-      return { kind: 'hold' };
+      return { kind: 'hold', pauseSeconds: Number(/:(\d+)\s*$/.exec(n.body)?.[1] ?? 0) };
     case 'FATAL':
       return { kind: 'fatal', message: n.body };
     case 'PASSWORD':

@@ -22,6 +22,7 @@ import { FerryError } from '../util/errors.js';
 import type { CredentialProvider } from './credentials.js';
 import { authFailure, CERTIFICATE_NOT_ACCEPTED, classifyFatal, classifyLogLine, NO_HANDSHAKE, type Failure } from './failures.js';
 import { findOverlap, type LocalNetwork } from './local-networks.js';
+import { restartPauseMs } from './restart-pause.js';
 import { routeNotification, type DynamicChallenge, type EngineEvent } from './router.js';
 import type { SessionSnapshot, SessionState, SessionStats } from './snapshot.js';
 
@@ -74,6 +75,11 @@ export class Session extends EventEmitter<SessionEvents> {
   private handshakeResets = 0;
   private pendingAuth: Promise<{ username: string; password: string } | undefined> | undefined;
   private everConnected = false;
+  /** Holds seen since this openvpn started or was last connected; 0 is the start itself. */
+  private restartsSinceUp = 0;
+  /** When the first of those restarts came: the retry pace slows with the time down. */
+  private downSince = 0;
+  private holdTimer: NodeJS.Timeout | undefined;
   private finished!: Promise<SessionSnapshot>;
   private finish!: (s: SessionSnapshot) => void;
   readonly log: LogEntry[] = [];
@@ -165,13 +171,23 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * openvpn waits for us at start (management-hold), so nothing happens before the router
-   * listens. Restarts must not wait for us: with the hold off openvpn keeps its own pause
-   * (connect-retry: 1 s, later doubling up to 8 s), exactly as a plain openvpn client.
+   * openvpn waits in its hold at start (management-hold), so nothing happens before the
+   * router listens, and again before every restart: that is where Ferry, not openvpn's
+   * fixed pause, decides how soon to try again (restartPauseMs). The price: an openvpn
+   * whose Ferry died waits in that hold at its next restart until a Ferry takes it over,
+   * as it would for any password it needed.
    */
-  private async releaseHold(): Promise<void> {
-    await this.management?.command('hold off');
-    await this.management?.command('hold release');
+  private onHold(pauseSeconds: number): void {
+    const restart = this.restartsSinceUp++;
+    if (restart === 1) this.downSince = Date.now();
+    const wait = restartPauseMs({ restart, announcedSeconds: pauseSeconds, downForMs: Date.now() - this.downSince });
+    const management = this.management;
+    clearTimeout(this.holdTimer);
+    const release = () => {
+      if (this.management === management && !this.stopping) management?.command('hold release').catch(() => {});
+    };
+    if (wait === 0) return release();
+    this.holdTimer = setTimeout(release, wait);
   }
 
   // ---- engine lifecycle -------------------------------------------------------------
@@ -189,6 +205,8 @@ export class Session extends EventEmitter<SessionEvents> {
       return;
     }
     this.engine = engine;
+    // A fresh openvpn's first hold is its start; one taken over can only be holding before a restart.
+    this.restartsSinceUp = running ? 1 : 0;
     // openvpn's own output only matters until the management log takes over (e.g. an
     // options error that stops it before the socket exists); keep its tail for the reason.
     this.startupOutput = [];
@@ -249,13 +267,15 @@ export class Session extends EventEmitter<SessionEvents> {
       const [time, , ...message] = line.split(',');
       if (time && /^\d+$/.test(time)) this.addLog(message.join(','), Number(time));
     }
-    for (const command of ['state on', 'bytecount 1', 'log on']) await management.command(command);
+    // `hold on`: its restarts wait for this session's release, whatever the last Ferry left set.
+    for (const command of ['state on', 'bytecount 1', 'log on', 'hold on']) await management.command(command);
     const current = (await management.command('state')).find((l) => /^\d+,[A-Z_]+,/.test(l));
     const event = current ? routeNotification({ type: 'STATE', body: current }) : undefined;
     if (event) await this.handle(event);
   }
 
   private async engineExited(exit: { code: number | null; signal: NodeJS.Signals | null }): Promise<void> {
+    clearTimeout(this.holdTimer);
     this.management?.close();
     this.management = undefined;
     this.engine = undefined;
@@ -279,6 +299,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private async stopEngine(): Promise<void> {
     this.stopping = true;
     this.clearDeadline();
+    clearTimeout(this.holdTimer);
     const engine = this.engine;
     if (engine) {
       // Ask politely over the socket (openvpn removes routes and the tun); signal if it cannot hear.
@@ -316,7 +337,7 @@ export class Session extends EventEmitter<SessionEvents> {
       case 'bytecount':
         return this.onByteCount(event.bytesIn, event.bytesOut);
       case 'hold':
-        return this.releaseHold();
+        return this.onHold(event.pauseSeconds);
       case 'fatal':
         return this.fail(this.lastProblem?.code === 'tls' ? this.lastProblem : classifyFatal(event.message));
       case 'need-auth':
@@ -365,6 +386,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.clearDeadline();
     this.lastProblem = undefined;
     this.handshakeResets = 0;
+    this.restartsSinceUp = 1;
     this.everConnected = true;
     this.stats = {
       ...this.stats,

@@ -255,7 +255,7 @@ describe('FerryService: sessions and prompts', () => {
     await until(() => s.events.some((e) => e.type === 'session' && e.snapshot.state === 'CONNECTED'), 'CONNECTED');
     expect(s.engine.launches).toBe(0);
     expect(promptOf(s.events)).toBeUndefined();
-    expect(s.engine.commands.slice(0, 5)).toEqual(['log all', 'state on', 'bytecount 1', 'log on', 'state']);
+    expect(s.engine.commands.slice(0, 6)).toEqual(['log all', 'state on', 'bytecount 1', 'log on', 'hold on', 'state']);
     expect((await s.service.handlers.logs({ name: 'Office' })).map((l) => l.message)).toContain('Initialization Sequence Completed');
   });
 

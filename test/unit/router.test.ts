@@ -16,6 +16,12 @@ describe('routeNotification', () => {
     expect(route('>STATE:1795579355,RECONNECTING,auth-failure,,,,,')).toEqual({ kind: 'state', time: 1795579355, name: 'RECONNECTING', description: 'auth-failure' });
   });
 
+  it('reads how long openvpn would pause from its hold', () => {
+    expect(route('>HOLD:Waiting for hold release:0')).toEqual({ kind: 'hold', pauseSeconds: 0 });
+    expect(route('>HOLD:Waiting for hold release:8')).toEqual({ kind: 'hold', pauseSeconds: 8 });
+    expect(route('>HOLD:Waiting for hold release')).toEqual({ kind: 'hold', pauseSeconds: 0 });
+  });
+
   it('parses byte counts and refuses garbage', () => {
     expect(route('>BYTECOUNT:2395,2282')).toEqual({ kind: 'bytecount', bytesIn: 2395, bytesOut: 2282 });
     expect(route('>BYTECOUNT:lots,more')).toBeUndefined();

@@ -64,8 +64,8 @@ describe('Session', () => {
     await engine.attached;
     engine.send('>HOLD:Waiting for hold release:0');
     await engine.waitFor(/^hold release$/);
-    // The hold only guards the start: restarts keep openvpn's own pause, like a plain client.
-    expect(engine.commands.slice(0, 5)).toEqual(['state on', 'bytecount 1', 'log on all', 'hold off', 'hold release']);
+    // The hold stays on: restarts wait for the session too (restartPauseMs), the start goes at once.
+    expect(engine.commands.slice(0, 4)).toEqual(['state on', 'bytecount 1', 'log on all', 'hold release']);
     engine.send(">PASSWORD:Need 'Auth' username/password");
     await engine.waitFor(/^password "Auth"/);
     expect(engine.commands).toContain('username "Auth" "alice"');
@@ -123,6 +123,32 @@ describe('Session', () => {
     engine.send('>STATE:1700000009,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
     await waitState(session, 'CONNECTED');
     expect(session.snapshot().deadline).toBeUndefined();
+  });
+
+  it('releases restarts quickly after a drop, but keeps a longer pause the server asked for', async () => {
+    const { session, engine } = await setup();
+    await session.connect();
+    await engine.attached;
+    engine.send('>HOLD:Waiting for hold release:0');
+    engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await waitState(session, 'CONNECTED');
+    // The gateway went away: openvpn would pause 1 s; the first retry goes at once, the next soon after.
+    engine.send('>STATE:1700000002,RECONNECTING,connection-reset,,,,,');
+    engine.send('>HOLD:Waiting for hold release:1');
+    await engine.waitFor(/^hold release$/, 2);
+    engine.send('>HOLD:Waiting for hold release:1');
+    await engine.waitFor(/^hold release$/, 3);
+    // A server back-off (AUTH_FAILED,TEMP[backoff 5]) makes openvpn announce 5 s: not released early.
+    // The password query sent after it proves the hold was read; a release would have come first.
+    engine.send('>HOLD:Waiting for hold release:5');
+    engine.send(">PASSWORD:Need 'Auth' username/password");
+    await engine.waitFor(/^password "Auth"/);
+    expect(engine.commands.filter((c) => c === 'hold release')).toHaveLength(3);
+    // Connected again: the next drop starts the quick retries over.
+    engine.send('>STATE:1700000009,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await waitState(session, 'CONNECTED');
+    engine.send('>HOLD:Waiting for hold release:1');
+    await engine.waitFor(/^hold release$/, 4);
   });
 
   it('gives up RECONNECTING after the reconnect timeout, with the last problem as the reason', async () => {
