@@ -31,6 +31,7 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
   let alice: TestUser;
   let bob: TestUser;
   let passwords: Map<string, string>;
+  let serverDir: string;
   const bundles: Record<string, string> = {};
   const running: Watched[] = [];
 
@@ -106,7 +107,7 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
 
   beforeAll(async () => {
     lab = await createLab();
-    const serverDir = await initServer(['--dns', PUSHED_DNS]);
+    serverDir = await initServer(['--dns', PUSHED_DNS]);
     passwords = await addAccounts(serverDir, ['alice', 'bob']);
     for (const account of ['alice', 'bob']) bundles[account] = await unpackBundle(serverDir, account);
     gateway = await readyGateway(lab, serverDir);
@@ -256,6 +257,27 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     expect(await refused.exited).toBe(2);
   });
 
+  it('a tunnel whose gateway restarted while no Ferry was attached waits in its hold; the next Ferry brings it back without asking', async () => {
+    const first = connectAs(alice, 'alice', passwords.get('alice')!);
+    await first.waitFor(STATE('CONNECTED'));
+    const before = JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result as Array<{ pid: number }>;
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await gateway.stop();
+    gateway = await readyGateway(lab, serverDir);
+    // Nobody releases it: openvpn waits in its hold (its management socket greets with >HOLD).
+    const [sessionId] = (await helperState()).mgmt;
+    await waitUntil(async () => (await managementGreeting(path.join(helperDir, 'mgmt', sessionId!, 'management.sock'))).includes('>HOLD:Waiting for hold release'));
+
+    // Same openvpn, its hold released by the takeover; the gateway's auth token spares the password.
+    const second = connectAs(alice, 'alice', 'not-the-password');
+    await second.waitFor(STATE('CONNECTED'));
+    expect(JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result).toEqual(before);
+    expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
+    expect(await second.stop('SIGINT')).toBe(0);
+    expect(await clientLeftovers(lab)).toEqual({ openvpnPids: [], tunDevices: [] });
+  });
+
   it('killed and restarted while a session runs, the helper leaves no orphan openvpn, tun device or DNS change', async () => {
     const session = connectAs(alice, 'alice', passwords.get('alice')!);
     await session.waitFor(STATE('CONNECTED'));
@@ -276,6 +298,24 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     expect(await helperState()).toEqual({ sessions: [], mgmt: [] });
   });
 });
+
+/** What an openvpn management socket says to a client that attaches (root may attach to any). */
+function managementGreeting(socketPath: string): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const socket = createConnection(socketPath);
+    const done = () => {
+      socket.destroy();
+      resolve(text);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('>HOLD:')) done();
+    });
+    socket.on('error', done);
+    setTimeout(done, 300);
+  });
+}
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
