@@ -15,7 +15,7 @@
 import { CONNECT_RETRY } from '../engine/config.js';
 
 /** Pause by how long the tunnel has been down: [down for less than, pause] (then connect-retry-max). */
-export const RESTART_SCHEDULE_MS: ReadonlyArray<readonly [number, number]> = [
+const RESTART_SCHEDULE_MS: ReadonlyArray<readonly [number, number]> = [
   [2_000, 250],
   [6_000, 1_000],
   [10_000, 2_000],
