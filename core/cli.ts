@@ -312,14 +312,18 @@ function jsonState(snapshot: SessionSnapshot) {
 async function statusCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
   const { values } = parse(args, { json: { type: 'boolean' } });
   const sessions = await client.liveSessions();
+  // Tunnels ferry-helper keeps while no Ferry process is attached (it crashed or was killed).
+  const unattended = await client.runningUnattended();
   if (values.json) {
-    io.out(JSON.stringify(sessions.map((s) => ({ pid: s.pid, ...s.snapshot })), null, 2));
+    const attached = sessions.map((s) => ({ pid: s.pid, attached: true, ...s.snapshot }));
+    io.out(JSON.stringify([...attached, ...unattended.map((p) => ({ profile: p.name, attached: false }))], null, 2));
     return;
   }
-  if (sessions.length === 0) {
+  if (sessions.length === 0 && unattended.length === 0) {
     io.out('no active sessions');
     return;
   }
+  for (const p of unattended) io.out(`${p.name}  running in ferry-helper with no Ferry attached: \`ferry connect ${p.name}\` takes it over`);
   for (const { snapshot: s } of sessions) {
     const parts = [s.profile, s.state];
     if (s.stats.virtualIp) parts.push(`address ${s.stats.virtualIp}`);
