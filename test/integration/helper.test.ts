@@ -13,6 +13,7 @@ import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
 import { addAccounts, initServer, ROOT, tempDir, unpackBundle } from '../support/cli.js';
 import { clientLeftovers, STATE, statesOf } from '../support/ferry.js';
 import { readyGateway, Watched } from '../support/processes.js';
+import { until } from '../support/until.js';
 import { createTestUser, giveFiles, installForUsers, removeTestUser, type TestUser } from '../support/users.js';
 
 const HELPER = path.join(ROOT, 'bin/ferry-helper.js');
@@ -164,7 +165,7 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     expect(statesOf(session).at(-1)).toBe('DISCONNECTED');
     expect(await readFile(resolvFile(), 'utf8')).toBe(LAB_RESOLV);
     expect(await clientLeftovers(lab)).toEqual({ openvpnPids: [], tunDevices: [] });
-    await waitUntil(async () => (await helperState()).sessions.length === 0);
+    await until(async () => (await helperState()).sessions.length === 0, 'the helper to remove the session', 10_000);
     expect(await helperState()).toEqual({ sessions: [], mgmt: [] });
   });
 
@@ -271,7 +272,7 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     gateway = await readyGateway(lab, serverDir);
     // Nobody releases it: openvpn waits in its hold (its management socket greets with >HOLD).
     const [sessionId] = (await helperState()).mgmt;
-    await waitUntil(async () => (await managementGreeting(path.join(helperDir, 'mgmt', sessionId!, 'management.sock'))).includes('>HOLD:Waiting for hold release'));
+    await until(async () => (await managementGreeting(path.join(helperDir, 'mgmt', sessionId!, 'management.sock'))).includes('>HOLD:Waiting for hold release'), 'openvpn to wait in its hold', 10_000);
 
     // Same openvpn, its hold released by the takeover; the gateway's auth token spares the password.
     const second = connectAs(alice, 'alice', 'not-the-password');
@@ -319,12 +320,4 @@ function managementGreeting(socketPath: string): Promise<string> {
     socket.on('error', done);
     setTimeout(done, 300);
   });
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

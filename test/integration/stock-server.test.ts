@@ -70,6 +70,17 @@ describe.skipIf(labSkipReason())('stock OpenVPN servers (easy-rsa PKI, hand-writ
     }
   }
 
+  /** A stock client connects and pings the vpc host through its tunnel; stopped either way. */
+  async function connectsAndReachesVpc(server: StockServer, pki: EasyRsaPki, opts: Parameters<typeof stockClient>[2] = {}): Promise<void> {
+    const client = await stockClient(server, pki, opts);
+    try {
+      expect(await outcome(client)).toBe('connected');
+      expect(await lab.ping('client', lab.addr.vpcHost, 3)).toBe(true);
+    } finally {
+      await client.stop();
+    }
+  }
+
   async function verifyLog(server: StockServer): Promise<string[]> {
     return (await readFile(server.verifyLog!, 'utf8')).split('\n').filter(Boolean);
   }
@@ -78,13 +89,7 @@ describe.skipIf(labSkipReason())('stock OpenVPN servers (easy-rsa PKI, hand-writ
     it('RSA PKI over UDP: connects and reaches the vpc host', async () => {
       const stock = await startStockServer(lab, { pki: rsa, proto: 'udp' });
       try {
-        const client = await stockClient(stock, rsa);
-        try {
-          await client.waitFor(CONNECTED);
-          expect(await lab.ping('client', lab.addr.vpcHost, 3)).toBe(true);
-        } finally {
-          await client.stop();
-        }
+        await connectsAndReachesVpc(stock, rsa);
       } finally {
         await stock.stop();
       }
@@ -94,13 +99,7 @@ describe.skipIf(labSkipReason())('stock OpenVPN servers (easy-rsa PKI, hand-writ
       const tlsCrypt = await makeTlsCryptKey(path.join(await tempDir('ferry-tls-crypt-'), 'tc.key'));
       const stock = await startStockServer(lab, { pki: ec, proto: 'tcp', tlsCrypt, keepalive: [1, 4] });
       try {
-        const client = await stockClient(stock, ec, { tlsCrypt });
-        try {
-          await client.waitFor(CONNECTED);
-          expect(await lab.ping('client', lab.addr.vpcHost, 3)).toBe(true);
-        } finally {
-          await client.stop();
-        }
+        await connectsAndReachesVpc(stock, ec, { tlsCrypt });
       } finally {
         await stock.stop();
       }
@@ -117,13 +116,7 @@ describe.skipIf(labSkipReason())('stock OpenVPN servers (easy-rsa PKI, hand-writ
     });
 
     it('the right password connects', async () => {
-      const client = await stockClient(stock, ec, { credentials: ['alice', 'correct horse'] });
-      try {
-        expect(await outcome(client)).toBe('connected');
-        expect(await lab.ping('client', lab.addr.vpcHost, 3)).toBe(true);
-      } finally {
-        await client.stop();
-      }
+      await connectsAndReachesVpc(stock, ec, { credentials: ['alice', 'correct horse'] });
       expect(await verifyLog(stock)).toContain('user alice: password ok');
     });
 
@@ -157,13 +150,7 @@ describe.skipIf(labSkipReason())('stock OpenVPN servers (easy-rsa PKI, hand-writ
     });
 
     it('password + current code connects, and the script checked both', async () => {
-      const client = await stockClient(stock, ec, { credentials: ['alice', scrv1('pw-alice', totp.generate())] });
-      try {
-        expect(await outcome(client)).toBe('connected');
-        expect(await lab.ping('client', lab.addr.vpcHost, 3)).toBe(true);
-      } finally {
-        await client.stop();
-      }
+      await connectsAndReachesVpc(stock, ec, { credentials: ['alice', scrv1('pw-alice', totp.generate())] });
       expect(await verifyLog(stock)).toContain('user alice: password ok, otp ok');
     });
 
@@ -209,13 +196,7 @@ describe.skipIf(labSkipReason())('stock OpenVPN servers (easy-rsa PKI, hand-writ
 
     it('the right password is answered with CRV1:R,E:…, and the right response connects', async () => {
       const { stateId, username } = await challenge();
-      const client = await stockClient(stock, ec, { credentials: [username, crv1Response(stateId, '8675309')] });
-      try {
-        expect(await outcome(client)).toBe('connected');
-        expect(await lab.ping('client', lab.addr.vpcHost, 3)).toBe(true);
-      } finally {
-        await client.stop();
-      }
+      await connectsAndReachesVpc(stock, ec, { credentials: [username, crv1Response(stateId, '8675309')] });
       expect(await verifyLog(stock)).toContain(`user alice: crv1 state ${stateId} ok, response ok`);
     });
 

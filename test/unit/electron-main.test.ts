@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { contract, IPC_EVENT_CHANNEL, IPC_INVOKE_PREFIX } from '../../electron/contract.js';
 import { APP_SCHEME_PRIVILEGES, APP_URL, webPreferences } from '../../electron/window.js';
 import { tempDir } from '../support/cli.js';
+import { until } from '../support/until.js';
 
 const h = vi.hoisted(() => {
   type Listener = (...args: unknown[]) => unknown;
@@ -150,10 +151,6 @@ vi.mock('electron', () => ({
   net: { isOnline: () => true },
 }));
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
 
 const argv = process.argv;
 let dir: string;
