@@ -3,8 +3,9 @@
  * runs it as a child when this process has the network privileges (root or
  * CAP_NET_ADMIN); the privileged helper's launcher (native/) does it for ordinary users.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { buildClientConfig, type EngineSpec } from './config.js';
 import { findOpenvpn } from './openvpn-binary.js';
@@ -25,6 +26,9 @@ export interface RunningEngine {
   kill(signal: NodeJS.Signals): void;
 }
 
+/** How tunnels start here: openvpn run directly, through ferry-helper, or not at all (no helper answers). */
+export type LauncherKind = 'direct' | 'helper' | 'missing';
+
 export interface Launcher {
   /**
    * Starts openvpn for `spec` in `sessionDir` (private, 0700). `label` (the profile id)
@@ -35,10 +39,15 @@ export interface Launcher {
   find?(label: string): Promise<RunningEngine | undefined>;
   /** Labels of every openvpn this launcher still runs for this user. */
   running?(): Promise<string[]>;
+  kind(): Promise<LauncherKind>;
 }
 
 export class DirectLauncher implements Launcher {
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  async kind(): Promise<LauncherKind> {
+    return 'direct';
+  }
 
   async launch(spec: EngineSpec, sessionDir: string): Promise<RunningEngine> {
     const openvpn = findOpenvpn(this.env);
@@ -57,14 +66,9 @@ export class DirectLauncher implements Launcher {
     });
     const exited = new Promise<EngineExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const listeners: Array<(line: string) => void> = [];
-    let partial = '';
-    const onData = (chunk: Buffer) => {
-      const lines = (partial + chunk.toString('utf8')).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line) for (const l of listeners) l(line);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    onOutputLines(child, (line) => {
+      for (const l of listeners) l(line);
+    });
     return {
       pid: child.pid,
       managementSocket: spec.managementSocket,
@@ -74,5 +78,12 @@ export class DirectLauncher implements Launcher {
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       },
     };
+  }
+}
+
+/** Calls `onLine` with each non-empty line a child (openvpn) writes to stdout or stderr. */
+export function onOutputLines(child: ChildProcess, onLine: (line: string) => void): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => line && onLine(line));
   }
 }

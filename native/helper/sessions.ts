@@ -13,6 +13,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildClientConfig, type EngineSpec } from '../../core/engine/config.js';
 import type { HelperEvent, HelperFiles, HelperSession, HelperSpecSchema } from '../../core/engine/helper-protocol.js';
+import { onOutputLines } from '../../core/engine/launcher.js';
 import { findOpenvpn } from '../../core/engine/openvpn-binary.js';
 import { writeFileAtomic } from '../../core/util/atomic-file.js';
 import type { z } from 'zod';
@@ -223,18 +224,10 @@ export class SessionManager {
   }
 
   private collectOutput(s: LiveSession): void {
-    let partial = '';
-    const onData = (chunk: Buffer) => {
-      const lines = (partial + chunk.toString('utf8')).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        if (!line) continue;
-        s.tail = [...s.tail.slice(-(OUTPUT_TAIL - 1)), line];
-        for (const w of s.watchers) w({ event: 'output', line });
-      }
-    };
-    s.child.stdout!.on('data', onData);
-    s.child.stderr!.on('data', onData);
+    onOutputLines(s.child, (line) => {
+      s.tail = [...s.tail.slice(-(OUTPUT_TAIL - 1)), line];
+      for (const w of s.watchers) w({ event: 'output', line });
+    });
   }
 
   /**
