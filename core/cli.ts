@@ -1,9 +1,9 @@
 /** The `ferry` command line (DESIGN.md's CLI contract). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Secret } from 'otpauth';
 import { FerryClient } from './client.js';
 import { TerminalPrompter } from './cli/terminal-prompter.js';
 import { formatBytes, stateLine } from './cli/format.js';
+import { editedRemotes, normaliseOtpSecret, parseGateway } from './profile/fields.js';
 import { ProtoSchema, type Profile, type ProfilePatch } from './profile/schema.js';
 import { SessionCredentials } from './session/credentials.js';
 import type { SessionSnapshot } from './session/snapshot.js';
@@ -62,16 +62,6 @@ function oneName(positionals: string[], command: string): string {
   return positionals[0]!;
 }
 
-function parseGateway(value: string): { host: string; port?: number } {
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(value.trim());
-  if (!m) throw new InputError(`--gateway "${value}" is not HOST or HOST:PORT`);
-  const host = m[1]!.replace(/^\[|\]$/g, '');
-  if (m[2] === undefined) return { host };
-  const port = Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(`--gateway port ${m[2]} is not between 1 and 65535`);
-  return { host, port };
-}
-
 function parseProto(value: string | undefined): 'tcp' | 'udp' | undefined {
   if (value === undefined) return undefined;
   const parsed = ProtoSchema.safeParse(value);
@@ -101,7 +91,7 @@ async function importCommand(client: FerryClient, args: string[], io: Io): Promi
   const proto = parseProto(values.proto);
   const { profile, imported } = await client.importProfile(positionals, {
     ...(values.name !== undefined ? { name: values.name } : {}),
-    ...(values.gateway !== undefined ? { gateway: parseGateway(values.gateway) } : {}),
+    ...(values.gateway !== undefined ? { gateway: parseGateway(values.gateway, '--gateway') } : {}),
     ...(proto ? { proto } : {}),
     ...(values.username !== undefined ? { username: values.username } : {}),
     ...(values['no-password'] ? { noPassword: true } : {}),
@@ -200,9 +190,7 @@ async function setCommand(client: FerryClient, args: string[], io: Io): Promise<
   if (values.name !== undefined) patch.name = values.name;
   if (values.username !== undefined) patch.username = values.username;
   if (values.gateway !== undefined || values.proto !== undefined) {
-    const gateway = values.gateway !== undefined ? parseGateway(values.gateway) : undefined;
-    const first = current.remotes[0]!;
-    patch.remotes = [{ host: gateway?.host ?? first.host, port: gateway?.port ?? first.port, proto: parseProto(values.proto) ?? first.proto }];
+    patch.remotes = editedRemotes(current, values.gateway !== undefined ? parseGateway(values.gateway, '--gateway') : undefined, parseProto(values.proto));
   }
   if (values.password !== undefined) {
     if (values.password !== 'required' && values.password !== 'none') throw new InputError('--password must be "required" or "none"');
@@ -223,12 +211,7 @@ async function setCommand(client: FerryClient, args: string[], io: Io): Promise<
     patch.otp = { ...current.otp, kind: values.otp, counter: 0 };
     if (values.otp !== 'none') {
       if (!values['otp-secret-stdin']) throw new InputError(`--otp ${values.otp} needs the token's secret: pipe it with --otp-secret-stdin`);
-      otpSecret = (await readStdin()).replace(/\s+/g, '').toUpperCase();
-      try {
-        if (otpSecret.length < 16 || Secret.fromBase32(otpSecret).bytes.length < 10) throw new Error('too short');
-      } catch {
-        throw new InputError('the OTP secret must be the base32 text your administrator gave you (at least 16 characters, A–Z and 2–7)');
-      }
+      otpSecret = normaliseOtpSecret(await readStdin());
     }
   }
   // The keychain first: a profile never says "TOTP" without a secret to go with it.

@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { HelperLauncher } from './engine/helper-launcher.js';
 import { helperSocketPath } from './engine/helper-protocol.js';
-import { DirectLauncher, type Launcher } from './engine/launcher.js';
+import { DirectLauncher, type Launcher, type LauncherKind } from './engine/launcher.js';
 import type { EngineSpec } from './engine/config.js';
 import { ManagementConnection } from './management/connection.js';
 import { ferryHome, runtimeDir } from './paths.js';
@@ -110,6 +110,11 @@ export class FerryClient {
   /** Profile ids whose openvpn the launcher keeps (only ferry-helper outlives a Ferry process). */
   private async keptRunning(): Promise<Set<string>> {
     return new Set(await this.launcher.running?.().catch(() => []));
+  }
+
+  /** How this client's tunnels start (the app shows it; "missing" comes with advice). */
+  launcherKind(): Promise<LauncherKind> {
+    return this.launcher.kind();
   }
 
   async liveSessions(): Promise<LiveSession[]> {

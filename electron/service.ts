@@ -15,16 +15,15 @@ import { EventEmitter } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Secret } from 'otpauth';
 import { z } from 'zod';
 import { FERRY_VERSION, type FerryClient } from '../core/client.js';
-import { HelperLauncher } from '../core/engine/helper-launcher.js';
-import { helperSocketPath } from '../core/engine/helper-protocol.js';
 import { runtimeDir } from '../core/paths.js';
+import { editedRemotes, normaliseOtpSecret, parseGateway } from '../core/profile/fields.js';
 import { ImportError, importFiles, type ImportOptions } from '../core/profile/import.js';
 import type { Profile, ProfilePatch } from '../core/profile/schema.js';
 import { SessionCredentials, type SessionCredentialOptions, type Prompter } from '../core/session/credentials.js';
 import type { Session, SessionSnapshot } from '../core/session/session.js';
+import { idleSnapshot } from '../core/session/snapshot.js';
 import { statusSocketPath, type LiveSession } from '../core/session/status-socket.js';
 import { ensurePrivateDir, writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
@@ -47,7 +46,6 @@ import {
 export type ParsedRequest<C extends Channel> = z.output<Contract[C]['request']>;
 export type Handlers = { [C in Channel]: (request: ParsedRequest<C>) => Promise<ResponseOf<C>> };
 
-export type LauncherKind = ResponseOf<'appInfo'>['launcher'];
 
 export interface FerryServiceDeps {
   client: FerryClient;
@@ -63,10 +61,8 @@ export interface FerryServiceDeps {
   applySettings?: (next: Settings, previous: Settings) => Promise<void>;
   /** Where import temp dirs are made; default the OS temp dir. */
   tempRoot?: string;
-  /** For the runtime dir and the helper socket; default process.env. */
+  /** For the runtime dir; default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Default: process.getuid() === 0. */
-  isRoot?: boolean;
 }
 
 export const DEFAULT_SETTINGS: Settings = { language: 'system', theme: 'system', startAtLogin: false };
@@ -138,7 +134,7 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
         version: this.deps.version ?? FERRY_VERSION,
         systemLanguage: this.deps.systemLanguage,
         platform: this.deps.platform,
-        launcher: await this.launcherKind(),
+        launcher: await this.client.launcherKind(),
       }),
     };
   }
@@ -165,7 +161,7 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
   private snapshotOf(profile: Profile): SessionSnapshot | undefined {
     const entry = this.live.get(profile.id);
     if (entry?.session) return entry.session.snapshot();
-    if (entry) return { profile: profile.name, state: 'CONNECTING', since: new Date().toISOString(), stats: { bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0 } };
+    if (entry) return idleSnapshot(profile.name, 'CONNECTING');
     return this.ended.get(profile.id)?.snapshot;
   }
 
@@ -189,9 +185,7 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
     if (edit.minimizeOnConnect !== undefined) patch.minimizeOnConnect = edit.minimizeOnConnect;
     if (edit.autoConnect !== undefined) patch.autoConnect = edit.autoConnect;
     if (edit.gateway !== undefined || edit.proto !== undefined) {
-      const gateway = edit.gateway !== undefined ? parseGateway(edit.gateway) : undefined;
-      const first = current.remotes[0]!;
-      patch.remotes = [{ host: gateway?.host ?? first.host, port: gateway?.port ?? first.port, proto: edit.proto ?? first.proto }];
+      patch.remotes = editedRemotes(current, edit.gateway !== undefined ? parseGateway(edit.gateway) : undefined, edit.proto);
     }
     const kind = edit.otpKind ?? current.otp.kind;
     let otpSecret: string | undefined;
@@ -386,7 +380,7 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
     }
     // Nothing runs: a failed session's outcome is dismissed (the tray's error icon goes too).
     const ended = this.ended.get(profile.id);
-    const snapshot: SessionSnapshot = { profile: profile.name, state: 'DISCONNECTED', since: new Date().toISOString(), stats: { bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0 } };
+    const snapshot = idleSnapshot(profile.name, 'DISCONNECTED');
     if (ended && ended.snapshot.state !== 'DISCONNECTED') {
       this.ended.set(profile.id, { snapshot, log: ended.log });
       this.emitEvent({ type: 'session', profile: profile.name, snapshot });
@@ -481,12 +475,6 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
 
   // ---- the main process's own calls ------------------------------------------------
 
-  /** How tunnels start here: as root directly, else through ferry-helper if its socket answers. */
-  async launcherKind(): Promise<LauncherKind> {
-    if (this.deps.isRoot ?? process.getuid?.() === 0) return 'direct';
-    return (await new HelperLauncher(helperSocketPath(this.env)).available()) ? 'helper' : 'missing';
-  }
-
   /** The machine woke from sleep: every live session reconnects at once. */
   wokeUp(): void {
     for (const entry of this.live.values()) entry.session?.wokeUp();
@@ -570,27 +558,6 @@ function importOptions(settings: ImportSettings): ImportOptions {
       throw new ImportError(`${display} is passphrase-protected — type its passphrase and import again`, display);
     },
   };
-}
-
-/** "host", "host:port" or "[v6]:port", as `ferry import --gateway` reads it. */
-export function parseGateway(value: string): { host: string; port?: number } {
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(value.trim());
-  if (!m) throw new InputError(`gateway "${value}" is not HOST or HOST:PORT`);
-  const host = m[1]!.replace(/^\[|\]$/g, '');
-  if (m[2] === undefined) return { host };
-  const port = Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(`gateway port ${m[2]} is not between 1 and 65535`);
-  return { host, port };
-}
-
-function normaliseOtpSecret(value: string): string {
-  const secret = value.replace(/\s+/g, '').toUpperCase();
-  try {
-    if (secret.length < 16 || !/^[A-Z2-7]+=*$/.test(secret) || Secret.fromBase32(secret).bytes.length < 10) throw new Error('invalid');
-  } catch {
-    throw new InputError('the OTP secret must be the base32 text your administrator gave you (at least 16 characters, A–Z and 2–7)');
-  }
-  return secret;
 }
 
 /** A picked file's name as a plain file name: no directories, no control characters. */

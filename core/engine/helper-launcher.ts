@@ -18,7 +18,7 @@ import {
   type HelperSession,
   type HelperRequest,
 } from './helper-protocol.js';
-import type { EngineExit, Launcher, RunningEngine } from './launcher.js';
+import type { EngineExit, Launcher, LauncherKind, RunningEngine } from './launcher.js';
 
 /** No helper to start openvpn: not installed, not running, or its socket unreachable. */
 export class HelperMissingError extends FerryError {
@@ -57,11 +57,11 @@ export class HelperLauncher implements Launcher {
     return HelperSessionSchema.array().parse(list);
   }
 
-  /** Whether a helper answers at the socket (for "how will tunnels start here?"). */
-  async available(): Promise<boolean> {
+  /** Through the helper if one answers at the socket; "missing" if none does. */
+  async kind(): Promise<LauncherKind> {
     return this.request({ op: 'status' }).then(
-      () => true,
-      () => false,
+      () => 'helper',
+      () => 'missing',
     );
   }
 

@@ -24,7 +24,7 @@ import { authFailure, CERTIFICATE_NOT_ACCEPTED, classifyFatal, classifyLogLine, 
 import { findOverlap, type LocalNetwork } from './local-networks.js';
 import { restartPauseMs } from './restart-pause.js';
 import { routeNotification, type DynamicChallenge, type EngineEvent } from './router.js';
-import type { SessionSnapshot, SessionState, SessionStats } from './snapshot.js';
+import { noStats, type SessionSnapshot, type SessionState, type SessionStats } from './snapshot.js';
 
 export type { SessionSnapshot, SessionState, SessionStats } from './snapshot.js';
 
@@ -60,7 +60,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private state: SessionState = 'DISCONNECTED';
   private since = new Date();
   private failure: Failure | undefined;
-  private stats: SessionStats = { bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0 };
+  private stats: SessionStats = noStats();
   private lastByteCount: { at: number; bytesIn: number; bytesOut: number } | undefined;
   private engine: RunningEngine | undefined;
   private management: ManagementConnection | undefined;
@@ -120,7 +120,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.handshakeResets = 0;
     this.pendingAuth = undefined;
     this.lastByteCount = undefined;
-    this.stats = { bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0 };
+    this.stats = noStats();
     this.setState('CONNECTING');
     const expired = await this.ownCertificateExpiry();
     if (expired) return this.fail(expired);

@@ -25,6 +25,9 @@ export const SessionStatsSchema = z.object({
 });
 export type SessionStats = z.infer<typeof SessionStatsSchema>;
 
+/** No tunnel yet: nothing counted. */
+export const noStats = (): SessionStats => ({ bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0 });
+
 export const SessionSnapshotSchema = z.object({
   profile: z.string(),
   state: SessionStateSchema,
@@ -36,3 +39,8 @@ export const SessionSnapshotSchema = z.object({
   stats: SessionStatsSchema,
 });
 export type SessionSnapshot = z.infer<typeof SessionSnapshotSchema>;
+
+/** A snapshot for a profile with no session behind it (one still opening, or nothing running), as of now. */
+export function idleSnapshot(profile: string, state: SessionState): SessionSnapshot {
+  return { profile, state, since: new Date().toISOString(), stats: noStats() };
+}

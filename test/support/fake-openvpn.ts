@@ -7,7 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import type { EngineSpec } from '../../core/engine/config.js';
-import type { EngineExit, Launcher, RunningEngine } from '../../core/engine/launcher.js';
+import type { EngineExit, Launcher, LauncherKind, RunningEngine } from '../../core/engine/launcher.js';
 import { tempDir } from './cli.js';
 
 export class FakeOpenvpn implements Launcher {
@@ -25,6 +25,10 @@ export class FakeOpenvpn implements Launcher {
   async launch(spec: EngineSpec): Promise<RunningEngine> {
     this.launches++;
     return this.serve(spec.managementSocket, false);
+  }
+
+  async kind(): Promise<LauncherKind> {
+    return 'direct';
   }
 
   async running(): Promise<string[]> {

@@ -10,6 +10,9 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FerryClient } from '../../core/client.js';
+import { HelperLauncher } from '../../core/engine/helper-launcher.js';
+import { helperSocketPath } from '../../core/engine/helper-protocol.js';
+import { DirectLauncher, type Launcher } from '../../core/engine/launcher.js';
 import { MemorySecretStore } from '../../core/secrets/secret-store.js';
 import { ImportError } from '../../core/profile/import.js';
 import type { FerryEvent, ImportFile, Prompt } from '../../electron/contract.js';
@@ -17,12 +20,9 @@ import { FerryService, safeFileName } from '../../electron/service.js';
 import { encryptKey, makeCa, makeClient, type Identity } from '../fixtures/import/generate.js';
 import { tempDir } from '../support/cli.js';
 import { FakeOpenvpn } from '../support/fake-openvpn.js';
+import { until } from '../support/until.js';
 
 /** Plays openvpn on the management socket the session asks for, recording its commands. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
 
 const b64 = (data: string | Uint8Array): string => Buffer.from(data).toString('base64');
 
@@ -54,7 +54,7 @@ afterEach(async () => {
 });
 afterAll(() => {});
 
-async function setup(opts: { isRoot?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Setup> {
+async function setup(opts: { launcher?: (env: NodeJS.ProcessEnv) => Launcher; env?: NodeJS.ProcessEnv } = {}): Promise<Setup> {
   const base = await tempDir('ferry-service-');
   const home = path.join(base, 'home');
   const tempRoot = path.join(base, 'tmp');
@@ -63,7 +63,7 @@ async function setup(opts: { isRoot?: boolean; env?: NodeJS.ProcessEnv } = {}): 
   const env = { XDG_RUNTIME_DIR: runtime, FERRY_HELPER_SOCKET: path.join(base, 'no-helper.sock'), ...opts.env };
   const secrets = new MemorySecretStore();
   const engine = new FakeOpenvpn();
-  const client = new FerryClient({ home, secrets, launcher: engine, env });
+  const client = new FerryClient({ home, secrets, launcher: opts.launcher?.(env) ?? engine, env });
   const savedTo = path.join(base, 'exported.log');
   const service = new FerryService({
     client,
@@ -71,7 +71,6 @@ async function setup(opts: { isRoot?: boolean; env?: NodeJS.ProcessEnv } = {}): 
     platform: 'linux',
     tempRoot,
     env,
-    isRoot: opts.isRoot ?? false,
     chooseSavePath: async () => savedTo,
   });
   services.push(service);
@@ -177,6 +176,15 @@ describe('FerryService: import from file contents', () => {
 describe('FerryService: sessions and prompts', () => {
   const promptOf = (events: FerryEvent[], n = 1): Prompt | undefined => events.filter((e) => e.type === 'prompt').map((e) => (e as { prompt: Prompt }).prompt)[n - 1];
 
+  /** Connects Office with no password given; openvpn starts and asks for one; resolves with the UI's prompt. */
+  async function connectUntilPrompt(s: Setup): Promise<Prompt> {
+    await s.service.handlers.connect({ name: 'Office' });
+    s.engine.send('>HOLD:Waiting for hold release:0');
+    s.engine.send(">PASSWORD:Need 'Auth' username/password");
+    await until(() => promptOf(s.events) !== undefined, 'the prompt');
+    return promptOf(s.events)!;
+  }
+
   it('asks for the password, asks again with "rejected" after a wrong one, saves it only once accepted', async () => {
     const s = await setup();
     const { profile } = await imported(s);
@@ -262,11 +270,7 @@ describe('FerryService: sessions and prompts', () => {
   it('closes the open prompt when the session ends; a late answer is not accepted', async () => {
     const s = await setup();
     await imported(s);
-    await s.service.handlers.connect({ name: 'Office' });
-    s.engine.send('>HOLD:Waiting for hold release:0');
-    s.engine.send(">PASSWORD:Need 'Auth' username/password");
-    await until(() => promptOf(s.events) !== undefined, 'the prompt');
-    const prompt = promptOf(s.events)!;
+    const prompt = await connectUntilPrompt(s);
     await s.service.handlers.disconnect({ name: 'Office' });
     await until(() => s.events.some((e) => e.type === 'prompt-closed' && e.id === prompt.id), 'prompt-closed');
     expect(await s.service.handlers.answerPrompt({ id: prompt.id, value: 'Late-Secret' })).toEqual({ accepted: false });
@@ -276,11 +280,8 @@ describe('FerryService: sessions and prompts', () => {
   it('a cancelled prompt fails the session with its reason; disconnect dismisses the failure', async () => {
     const s = await setup();
     await imported(s);
-    await s.service.handlers.connect({ name: 'Office' });
-    s.engine.send('>HOLD:Waiting for hold release:0');
-    s.engine.send(">PASSWORD:Need 'Auth' username/password");
-    await until(() => promptOf(s.events) !== undefined, 'the prompt');
-    expect(await s.service.handlers.answerPrompt({ id: promptOf(s.events)!.id })).toEqual({ accepted: true });
+    const prompt = await connectUntilPrompt(s);
+    expect(await s.service.handlers.answerPrompt({ id: prompt.id })).toEqual({ accepted: true });
     await until(() => s.events.some((e) => e.type === 'session' && e.snapshot.state === 'FAILED'), 'FAILED');
     await until(() => (s.service as unknown as { live: Map<string, unknown> }).live.size === 0, 'the session to close');
     const [failed] = await s.service.handlers.listProfiles({});
@@ -357,9 +358,10 @@ describe('FerryService: profile edits, settings, app info', () => {
   });
 
   it('reports how tunnels start: directly as root, through a reachable helper, or missing', async () => {
-    const root = await setup({ isRoot: true });
+    const root = await setup({ launcher: (env) => new DirectLauncher(env) });
     expect(await root.service.handlers.appInfo({})).toMatchObject({ launcher: 'direct', systemLanguage: 'zh-CN', platform: 'linux', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
-    const missing = await setup();
+    const helperAt = (env: NodeJS.ProcessEnv) => new HelperLauncher(helperSocketPath(env));
+    const missing = await setup({ launcher: helperAt });
     expect((await missing.service.handlers.appInfo({})).launcher).toBe('missing');
     const socket = path.join(await tempDir('ferry-helper-'), 'helper.sock');
     // Something listening is not enough: it must answer the helper's status request.
@@ -367,7 +369,7 @@ describe('FerryService: profile edits, settings, app info', () => {
     const helper = createServer((c) => c.once('data', () => c.end(answers ? '{"ok":true,"result":{"version":"0.1.0","sessions":0,"dns":"resolv.conf"}}\n' : '')));
     await new Promise<void>((resolve) => helper.listen(socket, resolve));
     try {
-      const withHelper = await setup({ env: { FERRY_HELPER_SOCKET: socket } });
+      const withHelper = await setup({ launcher: helperAt, env: { FERRY_HELPER_SOCKET: socket } });
       expect((await withHelper.service.handlers.appInfo({})).launcher).toBe('missing');
       answers = true;
       expect((await withHelper.service.handlers.appInfo({})).launcher).toBe('helper');
