@@ -5,6 +5,7 @@ import { TerminalPrompter } from './cli/terminal-prompter.js';
 import { formatBytes, stateLine } from './cli/format.js';
 import { editedRemotes, normaliseOtpSecret, parseGateway } from './profile/fields.js';
 import { ProtoSchema, type Profile, type ProfilePatch } from './profile/schema.js';
+import { isSaved } from './secrets/secret-store.js';
 import { SessionCredentials } from './session/credentials.js';
 import type { SessionSnapshot } from './session/snapshot.js';
 import { processIo, runCommand, type Io } from './util/cli-main.js';
@@ -270,11 +271,10 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
 /** Fails at once, before starting anything, when a secret will be needed and nothing can supply it. */
 async function checkSecretsReachable(client: FerryClient, profile: Profile, given: { piped?: string | undefined; otp?: string | undefined; interactive: boolean }): Promise<void> {
   if (given.interactive) return;
-  const saved = async (kind: 'password' | 'otp-secret') => (await client.secrets.get(profile.id, kind).catch(() => undefined)) !== undefined;
-  if (profile.passwordRequired && given.piped === undefined && !(await saved('password'))) {
+  if (profile.passwordRequired && given.piped === undefined && !(await isSaved(client.secrets, profile.id, 'password'))) {
     throw new InputError(`"${profile.name}" needs a password and there is no terminal to ask on: pipe it with --password-stdin, or connect once from a terminal with --save-password`);
   }
-  if (profile.staticChallenge && given.otp === undefined && !(profile.otp.kind !== 'none' && (await saved('otp-secret')))) {
+  if (profile.staticChallenge && given.otp === undefined && !(profile.otp.kind !== 'none' && (await isSaved(client.secrets, profile.id, 'otp-secret')))) {
     throw new InputError(`"${profile.name}" needs a one-time code and there is no terminal to ask on: pass it with --otp CODE, or save the token's secret with \`ferry set ${profile.name} --otp totp --otp-secret-stdin\``);
   }
 }

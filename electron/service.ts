@@ -15,12 +15,14 @@ import { EventEmitter } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { FERRY_VERSION, type FerryClient } from '../core/client.js';
 import { runtimeDir } from '../core/paths.js';
 import { editedRemotes, normaliseOtpSecret, parseGateway } from '../core/profile/fields.js';
 import { ImportError, importFiles, type ImportOptions } from '../core/profile/import.js';
 import type { Profile, ProfilePatch } from '../core/profile/schema.js';
+import { isSaved } from '../core/secrets/secret-store.js';
 import { SessionCredentials, type SessionCredentialOptions, type Prompter } from '../core/session/credentials.js';
 import type { Session, SessionSnapshot } from '../core/session/session.js';
 import { idleSnapshot } from '../core/session/snapshot.js';
@@ -148,13 +150,12 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
   }
 
   private async view(profile: Profile, others?: Map<string, LiveSession>): Promise<ProfileView> {
-    const saved = async (kind: 'password' | 'otp-secret') => (await this.client.secrets.get(profile.id, kind).catch(() => undefined)) !== undefined;
     const session = this.snapshotOf(profile) ?? others?.get(profile.id)?.snapshot;
     return {
       profile,
       ...(session ? { session } : {}),
-      savedPassword: await saved('password'),
-      savedOtpSecret: await saved('otp-secret'),
+      savedPassword: await isSaved(this.client.secrets, profile.id, 'password'),
+      savedOtpSecret: await isSaved(this.client.secrets, profile.id, 'otp-secret'),
     };
   }
 
@@ -199,8 +200,7 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
       patch.otp = { ...current.otp, counter: 0 }; // a new HOTP token starts counting again
     }
     if (kind !== 'none' && otpSecret === undefined && edit.otpKind !== undefined && edit.otpKind !== current.otp.kind) {
-      const saved = await this.client.secrets.get(current.id, 'otp-secret').catch(() => undefined);
-      if (saved === undefined) throw new InputError(`a ${kind.toUpperCase()} token needs its secret: type the base32 text your administrator gave you`);
+      if (!(await isSaved(this.client.secrets, current.id, 'otp-secret'))) throw new InputError(`a ${kind.toUpperCase()} token needs its secret: type the base32 text your administrator gave you`);
     }
     // The keychain first: a profile never says "TOTP" without a secret to go with it.
     if (otpSecret !== undefined) await this.client.secrets.set(current.id, 'otp-secret', otpSecret);
@@ -365,7 +365,7 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
     }
     if (entry) {
       // Still opening: wait for it to exist, then stop it.
-      for (let i = 0; i < 100 && !entry.session && this.live.get(profile.id) === entry; i++) await delay(50);
+      for (let i = 0; i < 100 && !entry.session && this.live.get(profile.id) === entry; i++) await sleep(50);
       if (entry.session) {
         await entry.session.disconnect();
         return entry.session.snapshot();
@@ -587,6 +587,3 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

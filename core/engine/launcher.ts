@@ -50,20 +50,9 @@ export class DirectLauncher implements Launcher {
   }
 
   async launch(spec: EngineSpec, sessionDir: string): Promise<RunningEngine> {
-    const openvpn = findOpenvpn(this.env);
     const configPath = path.join(sessionDir, 'openvpn.conf');
     await writeFileAtomic(configPath, buildClientConfig(spec));
-    // argv holds only the config path and the environment only PATH: no secret can be
-    // read from /proc by another user, and nothing of ours leaks into openvpn's helpers.
-    const child = spawn(openvpn, ['--config', configPath], {
-      cwd: sessionDir,
-      env: { PATH: this.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', () => resolve());
-      child.once('error', reject);
-    });
+    const child = await spawnOpenvpn(configPath, sessionDir, this.env);
     const exited = new Promise<EngineExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const listeners: Array<(line: string) => void> = [];
     onOutputLines(child, (line) => {
@@ -79,6 +68,24 @@ export class DirectLauncher implements Launcher {
       },
     };
   }
+}
+
+/**
+ * Starts openvpn on a config file; resolves once it runs. argv holds only the config path
+ * and the environment only PATH: no secret can be read from /proc by another user, and
+ * nothing of ours leaks into openvpn's helpers.
+ */
+export async function spawnOpenvpn(configPath: string, cwd: string, env: NodeJS.ProcessEnv | undefined): Promise<ChildProcess> {
+  const child = spawn(findOpenvpn(env), ['--config', configPath], {
+    cwd,
+    env: { PATH: env?.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', () => resolve());
+    child.once('error', reject);
+  });
+  return child;
 }
 
 /** Calls `onLine` with each non-empty line a child (openvpn) writes to stdout or stderr. */

@@ -23,6 +23,11 @@ export interface SecretStore {
   delete(profileId: string, kind: SecretKind): Promise<boolean>;
 }
 
+/** Whether a secret is saved; an unreachable keychain counts as nothing saved (the caller then asks). */
+export async function isSaved(store: SecretStore, profileId: string, kind: SecretKind): Promise<boolean> {
+  return (await store.get(profileId, kind).catch(() => undefined)) !== undefined;
+}
+
 const SERVICE = 'ferry-vpn';
 
 /**

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ManagementConnection, quoteArg } from '../management/connection.js';
 import type { EngineSpec } from '../engine/config.js';
 import { HelperMissingError } from '../engine/helper-launcher.js';
@@ -305,7 +306,8 @@ export class Session extends EventEmitter<SessionEvents> {
       // Ask politely over the socket (openvpn removes routes and the tun); signal if it cannot hear.
       if (this.management) await this.management.command('signal SIGTERM').catch(() => engine.kill('SIGTERM'));
       else engine.kill('SIGTERM');
-      const exited = await Promise.race([engine.exited.then(() => true), delay(STOP_GRACE_MS).then(() => false)]);
+      // Unref'd: a finished `ferry connect` must not linger on this timer.
+      const exited = await Promise.race([engine.exited.then(() => true), sleep(STOP_GRACE_MS, false, { ref: false })]);
       if (!exited) {
         engine.kill('SIGKILL');
         await engine.exited;
@@ -588,7 +590,3 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 }
 
-/** A timer that does not keep the process alive: a finished `ferry connect` exits at once. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}

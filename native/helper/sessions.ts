@@ -5,7 +5,7 @@
  * watch or stop it. When openvpn exits, for whatever reason, its DNS is restored and its
  * directories removed; at start-up, whatever a crashed helper left running is stopped.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,8 +13,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildClientConfig, type EngineSpec } from '../../core/engine/config.js';
 import type { HelperEvent, HelperFiles, HelperSession, HelperSpecSchema } from '../../core/engine/helper-protocol.js';
-import { onOutputLines } from '../../core/engine/launcher.js';
-import { findOpenvpn } from '../../core/engine/openvpn-binary.js';
+import { onOutputLines, spawnOpenvpn } from '../../core/engine/launcher.js';
 import { writeFileAtomic } from '../../core/util/atomic-file.js';
 import type { z } from 'zod';
 import { parsePushedDns, type DnsBackend } from './dns.js';
@@ -143,15 +142,7 @@ export class SessionManager {
       // The same builder the core uses, re-validating the spec; plus only the helper's hook.
       await writeFile(config, buildClientConfig(engineSpec, { upHook: `/bin/sh ${hook}` }), { mode: 0o600 });
 
-      const child = spawn(findOpenvpn(this.opts.env), ['--config', config], {
-        cwd: dir,
-        env: { PATH: this.opts.env?.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
+      const child = await spawnOpenvpn(config, dir, this.opts.env);
       const record: LiveSession = {
         id,
         label,

@@ -4,7 +4,7 @@
  * Ferry's own management lines, nothing injectable) and the session's credential source
  * (keychain order, save only after acceptance, never delete on rejection, OTP codes).
  */
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HOTP, Secret, TOTP } from 'otpauth';
 import { describe, expect, it } from 'vitest';
