@@ -296,7 +296,7 @@ async function statusCommand(client: FerryClient, args: string[], io: Io): Promi
   const { values } = parse(args, { json: { type: 'boolean' } });
   const sessions = await client.liveSessions();
   // Tunnels ferry-helper keeps while no Ferry process is attached (it crashed or was killed).
-  const unattended = await client.runningUnattended();
+  const unattended = await client.runningUnattended(sessions);
   if (values.json) {
     const attached = sessions.map((s) => ({ pid: s.pid, attached: true, ...s.snapshot }));
     io.out(JSON.stringify([...attached, ...unattended.map((p) => ({ profile: p.name, attached: false }))], null, 2));

@@ -94,11 +94,12 @@ export class FerryClient {
   /**
    * Profiles whose tunnel still runs without a Ferry process attached (the app restarted
    * while ferry-helper kept it): `openSession` + `connect()` takes each one over.
+   * `live`: the live sessions, when the caller has just listed them.
    */
-  async runningUnattended(): Promise<Profile[]> {
+  async runningUnattended(live?: LiveSession[]): Promise<Profile[]> {
     const labels = await this.keptRunning();
     if (labels.size === 0) return [];
-    const attached = new Set((await this.liveSessions()).map((s) => s.profileId));
+    const attached = new Set((live ?? (await this.liveSessions())).map((s) => s.profileId));
     return (await this.store.list()).profiles.filter((p) => labels.has(p.id) && !attached.has(p.id));
   }
 
