@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { FERRY_VERSION, FerryClient } from '../core/client.js';
 import { buildClientConfig, type EngineSpec } from '../core/engine/config.js';
@@ -241,7 +242,6 @@ async function writeRawConfig(user: ClientHome, profileName: string, password: s
 
 // ---- numbers and tables -------------------------------------------------------------
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -13,7 +13,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { Lab, LabNs } from '../test/lab/lab.js';
-import { CONNECTED_LINE, INIT_LINE, machine, median, printTable, runBench, sleep, spread, type BenchLab, type Gateway, type Proc } from './lab-setup.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CONNECTED_LINE, INIT_LINE, machine, median, printTable, runBench, spread, type BenchLab, type Gateway, type Proc } from './lab-setup.js';
 
 const RUNS = Number(process.env.FERRY_BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.FERRY_BENCH_SECONDS ?? 5);

@@ -29,6 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants, existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type LabNs = 'client' | 'gateway' | 'vpc';
 
@@ -246,8 +247,6 @@ async function runArgv(argv: string[], opts?: ExecOptions): Promise<ExecResult> 
   if (res.code !== 0) throw new Error(`\`${argv.join(' ')}\` exited ${res.code}: ${res.stderr.trim()}`);
   return res;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
