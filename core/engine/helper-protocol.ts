@@ -99,7 +99,13 @@ export const HelperSessionSchema = z.object({
 });
 export type HelperSession = z.infer<typeof HelperSessionSchema>;
 
-export const HelperStatusSchema = z.object({ version: z.string(), sessions: z.number().int(), dns: z.string() });
+export const HelperStatusSchema = z.object({
+  version: z.string(),
+  sessions: z.number().int(),
+  dns: z.string(),
+  /** Whether the asking user may start sessions (see native/helper/policy.ts). */
+  mayStart: z.boolean(),
+});
 
 export const HelperReplySchema = z.union([
   z.object({ ok: z.literal(true), result: z.unknown() }),

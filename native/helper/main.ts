@@ -9,18 +9,21 @@ import { DEFAULT_HELPER_SOCKET } from '../../core/engine/helper-protocol.js';
 import { type Io, processIo, runCommand } from '../../core/util/cli-main.js';
 import { FerryError, InputError } from '../../core/util/errors.js';
 import { pickDnsBackend } from './dns.js';
+import { DEFAULT_GROUP, loadStartPolicy } from './policy.js';
 import { prepareBaseDir, startHelperServer } from './server.js';
-import { SessionManager } from './sessions.js';
+import { LIMITS, SessionManager } from './sessions.js';
 
-const USAGE = `Usage: ferry-helper [--socket PATH]
+const USAGE = `Usage: ferry-helper [--socket PATH] [--group NAME] [--max-sessions N]
 
 Runs as root and starts openvpn for ordinary users of this machine, so that Ferry can
-connect without root. Default socket: ${DEFAULT_HELPER_SOCKET}. Normally started by the
+connect without root. Only root and members of the group (default "${DEFAULT_GROUP}") may
+start a session; each user runs at most ${LIMITS.perUser}, the machine at most N (default
+${LIMITS.total}). Default socket: ${DEFAULT_HELPER_SOCKET}. Normally started by the
 service manager (native/linux/ferry-helper.service).`;
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   return runCommand('ferry-helper', io, async () => {
-    const { values } = parseArgs({ args: argv, options: { socket: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+    const { values } = parseArgs({ args: argv, options: { socket: { type: 'string' }, group: { type: 'string' }, 'max-sessions': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
     if (values.help) {
       io.out(USAGE);
       return 0;
@@ -31,13 +34,23 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const base = path.dirname(socketPath);
     await prepareBaseDir(base);
 
+    const group = values.group ?? DEFAULT_GROUP;
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(group)) throw new InputError('--group must name a group');
+    const total = Number(values['max-sessions'] ?? LIMITS.total);
+    if (!Number.isInteger(total) || total < 1 || total > 1024) throw new InputError('--max-sessions must be a whole number from 1 to 1024');
     const log = (message: string) => io.err(`ferry-helper: ${message}`);
+    // Whatever escapes a handler is logged, never fatal: one user's request must not
+    // take down every other user's tunnel (and leave their routes and DNS behind).
+    process.on('uncaughtException', (err) => log(`internal error (kept running): ${err.stack ?? err.message}`));
+    process.on('unhandledRejection', (err) => log(`internal error (kept running): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
+    const policy = await loadStartPolicy(group);
+    if (policy.gid === undefined) log(`the group "${group}" does not exist: only root can start sessions (create it: groupadd --system ${group})`);
     const dns = pickDnsBackend(base, log);
-    const sessions = new SessionManager({ base, dns, log });
+    const sessions = new SessionManager({ base, dns, log, limits: { perUser: Math.min(LIMITS.perUser, total), total } });
     await sessions.init();
     const activation = systemdSocket();
-    const server = await startHelperServer({ socketPath, sessions, dnsName: dns.name, log, ...activation });
-    log(`serving ${socketPath}${activation.inheritedFd !== undefined ? ' (socket from systemd)' : ''} (DNS via ${dns.name})`);
+    const server = await startHelperServer({ socketPath, sessions, policy, dnsName: dns.name, log, ...activation });
+    log(`serving ${socketPath}${activation.inheritedFd !== undefined ? ' (socket from systemd)' : ''} (DNS via ${dns.name}; sessions: root and group ${group})`);
 
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {

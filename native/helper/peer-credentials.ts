@@ -10,6 +10,8 @@ import koffi from 'koffi';
 export interface PeerCredentials {
   uid: number;
   gid: number;
+  /** Supplementary groups at connect time (Linux SO_PEERGROUPS); decides who may start a session. */
+  groups: number[];
   /** Linux only; informational (pids are reused), never used for authorisation. */
   pid?: number;
 }
@@ -22,15 +24,30 @@ function linuxReader(): Reader {
   const libc = koffi.load('libc.so.6');
   const ucred = koffi.struct('ferry_ucred', { pid: 'int32', uid: 'uint32', gid: 'uint32' });
   const getsockopt = libc.func('int getsockopt(int fd, int level, int name, _Out_ ferry_ucred *value, _Inout_ uint32 *length)');
+  const getsockoptBytes = libc.func('getsockopt', 'int', ['int', 'int', 'int', 'void *', koffi.inout(koffi.pointer('uint32'))]);
   const SOL_SOCKET = 1;
   const SO_PEERCRED = 17;
+  const SO_PEERGROUPS = 59; // Linux 4.13+
+  const ERANGE = 34;
+  /** The peer's supplementary groups, captured by the kernel at connect(); bounded by NGROUPS_MAX. */
+  const peerGroups = (fd: number): number[] => {
+    for (let slots = 64; slots <= 65536; slots *= 4) {
+      const buffer = Buffer.alloc(slots * 4);
+      const length = [buffer.length];
+      if (getsockoptBytes(fd, SOL_SOCKET, SO_PEERGROUPS, buffer, length) === 0) {
+        return [...new Uint32Array(buffer.buffer, buffer.byteOffset, Math.floor(length[0]! / 4))];
+      }
+      if (koffi.errno() !== ERANGE) break;
+    }
+    throw new Error('getsockopt(SO_PEERGROUPS) failed');
+  };
   return (fd) => {
     const value: { pid?: number; uid?: number; gid?: number } = {};
     const length = [koffi.sizeof(ucred)];
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, value, length) !== 0 || value.uid === undefined || value.gid === undefined) {
       throw new Error('getsockopt(SO_PEERCRED) failed');
     }
-    return { uid: value.uid, gid: value.gid, ...(value.pid ? { pid: value.pid } : {}) };
+    return { uid: value.uid, gid: value.gid, groups: peerGroups(fd), ...(value.pid ? { pid: value.pid } : {}) };
   };
 }
 
@@ -41,7 +58,9 @@ function darwinReader(): Reader {
     const uid = [0];
     const gid = [0];
     if (getpeereid(fd, uid, gid) !== 0) throw new Error('getpeereid failed');
-    return { uid: uid[0]!, gid: gid[0]! };
+    // Untested here: LOCAL_PEERCRED's xucred carries the groups on macOS; until it is
+    // read, only the primary group counts there.
+    return { uid: uid[0]!, gid: gid[0]!, groups: [] };
   };
 }
 

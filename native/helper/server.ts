@@ -1,25 +1,35 @@
 /**
  * ferry-helper's socket: anyone on the machine may connect (mode 0666), and each
- * connection is identified by the kernel's peer credentials before a byte is read. One
- * JSON request line per connection, parsed with the closed schema; garbage, oversized or
- * silent connections are answered or dropped without disturbing anyone else.
+ * connection is identified by the kernel's peer credentials before a byte is read; only
+ * root and members of the helper's group may start a session (policy.ts). One JSON
+ * request line per connection, parsed with the closed schema. Everything a caller can
+ * make the helper hold is bounded: connections (machine-wide and per user), streams
+ * (start/watch connections kept open for events) per user, the time to send the request
+ * line (an absolute deadline, so trickling bytes does not extend it), the request's size,
+ * and what may wait unread for a watcher (one that falls behind is dropped, not buffered).
  */
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { HelperRequestSchema, MAX_HELPER_REQUEST, type HelperEvent } from '../../core/engine/helper-protocol.js';
 import { FERRY_VERSION } from '../../core/client.js';
-import { peerCredentials } from './peer-credentials.js';
-import type { Caller, SessionManager } from './sessions.js';
+import { peerCredentials, type PeerCredentials } from './peer-credentials.js';
+import { mayStart, startRefusal, type StartPolicy } from './policy.js';
+import type { SessionManager } from './sessions.js';
 
-/** A connection must send its request this soon, or it is dropped. */
+/** A connection must have sent its whole request line this soon after connecting, or it is dropped. */
 export const REQUEST_TIMEOUT_MS = 5_000;
 /** Connections open at once; more are closed at once (a local flood must not starve the helper). */
 export const MAX_CONNECTIONS = 128;
+/** Per user: connections open at once, and of those, streams (start/watch) kept open for events. */
+export const PER_USER = { connections: 16, streams: 8 };
+/** Bytes that may wait unread for one connection; a watcher further behind is dropped. */
+export const MAX_PENDING_BYTES = 256 * 1024;
 
 export interface HelperServerOptions {
   socketPath: string;
   sessions: SessionManager;
+  policy: StartPolicy;
   dnsName: string;
   log: (message: string) => void;
   /** A listening descriptor handed over by systemd socket activation. */
@@ -50,23 +60,55 @@ export async function prepareBaseDir(dir: string): Promise<void> {
 
 export async function startHelperServer(opts: HelperServerOptions): Promise<Server> {
   let open = 0;
+  type Usage = { connections: number; streams: number; refused: number };
+  const perUser = new Map<number, Usage>();
+  const usage = (uid: number) => perUser.get(uid) ?? perUser.set(uid, { connections: 0, streams: 0, refused: 0 }).get(uid)!;
+  const release = (uid: number, kind: keyof Usage) => {
+    const u = usage(uid);
+    u[kind]--;
+    if (u.connections === 0 && u.streams === 0 && u.refused === 0) perUser.delete(uid);
+  };
   const server = createServer((socket) => {
-    open++;
-    socket.once('close', () => open--);
     socket.on('error', () => socket.destroy());
-    if (open > MAX_CONNECTIONS) {
-      socket.destroy();
-      return;
-    }
-    let caller: Caller;
+    let caller: PeerCredentials;
     try {
       caller = peerCredentials(socket);
     } catch (err) {
       opts.log(`refused a connection: ${(err as Error).message}`);
-      socket.destroy();
-      return;
+      return void socket.destroy();
     }
-    serveConnection(socket, caller, opts);
+    const mine = usage(caller.uid);
+    // Over a user's own limit: told why, without taking a machine-wide slot, so one user
+    // cannot fill the helper. A user who keeps on is closed on without a word.
+    if (mine.connections >= PER_USER.connections) {
+      if (mine.refused >= PER_USER.connections) return void socket.destroy();
+      mine.refused++;
+      socket.once('close', () => release(caller.uid, 'refused'));
+      // Told, then closed; not destroyed at once, which could discard the line unread.
+      socket.end(`${JSON.stringify({ ok: false, error: `too many connections from your user (at most ${PER_USER.connections} at once)` })}\n`);
+      return void setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS).unref();
+    }
+    if (open >= MAX_CONNECTIONS) return void socket.destroy();
+    open++;
+    mine.connections++;
+    socket.once('close', () => {
+      open--;
+      release(caller.uid, 'connections');
+    });
+    serveConnection(socket, caller, opts, {
+      // A stream slot lasts as long as its connection, or until its request is refused.
+      openStream: () => {
+        if (mine.streams >= PER_USER.streams) return undefined;
+        mine.streams++;
+        let held = true;
+        const close = () => {
+          if (held) release(caller.uid, 'streams');
+          held = false;
+        };
+        socket.once('close', close);
+        return close;
+      },
+    });
   });
   server.on('error', (err) => opts.log(`socket error: ${err.message}`));
   if (opts.inheritedFd !== undefined) {
@@ -86,19 +128,30 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Serv
   return server;
 }
 
-function serveConnection(socket: Socket, caller: Caller, opts: HelperServerOptions): void {
+function serveConnection(socket: Socket, caller: PeerCredentials, opts: HelperServerOptions, limits: { openStream(): (() => void) | undefined }): void {
   let buffer = '';
   let handled = false;
   socket.setEncoding('utf8');
-  socket.setTimeout(REQUEST_TIMEOUT_MS, () => {
-    if (!handled) socket.destroy();
-  });
+  // Absolute, from the connection's first moment: a byte every second does not extend it.
+  // Once a reply has been sent the same timer bounds how long an unread reply may linger.
+  let deadline: NodeJS.Timeout | undefined = setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS);
+  socket.once('close', () => clearTimeout(deadline));
   const send = (message: unknown) => {
-    if (!socket.destroyed) socket.write(`${JSON.stringify(message)}\n`);
+    if (socket.destroyed) return;
+    if (socket.writableLength > MAX_PENDING_BYTES) {
+      opts.log(`uid ${caller.uid}: dropped a connection that stopped reading (${socket.writableLength} bytes unread)`);
+      return void socket.destroy();
+    }
+    socket.write(`${JSON.stringify(message)}\n`);
+  };
+  const finish = () => {
+    socket.end();
+    clearTimeout(deadline);
+    deadline = setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS);
   };
   const fail = (error: string) => {
     send({ ok: false, error });
-    socket.end();
+    finish();
   };
   socket.on('data', (chunk: string) => {
     if (handled) return; // one request per connection; anything after it is ignored
@@ -112,10 +165,12 @@ function serveConnection(socket: Socket, caller: Caller, opts: HelperServerOptio
       return;
     }
     handled = true;
-    socket.setTimeout(0);
+    clearTimeout(deadline);
+    const line = buffer.slice(0, newline);
+    buffer = '';
     let json: unknown;
     try {
-      json = JSON.parse(buffer.slice(0, newline));
+      json = JSON.parse(line);
     } catch {
       return fail('malformed request: not JSON');
     }
@@ -130,39 +185,52 @@ function serveConnection(socket: Socket, caller: Caller, opts: HelperServerOptio
     let replied = false;
     const early: HelperEvent[] = [];
     const onEvent = (event: HelperEvent) => {
-      if (!replied) return void early.push(event);
+      if (!replied) {
+        if (early.length < 1000) early.push(event);
+        return;
+      }
       send(event);
-      if (event.event === 'exit') socket.end();
+      if (event.event === 'exit') finish();
     };
     const replyThenStream = (result: unknown, unsubscribe: () => void) => {
       send({ ok: true, result });
       replied = true;
       for (const event of early.splice(0)) onEvent(event);
       // The caller going away (an app restarting) does not end the session.
-      socket.once('close', unsubscribe);
+      if (socket.destroyed) unsubscribe();
+      else socket.once('close', unsubscribe);
+    };
+    let closeStream: (() => void) | undefined;
+    const stream = () => {
+      closeStream = limits.openStream();
+      if (!closeStream) throw new Error(`too many open sessions and watchers for your user (at most ${PER_USER.streams}); close another Ferry window first`);
     };
     void (async () => {
       switch (request.op) {
         case 'start': {
+          if (!mayStart(opts.policy, caller)) throw new Error(await startRefusal(opts.policy, caller.uid));
+          stream();
           const { session, unsubscribe } = await sessions.start(caller, request.label, request.spec, request.files, onEvent);
           return replyThenStream(session, unsubscribe);
         }
         case 'watch': {
+          stream();
           const { session, unsubscribe } = sessions.watch(caller, request.id, onEvent);
           return replyThenStream(session, unsubscribe);
         }
         case 'stop':
           sessions.stop(caller, request.id, request.signal);
           send({ ok: true, result: null });
-          return socket.end();
+          return finish();
         case 'list':
           send({ ok: true, result: sessions.list(caller) });
-          return socket.end();
+          return finish();
         case 'status':
-          send({ ok: true, result: { version: FERRY_VERSION, sessions: sessions.list(caller).length, dns: opts.dnsName } });
-          return socket.end();
+          send({ ok: true, result: { version: FERRY_VERSION, sessions: sessions.list(caller).length, dns: opts.dnsName, mayStart: mayStart(opts.policy, caller) } });
+          return finish();
       }
     })().catch((err: Error) => {
+      closeStream?.();
       opts.log(`uid ${caller.uid}: ${request.op} refused: ${err.message}`);
       fail(err.message);
     });

@@ -4,7 +4,7 @@
  * both ends. The helper runs in the client namespace, where `ip netns exec` gives it a
  * private /etc/resolv.conf (/etc/netns/<ns>/resolv.conf), so DNS changes stay in the lab.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import path from 'node:path';
@@ -14,7 +14,8 @@ import { addAccounts, initServer, ROOT, tempDir, unpackBundle } from '../support
 import { clientLeftovers, STATE, statesOf } from '../support/ferry.js';
 import { readyGateway, Watched } from '../support/processes.js';
 import { until } from '../support/until.js';
-import { createTestUser, giveFiles, installForUsers, removeTestUser, type TestUser } from '../support/users.js';
+import { inProcessRequest as inProcessRequestTo, openConversation, rawRequest as rawRequestAs } from '../support/helper-requests.js';
+import { createTestGroup, createTestUser, giveFiles, installForUsers, removeTestGroup, removeTestUser, type TestGroup, type TestUser } from '../support/users.js';
 
 const HELPER = path.join(ROOT, 'bin/ferry-helper.js');
 const PUSHED_DNS = '198.18.2.53';
@@ -29,8 +30,11 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
   let helperDir: string;
   let socket: string;
   let ferryBin: string;
+  let ferryGroup: TestGroup;
   let alice: TestUser;
   let bob: TestUser;
+  /** Not in the helper's group. */
+  let carol: TestUser;
   let passwords: Map<string, string>;
   let serverDir: string;
   const bundles: Record<string, string> = {};
@@ -39,7 +43,7 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
   const resolvFile = () => `/etc/netns/${lab.ns.client}/resolv.conf`;
 
   function startHelper(): Watched {
-    helper = new Watched(lab.spawn('client', [process.execPath, HELPER, '--socket', socket]), 'ferry-helper');
+    helper = new Watched(lab.spawn('client', [process.execPath, HELPER, '--socket', socket, '--group', ferryGroup.name]), 'ferry-helper');
     return helper;
   }
 
@@ -66,33 +70,8 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     return w;
   }
 
-  /**
-   * One raw request to the helper, from `user` (or root), written as given (no newline
-   * added; `undefined` writes nothing at all); resolves with the reply lines.
-   */
-  function rawRequest(payload: string | undefined, user?: TestUser): Promise<string[]> {
-    const script = `const s=require('net').createConnection(process.argv[1]);let o='';s.on('data',d=>o+=d);s.on('error',e=>console.log(JSON.stringify({socketError:e.code})));s.on('close',()=>process.stdout.write(o));let i='';process.stdin.on('data',d=>i+=d).on('end',()=>{if(i)s.write(i)});`;
-    const argv = [...(user?.asUser ?? []), process.execPath, '-e', script, socket];
-    return new Promise((resolve) => {
-      const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'] });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.once('exit', () => resolve(out.split('\n').filter(Boolean)));
-      child.stdin.end(payload ?? '');
-    });
-  }
-
-  /** Resolves with the reply, '' if the helper closed without one, or the socket error code. */
-  function inProcessRequest(payload: string): Promise<string> {
-    return new Promise((resolve) => {
-      const s = createConnection(socket);
-      let out = '';
-      s.on('connect', () => s.write(payload));
-      s.on('data', (d: Buffer) => (out += d.toString()));
-      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-      s.on('close', () => resolve(out.trim()));
-    });
-  }
+  const rawRequest = (payload: string | undefined, user?: TestUser) => rawRequestAs(socket, payload, user);
+  const inProcessRequest = (payload: string) => inProcessRequestTo(socket, payload);
 
   async function helperState(): Promise<{ sessions: string[]; mgmt: string[] }> {
     return { sessions: await readdir(path.join(helperDir, 'sessions')), mgmt: await readdir(path.join(helperDir, 'mgmt')) };
@@ -120,10 +99,13 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     await mkdir(path.dirname(resolvFile()), { recursive: true });
     await writeFile(resolvFile(), LAB_RESOLV);
     ferryBin = await installForUsers();
-    alice = await createTestUser(socket);
-    bob = await createTestUser(socket);
+    ferryGroup = await createTestGroup();
+    alice = await createTestUser(socket, ferryGroup);
+    bob = await createTestUser(socket, ferryGroup);
+    carol = await createTestUser(socket);
     await importFor(alice, 'alice');
     await importFor(bob, 'bob');
+    await importFor(carol, 'alice');
     await startHelper().waitFor(/ferry-helper: serving/);
   });
 
@@ -132,12 +114,15 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
   });
 
   afterAll(async () => {
+    if (process.env.DEBUG_HELPER) console.log(helper.lines.join('\n'));
     await helper?.stop('SIGTERM');
     await gateway?.stop();
     await lab?.teardown();
     await rm(path.dirname(resolvFile()), { recursive: true, force: true }).catch(() => {});
     await removeTestUser(alice);
     await removeTestUser(bob);
+    await removeTestUser(carol);
+    await removeTestGroup(ferryGroup);
   });
 
   it('an ordinary user connects, reaches the VPC with the pushed DNS applied, disconnects, and nothing is left', async () => {
@@ -145,12 +130,14 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     await session.waitFor(STATE('CONNECTED'));
     expect(await lab.ping('client', lab.addr.vpcHost)).toBe(true);
 
-    // openvpn is root's (started by the helper); its management socket is alice's alone.
+    // openvpn is root's (started by the helper); its management socket is alice's alone,
+    // in a directory that stays root's (alice can reach the socket, not add anything).
     const [info] = JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result as Array<{ id: string; pid: number; managementSocket: string }>;
     expect(info).toBeDefined();
     const owner = await stat(info!.managementSocket);
     expect([owner.uid, owner.mode & 0o777]).toEqual([alice.uid, 0o600]);
-    expect((await stat(path.dirname(info!.managementSocket))).uid).toBe(alice.uid);
+    const dir = await stat(path.dirname(info!.managementSocket));
+    expect([dir.uid, dir.mode & 0o777]).toEqual([0, 0o711]);
     expect((await readFile(`/proc/${info!.pid}/status`, 'utf8')).match(/^Uid:\s+(\d+)/m)![1]).toBe('0');
 
     // Pushed DNS is in force during the session, ahead of the original servers.
@@ -167,6 +154,32 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     expect(await clientLeftovers(lab)).toEqual({ openvpnPids: [], tunDevices: [] });
     await until(async () => (await helperState()).sessions.length === 0, 'the helper to remove the session', 10_000);
     expect(await helperState()).toEqual({ sessions: [], mgmt: [] });
+  });
+
+  it('a user outside the helper\'s group is refused with how to get access, for any session, and nothing starts', async () => {
+    const attempt = connectAs(carol, 'alice', passwords.get('alice')!);
+    expect(await attempt.exited).toBe(1);
+    const refusal = `only members of the group "${ferryGroup.name}" may start VPN sessions on this machine: ask an administrator to run \`sudo usermod -aG ${ferryGroup.name} ${carol.name}\`, then log out and in again`;
+    expect(attempt.lines.join('\n')).toContain(refusal);
+    expect(statesOf(attempt)).not.toContain('CONNECTED');
+
+    // A raw start asking for the default route gets the same rule; status tells the caller in advance.
+    const ca = await readFile(path.join(bundles.alice!, 'ca.crt'), 'utf8');
+    const spec = { remotes: [{ host: lab.addr.gatewayUnderlay, port: 1194, proto: 'tcp' }], engine: { dev: 'tun', remoteCertTls: 'server', redirectGateway: ['def1'] }, passwordRequired: true, guiVersion: 'Ferry test' };
+    const start = `${JSON.stringify({ op: 'start', label: 'default-route', spec, files: { ca } })}\n`;
+    expect(JSON.parse((await rawRequest(start, carol))[0]!)).toEqual({ ok: false, error: refusal });
+    expect(JSON.parse((await rawRequest('{"op":"status"}\n', carol))[0]!)).toMatchObject({ ok: true, result: { mayStart: false } });
+    expect(JSON.parse((await rawRequest('{"op":"status"}\n', bob))[0]!)).toMatchObject({ ok: true, result: { mayStart: true } });
+    expect((await helperState()).sessions).toEqual([]);
+
+    // A member may: the same default-route request starts (openvpn waits in its hold), then stops.
+    const started = await openConversation(socket, start, bob);
+    expect(started.reply).toMatchObject({ ok: true, result: { label: 'default-route' } });
+    const { id } = (started.reply as { result: { id: string } }).result;
+    expect(await readFile(path.join(helperDir, 'sessions', id, 'openvpn.conf'), 'utf8')).toMatch(/^redirect-gateway def1$/m);
+    expect(JSON.parse((await rawRequest(`{"op":"stop","id":"${id}"}\n`, bob))[0]!)).toEqual({ ok: true, result: null });
+    await started.closed;
+    await until(async () => (await helperState()).sessions.length === 0, 'the session to be removed', 10_000);
   });
 
   it("another user cannot list, watch, stop or reach the management socket of someone else's session", async () => {
@@ -218,9 +231,11 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     // one answered or closed by the helper, none left hanging.
     const flood = await Promise.all(Array.from({ length: 200 }, () => inProcessRequest('{"op":"status"}\n')));
     const answered = flood.filter((r) => r.startsWith('{"ok":true')).length;
-    // Over the connection limit the helper closes at once: the client sees a reset or a broken pipe.
+    // Over the machine-wide limit the helper closes at once (the client sees a reset or a
+    // broken pipe); over the per-user one it says so first.
     const outcomes = new Set(flood.map((r) => (r.startsWith('{"ok":true') ? 'answered' : r === '' ? 'closed' : r)));
-    expect([...outcomes].filter((o) => !['answered', 'closed', 'ECONNRESET', 'EPIPE'].includes(o))).toEqual([]);
+    const perUserRefusal = '{"ok":false,"error":"too many connections from your user (at most 16 at once)"}';
+    expect([...outcomes].filter((o) => !['answered', 'closed', 'ECONNRESET', 'EPIPE', perUserRefusal].includes(o))).toEqual([]);
     expect(answered).toBeGreaterThan(0);
 
     // Still serving: status, and nothing was started by any of it.
@@ -273,12 +288,15 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     // Nobody releases it: openvpn waits in its hold (its management socket greets with >HOLD).
     const [sessionId] = (await helperState()).mgmt;
     await until(async () => (await managementGreeting(path.join(helperDir, 'mgmt', sessionId!, 'management.sock'))).includes('>HOLD:Waiting for hold release'), 'openvpn to wait in its hold', 10_000);
+    // No tunnel, so the VPN's DNS server is unreachable: it is withdrawn meanwhile.
+    await until(async () => (await readFile(resolvFile(), 'utf8')) === LAB_RESOLV, 'the pushed DNS to be withdrawn while the tunnel is down', 10_000);
 
     // Same openvpn, its hold released by the takeover; the gateway's auth token spares the password.
     const second = connectAs(alice, 'alice', 'not-the-password');
     await second.waitFor(STATE('CONNECTED'));
     expect(JSON.parse((await rawRequest('{"op":"list"}\n', alice))[0]!).result).toEqual(before);
     expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
+    expect(await readFile(resolvFile(), 'utf8')).toContain(`nameserver ${PUSHED_DNS}`); // back with the tunnel
     expect(await second.stop('SIGINT')).toBe(0);
     expect(await clientLeftovers(lab)).toEqual({ openvpnPids: [], tunDevices: [] });
   });

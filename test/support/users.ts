@@ -23,9 +23,13 @@ export interface TestUser {
   asUser: string[];
 }
 
-export async function createTestUser(helperSocket: string): Promise<TestUser> {
+/**
+ * A test user. `group` (a TestGroup's gid) makes them a member, and their processes carry
+ * it as a supplementary group, as a logged-in member's would.
+ */
+export async function createTestUser(helperSocket: string, group?: TestGroup): Promise<TestUser> {
   const name = `ferryt${randomBytes(3).toString('hex')}`;
-  await exec('useradd', ['--no-create-home', '--user-group', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name]);
+  await exec('useradd', ['--no-create-home', '--user-group', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', ...(group ? ['--groups', group.name] : []), name]);
   const uid = Number((await exec('id', ['-u', name])).stdout.trim());
   const gid = Number((await exec('id', ['-g', name])).stdout.trim());
   const home = await tempDir('ferry-user-');
@@ -45,8 +49,24 @@ export async function createTestUser(helperSocket: string): Promise<TestUser> {
       XDG_RUNTIME_DIR: path.join(home, 'run'),
       FERRY_HELPER_SOCKET: helperSocket,
     },
-    asUser: ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--inh-caps=-all', '--'],
+    asUser: ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, ...(group ? [`--groups=${group.gid}`] : ['--clear-groups']), '--inh-caps=-all', '--'],
   };
+}
+
+export interface TestGroup {
+  name: string;
+  gid: number;
+}
+
+/** A group made for one test run (ferry-helper's --group), removed after. */
+export async function createTestGroup(): Promise<TestGroup> {
+  const name = `ferryg${randomBytes(3).toString('hex')}`;
+  await exec('groupadd', [name]);
+  return { name, gid: Number((await exec('getent', ['group', name])).stdout.split(':')[2]) };
+}
+
+export async function removeTestGroup(group: TestGroup | undefined): Promise<void> {
+  if (group) await exec('groupdel', [group.name]).catch(() => {});
 }
 
 export async function removeTestUser(user: TestUser | undefined): Promise<void> {
