@@ -39,6 +39,22 @@ if apparmor_status --enabled > /dev/null 2>&1; then
   fi
 fi
 
+# ---- who may start tunnels: the ferry group ---------------------------------------------
+# ferry-helper starts sessions only for root and members of "ferry" (a tunnel changes the
+# machine's routes and DNS for everyone). The group is created here; the user who ran the
+# installer through sudo or pkexec joins it (effective at their next login). Others are
+# added by an administrator: sudo usermod -aG ferry NAME.
+if ! getent group ferry >/dev/null 2>&1; then
+    groupadd --system ferry || true
+fi
+INSTALLER="$SUDO_USER"
+if [ -z "$INSTALLER" ] && [ -n "$PKEXEC_UID" ]; then
+    INSTALLER="$(id -nu "$PKEXEC_UID" 2>/dev/null || true)"
+fi
+if [ -n "$INSTALLER" ] && [ "$INSTALLER" != root ] && id "$INSTALLER" >/dev/null 2>&1; then
+    usermod -aG ferry "$INSTALLER" || true
+fi
+
 # ---- ferry-helper (native/linux/ferry-helper.{service,socket}) -------------------------
 UNIT_SOURCE='/opt/${sanitizedProductName}/resources/linux'
 UNIT_DIR=/usr/lib/systemd/system

@@ -5,7 +5,7 @@
  * private /etc/resolv.conf (/etc/netns/<ns>/resolv.conf), so DNS changes stay in the lab.
  */
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import { addAccounts, initServer, ROOT, tempDir, unpackBundle } from '../support
 import { clientLeftovers, STATE, statesOf } from '../support/ferry.js';
 import { readyGateway, Watched } from '../support/processes.js';
 import { until } from '../support/until.js';
-import { inProcessRequest as inProcessRequestTo, openConversation, rawRequest as rawRequestAs } from '../support/helper-requests.js';
+import { holdConnections, inProcessRequest as inProcessRequestTo, openConversation, rawRequest as rawRequestAs } from '../support/helper-requests.js';
 import { createTestGroup, createTestUser, giveFiles, installForUsers, removeTestGroup, removeTestUser, type TestGroup, type TestUser } from '../support/users.js';
 
 const HELPER = path.join(ROOT, 'bin/ferry-helper.js');
@@ -243,6 +243,32 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     expect((await helperState()).sessions).toEqual([]);
   });
 
+  it("starts that openvpn refuses at parse time, in a loop, cannot stop the helper or disturb another user's tunnel", async () => {
+    const session = connectAs(bob, 'bob', passwords.get('bob')!);
+    await session.waitFor(STATE('CONNECTED'));
+    const ca = await readFile(path.join(bundles.alice!, 'ca.crt'), 'utf8');
+    // Valid to the helper's schema; openvpn exits at once ("unsupported cipher"), racing the clean-up.
+    const spec = { remotes: [{ host: lab.addr.gatewayUnderlay, port: 1194, proto: 'tcp' }], engine: { dev: 'tun', remoteCertTls: 'server', dataCiphers: 'NOPE-CIPHER' }, passwordRequired: true, guiVersion: 'Ferry test' };
+    const replies: Array<{ ok: boolean; error?: string } | undefined> = [];
+    for (let wave = 0; wave < 5; wave++) {
+      const held = holdConnections(socket, Array.from({ length: 8 }, (_, i) => `${JSON.stringify({ op: 'start', label: `bad-${wave}-${i}`, spec, files: { ca } })}\n`), alice);
+      replies.push(...(await held.replies));
+      held.release();
+    }
+    expect(replies).toHaveLength(40);
+    expect(replies.filter((r) => r?.ok)).toEqual([]);
+    expect(replies.filter((r) => /^openvpn stopped before it was ready: .*unsupported cipher/i.test(r?.error ?? '')).length).toBeGreaterThan(0);
+
+    // The helper is the same process, still serving; bob's tunnel never noticed.
+    expect(helper.child.exitCode).toBeNull();
+    expect(JSON.parse((await rawRequest('{"op":"status"}\n', alice))[0]!)).toMatchObject({ ok: true, result: { sessions: 0 } });
+    expect(statesOf(session).at(-1)).toBe('CONNECTED');
+    expect(await lab.ping('client', lab.addr.vpcHost)).toBe(true);
+    await until(async () => (await helperState()).sessions.length === 1, "only bob's session to be left", 10_000);
+    expect(helper.lines.join('\n')).not.toMatch(/internal error/);
+    expect(await session.stop('SIGINT')).toBe(0);
+  });
+
   it('a restarted app takes over the running tunnel without asking again', async () => {
     const first = connectAs(alice, 'alice', passwords.get('alice')!);
     await first.waitFor(STATE('CONNECTED'));
@@ -314,13 +340,31 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     expect(session.lines.join('\n')).toMatch(/ferry-helper/);
     expect((await clientLeftovers(lab)).openvpnPids).toEqual([info!.pid]); // the orphan, for now
 
+    // What an older helper could leave: a management directory it had handed to alice, in
+    // which she nested directories past PATH_MAX; and a session directory holding something
+    // the helper never wrote. Neither may keep the restarted helper from restoring DNS.
+    const legacy = path.join(helperDir, 'mgmt', 'a'.repeat(16));
+    await mkdir(legacy);
+    await chown(legacy, alice.uid, alice.gid);
+    await execFileAs(alice, process.execPath, ['-e', `process.chdir(process.argv[1]);for(let i=0;i<250;i++){require('fs').mkdirSync('d'.repeat(20));process.chdir('d'.repeat(20))}`, legacy]);
+    const stray = path.join(helperDir, 'sessions', 'b'.repeat(16));
+    await mkdir(path.join(stray, 'unexpected'), { recursive: true });
+
     await startHelper().waitFor(/ferry-helper: serving/);
     expect(helper.lines.join('\n')).toMatch(new RegExp(`stopping openvpn ${info!.pid} left by a previous helper`));
     expect(await clientLeftovers(lab)).toEqual({ openvpnPids: [], tunDevices: [] });
     expect(await readFile(resolvFile(), 'utf8')).toBe(LAB_RESOLV);
-    expect(await helperState()).toEqual({ sessions: [], mgmt: [] });
+    // The legacy tree went, removed with alice's own rights; the stray entry stays, reported.
+    expect(await helperState()).toEqual({ sessions: ['b'.repeat(16)], mgmt: [] });
+    expect(helper.lines.join('\n')).toMatch(/leftover session b{16}: .* holds unexpected entries; left in place/);
+    await rm(stray, { recursive: true });
   });
 });
+
+/** Runs a command as `user`; rejects if it fails. */
+function execFileAs(user: TestUser, command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => execFile(user.asUser[0]!, [...user.asUser.slice(1), command, ...args], (err) => (err ? reject(err) : resolve())));
+}
 
 /** What an openvpn management socket says to a client that attaches (root may attach to any). */
 function managementGreeting(socketPath: string): Promise<string> {

@@ -86,6 +86,9 @@ describe('electron-builder.yml', () => {
     expect(install).toContain('systemctl enable --now ferry-helper.socket');
     expect(install).toMatch(/install -m 0644 "\$UNIT_SOURCE\/ferry-helper.service"/);
     expect(install).toContain("chrome-sandbox"); // electron-builder's own step, kept
+    // The helper's start rule (native/helper/policy.ts): the group exists, the installing user is in it.
+    expect(install).toContain('groupadd --system ferry');
+    expect(install).toContain('usermod -aG ferry "$INSTALLER"');
     const remove = await readFile(path.join(ROOT, c.deb.afterRemove), 'utf8');
     expect(remove).toMatch(/case "\$1" in\s+remove\|purge\|0\) ;;/); // not on upgrade
     expect(remove).toContain('systemctl disable --now ferry-helper.socket');
