@@ -121,10 +121,13 @@ export const EngineOptionsSchema = z.object({
 });
 export type EngineOptions = z.infer<typeof EngineOptionsSchema>;
 
+/** The longest profile id; the runtime dir is sized for sockets named after it (core/paths.ts). */
+export const PROFILE_ID_MAX = 41;
+
 export const ProfileSchema = z.object({
   version: z.literal(PROFILE_VERSION),
   /** Stable id: the profile's directory name and keychain key. Never shown. */
-  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/),
+  id: z.string().regex(new RegExp(`^[a-z0-9][a-z0-9-]{0,${PROFILE_ID_MAX - 1}}$`)),
   name: ProfileNameSchema,
   remotes: z.array(RemoteSchema).min(1).max(16),
   /** Username for the server's password check (ferry-server: the account name). */

@@ -2,7 +2,7 @@
  * The `ferry` CLI with bad input and failures that need no network: each gets exit 2 (bad
  * input) or 1 (failed), one clear line on stderr, and a $FERRY_HOME left as it was.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addAccounts, ferryServer, initServer, snapshot, tempDir } from '../support/cli.js';
@@ -167,6 +167,24 @@ describe('ferry CLI', () => {
     const secretCheck = await ferry(client, ['set', 'alice', '--otp', 'totp', '--otp-secret-stdin'], 'not base32!\n');
     expect(secretCheck.code).toBe(2);
     expect(oneLine(secretCheck.stderr)).toMatch(/the OTP secret must be the base32 text/);
+  });
+
+  it('without $XDG_RUNTIME_DIR, a /tmp/ferry-<uid> planted by someone else (here a symlink) does not lock `ferry status` out', async () => {
+    const client = await clientHome();
+    const base = await tempDir('ferry-squat-');
+    const tmp = path.join(base, 'tmp');
+    const elsewhere = path.join(base, 'elsewhere');
+    await mkdir(elsewhere);
+    await mkdir(tmp);
+    await chmod(tmp, 0o1777);
+    await symlink(elsewhere, path.join(tmp, `ferry-${process.getuid!()}`));
+    const { XDG_RUNTIME_DIR: _unset, ...rest } = client.env;
+    client.env = { ...rest, TMPDIR: tmp, HOME: path.join(base, 'home'), XDG_CACHE_HOME: path.join(base, 'cache') };
+    const result = await ferry(client, ['status']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('no active sessions\n');
+    expect(await readdir(elsewhere)).toEqual([]);
   });
 
   it('a damaged profile is reported while the others still list', async () => {

@@ -2,17 +2,17 @@
  * `ferry connect` while it waits: the profile's gateway is 127.0.0.1 on a closed port, so
  * a real openvpn (started directly, as root) keeps retrying and no tunnel ever comes up;
  * nothing leaves the machine. Meanwhile the tests look at the machine from outside: every
- * process's argv and environment.
+ * process's argv and environment, and `ferry status` run as another process.
  * Needs root and openvpn: skipped without them, except under CI=true.
  */
 import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findOpenvpn } from '../../core/engine/openvpn-binary.js';
-import { addAccounts, FERRY, initServer, unpackBundle } from '../support/cli.js';
+import { addAccounts, FERRY, initServer, tempDir, unpackBundle } from '../support/cli.js';
 import { clientHome, ferry, processArgvAndEnv, STATE, type ClientHome } from '../support/ferry.js';
 import { Watched } from '../support/processes.js';
 import { until } from '../support/until.js';
@@ -101,5 +101,27 @@ describe.skipIf(missing())('ferry connect, waiting on an unreachable gateway', (
     expect(everything).not.toContain(code);
     expect(everything).not.toContain(password);
     expect(watched.lines.join('\n')).not.toContain(code);
+  });
+
+  it('without $XDG_RUNTIME_DIR and with /tmp/ferry-<uid> taken by another user, `ferry status` from another process finds the session', async () => {
+    const client = await clientHome();
+    await withProfile(client);
+    const base = await tempDir('ferry-squat-');
+    const tmp = path.join(base, 'tmp');
+    await mkdir(tmp);
+    await chmod(tmp, 0o1777);
+    const squat = path.join(tmp, `ferry-${process.getuid!()}`);
+    await mkdir(squat, { mode: 0o700 });
+    await chown(squat, 65534, 65534);
+    const { XDG_RUNTIME_DIR: _unset, ...rest } = client.env;
+    client.env = { ...rest, TMPDIR: tmp, HOME: path.join(base, 'home'), XDG_CACHE_HOME: path.join(base, 'cache') };
+
+    await connectAndWait(client, ['--password-stdin', '--otp-stdin'], `${password}\n${String(randomInt(100_000, 999_999))}\n`);
+    const status = await ferry(client, ['status', '--json']);
+    expect(status.stderr).toBe('');
+    expect(status.code).toBe(0);
+    const sessions = JSON.parse(status.stdout) as Array<{ profile: string; attached: boolean; state: string }>;
+    expect(sessions).toEqual([expect.objectContaining({ profile: 'alice', attached: true, state: 'CONNECTING' })]);
+    expect(await readdir(squat)).toEqual([]);
   });
 });
