@@ -1,6 +1,7 @@
 /** The `ferry` command line (DESIGN.md's CLI contract). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { FerryClient } from './client.js';
+import { OTP_CODE_LINE, OTP_SECRET_LINE, PASSWORD_LINE, readSecretLines } from './cli/stdin-secrets.js';
 import { TerminalPrompter } from './cli/terminal-prompter.js';
 import { formatBytes, stateLine } from './cli/format.js';
 import { editedRemotes, normaliseOtpSecret, parseGateway } from './profile/fields.js';
@@ -19,7 +20,9 @@ const USAGE = `usage:
   ferry remove NAME
   ferry set NAME [--name N] [--gateway HOST[:PORT]] [--proto tcp|udp] [--username U] [--password required|none]
         [--otp none|totp|hotp] [--otp-secret-stdin] [--reconnect-timeout SECONDS] [--auto-connect yes|no]
-  ferry connect NAME [--password-stdin] [--otp CODE] [--save-password] [--json]
+  ferry connect NAME [--password-stdin] [--otp-stdin] [--save-password] [--json]
+        --password-stdin --otp-stdin: the password on the first line of stdin, the code on the second;
+        without them Ferry asks on the terminal (the password with input hidden)
   ferry status [--json]
 profiles live in $FERRY_HOME (default: the OS config directory)`;
 
@@ -68,13 +71,6 @@ function parseProto(value: string | undefined): 'tcp' | 'udp' | undefined {
   const parsed = ProtoSchema.safeParse(value);
   if (!parsed.success) throw new InputError(`--proto must be tcp or udp, not "${value}"`);
   return parsed.data;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  // One secret per line; a trailing newline (echo, here-strings) is not part of it.
-  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
 }
 
 // ---- import / profiles / show / remove / set -----------------------------------------
@@ -212,7 +208,7 @@ async function setCommand(client: FerryClient, args: string[], io: Io): Promise<
     patch.otp = { ...current.otp, kind: values.otp, counter: 0 };
     if (values.otp !== 'none') {
       if (!values['otp-secret-stdin']) throw new InputError(`--otp ${values.otp} needs the token's secret: pipe it with --otp-secret-stdin`);
-      otpSecret = normaliseOtpSecret(await readStdin());
+      otpSecret = normaliseOtpSecret((await readSecretLines([OTP_SECRET_LINE]))[0]!);
     }
   }
   // The keychain first: a profile never says "TOTP" without a secret to go with it.
@@ -225,23 +221,32 @@ async function setCommand(client: FerryClient, args: string[], io: Io): Promise<
 // ---- connect / status ------------------------------------------------------------------
 
 async function connectCommand(client: FerryClient, args: string[], io: Io): Promise<number> {
+  // 0.1 took `--otp CODE`, which every local user could read in `ps`. Refused before
+  // parsing, in any spelling, and the code is not repeated.
+  if (args.some((a) => a === '--otp' || a.startsWith('--otp='))) {
+    throw new InputError('--otp CODE is no longer accepted: a code in the command line shows in `ps` to every user of this computer; pipe it with --otp-stdin (with --password-stdin too: the password on the first line, the code on the second)');
+  }
   const { values, positionals } = parse(args, {
     'password-stdin': { type: 'boolean' },
-    otp: { type: 'string' },
+    'otp-stdin': { type: 'boolean' },
     'save-password': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   const profile = await client.store.get(oneName(positionals, 'connect'));
-  const piped = values['password-stdin'] ? await readStdin() : undefined;
-  const interactive = Boolean(process.stdin.isTTY) && piped === undefined;
+  const wanted = [...(values['password-stdin'] ? [PASSWORD_LINE] : []), ...(values['otp-stdin'] ? [OTP_CODE_LINE] : [])];
+  const lines = wanted.length > 0 ? await readSecretLines(wanted) : [];
+  const piped = values['password-stdin'] ? lines[0] : undefined;
+  const otp = values['otp-stdin'] ? lines[lines.length - 1] : undefined;
+  // Stdin that carried secrets is not a terminal to ask on any more.
+  const interactive = Boolean(process.stdin.isTTY) && wanted.length === 0;
   // A tunnel ferry-helper kept after its Ferry process died is taken over: nothing to ask.
-  if (!(await client.isKeptRunning(profile))) await checkSecretsReachable(client, profile, { piped, otp: values.otp, interactive });
+  if (!(await client.isKeptRunning(profile))) await checkSecretsReachable(client, profile, { piped, otp, interactive });
 
   const prompter = new TerminalPrompter(interactive);
   const notice = (message: string) => (values.json ? io.out(JSON.stringify({ notice: message })) : io.err(`ferry: ${message}`));
   const credentials = new SessionCredentials(profile, client.secrets, prompter, {
     ...(piped !== undefined ? { password: piped } : {}),
-    ...(values.otp !== undefined ? { otp: values.otp } : {}),
+    ...(otp !== undefined ? { otp } : {}),
     savePassword: Boolean(values['save-password']),
     notice,
     saveHotpCounter: async (counter) => void (await client.store.update(profile.name, { otp: { ...profile.otp, counter } })),
@@ -256,7 +261,7 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
     await session.connect();
     const end = await session.done;
     if (end.state === 'FAILED') {
-      const reason = end.failure?.code === 'credentials-unavailable' && prompter.refused ? `${prompter.refused}: pipe the password with --password-stdin (and a code with --otp)` : end.failure?.message;
+      const reason = end.failure?.code === 'credentials-unavailable' && prompter.refused ? `${prompter.refused}: pipe the password with --password-stdin (and a one-time code with --otp-stdin, on the next line)` : end.failure?.message;
       io.err(`ferry: ${reason ?? 'the connection failed'}`);
       return 1;
     }
@@ -275,7 +280,7 @@ async function checkSecretsReachable(client: FerryClient, profile: Profile, give
     throw new InputError(`"${profile.name}" needs a password and there is no terminal to ask on: pipe it with --password-stdin, or connect once from a terminal with --save-password`);
   }
   if (profile.staticChallenge && given.otp === undefined && !(profile.otp.kind !== 'none' && (await isSaved(client.secrets, profile.id, 'otp-secret')))) {
-    throw new InputError(`"${profile.name}" needs a one-time code and there is no terminal to ask on: pass it with --otp CODE, or save the token's secret with \`ferry set ${profile.name} --otp totp --otp-secret-stdin\``);
+    throw new InputError(`"${profile.name}" needs a one-time code and there is no terminal to ask on: pipe it with --otp-stdin (after the password line, with --password-stdin), or save the token's secret with \`ferry set ${profile.name} --otp totp --otp-secret-stdin\``);
   }
 }
 

@@ -74,7 +74,7 @@ export class FerryClient {
    * process already runs one; stops an openvpn a killed Ferry process left behind.
    */
   async openSession(profile: Profile, credentials: CredentialProvider): Promise<{ session: Session; close(): Promise<void> }> {
-    const runtime = await runtimeDir(this.env);
+    const runtime = await this.runtimeDir();
     const other = await liveSession(runtime, profile.id);
     if (other) throw new FerryError(`"${profile.name}" is already ${other.snapshot.state.toLowerCase()} in another Ferry process (pid ${other.pid})`);
     await stopOrphanedEngine(path.join(runtime, profile.id));
@@ -119,7 +119,12 @@ export class FerryClient {
   }
 
   async liveSessions(): Promise<LiveSession[]> {
-    return liveSessions(await runtimeDir(this.env));
+    return liveSessions(await this.runtimeDir());
+  }
+
+  /** Where this client's sessions publish their status sockets: the CLI and the app alike ask here. */
+  runtimeDir(): Promise<string> {
+    return runtimeDir(this.env, this.store.home);
   }
 }
 

@@ -18,7 +18,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { FERRY_VERSION, type FerryClient } from '../core/client.js';
-import { runtimeDir } from '../core/paths.js';
 import { editedRemotes, normaliseOtpSecret, parseGateway } from '../core/profile/fields.js';
 import { ImportError, importFiles, type ImportOptions } from '../core/profile/import.js';
 import type { Profile, ProfilePatch } from '../core/profile/schema.js';
@@ -63,8 +62,6 @@ export interface FerryServiceDeps {
   applySettings?: (next: Settings, previous: Settings) => Promise<void>;
   /** Where import temp dirs are made; default the OS temp dir. */
   tempRoot?: string;
-  /** For the runtime dir; default process.env. */
-  env?: NodeJS.ProcessEnv;
 }
 
 export const DEFAULT_SETTINGS: Settings = { language: 'system', theme: 'system', startAtLogin: false };
@@ -100,7 +97,6 @@ interface EndedEntry {
 export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
   readonly handlers: Handlers;
   private readonly client: FerryClient;
-  private readonly env: NodeJS.ProcessEnv;
   private readonly settingsFile: string;
   /** Sessions this process runs, by profile id (including one still starting). */
   private readonly live = new Map<string, LiveEntry>();
@@ -111,7 +107,6 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
   constructor(private readonly deps: FerryServiceDeps) {
     super();
     this.client = deps.client;
-    this.env = deps.env ?? process.env;
     this.settingsFile = deps.settingsFile ?? path.join(deps.client.store.home, 'settings.json');
     this.handlers = {
       listProfiles: () => this.listProfiles(),
@@ -374,7 +369,7 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
     const other = (await this.otherProcessSessions()).get(profile.id);
     if (other) {
       // A `ferry connect` in a terminal: ask it over its status socket, as `ferry status` reaches it.
-      const reply = await requestJsonSocket(statusSocketPath(await runtimeDir(this.env), profile.id), { op: 'disconnect' }, 15_000);
+      const reply = await requestJsonSocket(statusSocketPath(await this.client.runtimeDir(), profile.id), { op: 'disconnect' }, 15_000);
       const snapshot = (reply as { snapshot?: SessionSnapshot } | undefined)?.snapshot;
       return { ...(snapshot ?? other.snapshot), state: 'DISCONNECTED' };
     }

@@ -1,4 +1,5 @@
 /** OpenVPN 2.6 configurations built from the settings: the gateway's and each client's. */
+import { configText, quote } from '../core/engine/quote.js';
 import { parseIpv4Cidr } from './net.js';
 import type { Settings } from './settings.js';
 import type { StateDir } from './store.js';
@@ -6,7 +7,11 @@ import type { StateDir } from './store.js';
 /** Connections beyond the limit that still get a TLS handshake and a clear refusal. */
 export const MAX_CLIENTS_HEADROOM = 4;
 
-/** The gateway's config. Secrets stay in their 0600 files; this text only names them. */
+/**
+ * The gateway's config. Secrets stay in their 0600 files; this text only names them.
+ * Paths (under --dir, which may hold spaces) and pushed options are quoted by the same
+ * function as the client's config; the rest are words of fixed or validated form.
+ */
 export function buildServerConfig(settings: Settings, state: StateDir): string {
   const pool = parseIpv4Cidr(settings.pool, 'pool');
   const lines = [
@@ -28,10 +33,10 @@ export function buildServerConfig(settings: Settings, state: StateDir): string {
     'persist-tun',
     '',
     '# PKI: no DH parameters (ECDHE only), TLS 1.2 or newer, clients must present a clientAuth certificate',
-    `ca ${state.caCert}`,
-    `cert ${state.serverCert}`,
-    `key ${state.serverKey}`,
-    `crl-verify ${state.crlFile}`,
+    `ca ${quote(state.caCert)}`,
+    `cert ${quote(state.serverCert)}`,
+    `key ${quote(state.serverKey)}`,
+    `crl-verify ${quote(state.crlFile)}`,
     'dh none',
     'tls-version-min 1.2',
     'remote-cert-tls client',
@@ -41,24 +46,24 @@ export function buildServerConfig(settings: Settings, state: StateDir): string {
     '# Routes and DNS pushed to clients',
     ...settings.subnets.map((cidr) => {
       const net = parseIpv4Cidr(cidr, 'subnet');
-      return `push "route ${net.address} ${net.netmask}"`;
+      return `push ${quote(`route ${net.address} ${net.netmask}`)}`;
     }),
-    ...settings.dns.map((ip) => `push "dhcp-option DNS ${ip}"`),
+    ...settings.dns.map((ip) => `push ${quote(`dhcp-option DNS ${ip}`)}`),
     '',
     '# Every client is admitted by ferry-server itself over the management socket',
     '# (account state, two-factor password, connection limit); tokens spare re-prompts.',
-    `management ${state.managementSocket} unix`,
+    `management ${quote(state.managementSocket)} unix`,
     'management-client-auth',
     'management-hold',
     'auth-gen-token 0',
-    `auth-gen-token-secret ${state.authTokenKey}`,
+    `auth-gen-token-secret ${quote(state.authTokenKey)}`,
     ...(settings.twoFactor ? [] : ['auth-user-pass-optional']),
-    ...(settings.compress ? ['', 'allow-compression yes', 'compress lz4-v2', 'push "compress lz4-v2"'] : []),
+    ...(settings.compress ? ['', 'allow-compression yes', 'compress lz4-v2', `push ${quote('compress lz4-v2')}`] : []),
     ...(settings.proto === 'udp' ? ['explicit-exit-notify 1'] : []),
     'verb 3',
     '',
   ];
-  return lines.join('\n');
+  return configText(lines, "the gateway's openvpn config", 'use a shorter --dir');
 }
 
 export interface ClientPems {

@@ -19,11 +19,11 @@ export class TerminalPrompter implements Prompter {
   }
 
   otp(req: { text: string; echo: boolean }) {
-    return this.ask(`${req.text || 'One-time code'}: `, !req.echo, 'a one-time code is needed (pass it with --otp CODE)');
+    return this.ask(`${req.text || 'One-time code'}: `, !req.echo, 'a one-time code is needed (pipe it with --otp-stdin)');
   }
 
   challenge(req: { text: string; echo: boolean }) {
-    return this.ask(`The gateway asks: ${req.text} `, !req.echo, `the gateway asks "${req.text}" (answer it with --otp CODE)`);
+    return this.ask(`The gateway asks: ${req.text} `, !req.echo, `the gateway asks "${req.text}" (pipe the answer with --otp-stdin)`);
   }
 
   keyPassphrase(req: { profile: string }) {

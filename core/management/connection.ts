@@ -6,6 +6,7 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { quote } from '../engine/quote.js';
 
 export interface Notification {
   /** e.g. CLIENT, STATE, PASSWORD, INFO */
@@ -147,7 +148,8 @@ export class ManagementConnection {
   }
 }
 
-/** Quotes an argument for a management command (management-notes: "Command Parsing"). */
-export function quoteArg(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
+/**
+ * Quotes an argument for a management command (management-notes: "Command Parsing"):
+ * openvpn reads commands with the config file's parse_line, so the quoting is the same.
+ */
+export const quoteArg = quote;

@@ -5,7 +5,8 @@
  * config builder writes its own config. Anything that runs code, touches this computer's
  * files, routes or processes, or that we simply do not know, is refused with its line.
  */
-import { EngineOptionsSchema, HostSchema, type EngineOptions, type Proto, type Remote } from './schema.js';
+import { printable } from '../engine/quote.js';
+import { EngineOptionsSchema, HostSchema, StaticChallengeSchema, type EngineOptions, type Proto, type Remote } from './schema.js';
 import { ImportError } from './pem.js';
 
 export interface Directive {
@@ -301,7 +302,7 @@ class Interpreter {
 
   private invalid(d: Directive, hint = 'fix or remove the line and import again'): never {
     const shown = d.inline === undefined ? [d.name, ...d.args].join(' ') : `<${d.name}>`;
-    throw new ImportError(`${this.where(d)}: "${shown.slice(0, 80)}" has a value Ferry does not accept — ${hint}`, this.file);
+    throw new ImportError(`${this.where(d)}: "${printable(shown.slice(0, 80))}" has a value Ferry does not accept — ${hint}`, this.file);
   }
 
   private arity(d: Directive, min: number, max: number): void {
@@ -482,12 +483,15 @@ class Interpreter {
         }
         this.passwordRequired = true;
         return;
-      case 'static-challenge':
+      case 'static-challenge': {
         this.arity(d, 2, 3);
         if ((a[1] !== '0' && a[1] !== '1') || (a[2] !== undefined && a[2] !== 'scrv1')) this.invalid(d);
-        if (a[0]!.length > 256 || /[\r\n]/.test(a[0]!)) this.invalid(d);
-        this.staticChallenge = { text: a[0]!, echo: a[1] === '1' };
+        // The schema the config builder checks again: the text must fit its quoted line.
+        const challenge = StaticChallengeSchema.safeParse({ text: a[0], echo: a[1] === '1' });
+        if (!challenge.success) this.invalid(d, `${challenge.error.issues[0]!.message}; fix the line and import again`);
+        this.staticChallenge = challenge.data;
         return;
+      }
       case 'setenv':
         // `setenv opt X …` is openvpn's "apply X if you know it": judged like X itself. Any
         // other setenv only feeds scripts and plugins, which Ferry never runs.

@@ -1,6 +1,6 @@
 /**
  * Where a session's secrets come from, in order: what the caller handed over for this
- * connect (piped password, --otp code), the OS keychain, then a person (the Prompter:
+ * connect (piped password and one-time code), the OS keychain, then a person (the Prompter:
  * the CLI's terminal or the desktop's dialog). Secrets stay in this object's memory for
  * the session only, so a soft restart without a server token is answered without asking.
  */
@@ -49,7 +49,7 @@ export interface CredentialProvider {
 export interface SessionCredentialOptions {
   /** A password handed over for this connect (e.g. `--password-stdin`). */
   password?: string;
-  /** A one-time code handed over for this connect (`--otp`). Used once. */
+  /** A one-time code handed over for this connect (`--otp-stdin`). Used once. */
   otp?: string;
   /** Save the password in the keychain once the server has accepted it. */
   savePassword?: boolean;
@@ -129,7 +129,7 @@ export class SessionCredentials implements CredentialProvider {
     }
   }
 
-  /** The static-challenge response: --otp once, else generated from the keychain's OTP secret, else asked. */
+  /** The static-challenge response: the given code once, else generated from the keychain's OTP secret, else asked. */
   private async oneTimeCode(challenge: { text: string; echo: boolean }): Promise<string | undefined> {
     if (this.otpCode !== undefined) return this.takeOtpCode();
     const { otp } = this.profile;

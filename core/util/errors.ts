@@ -24,7 +24,8 @@ export class InputError extends FerryError {
 export function describeError(err: unknown): string {
   if (err instanceof FerryError) return err.message;
   if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
+    // Not NodeJS.ErrnoException: the schemas the renderer type-checks reach this module.
+    const code = (err as { code?: unknown }).code;
     if (code === 'ENOSPC') return `disk full while writing (${err.message}); free some space and run the command again`;
     if (code === 'EACCES' || code === 'EPERM') return `permission denied (${err.message}); run as the owner of the state directory (usually root)`;
     return err.message.split('\n')[0] ?? String(err);

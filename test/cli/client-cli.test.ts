@@ -2,7 +2,7 @@
  * The `ferry` CLI with bad input and failures that need no network: each gets exit 2 (bad
  * input) or 1 (failed), one clear line on stderr, and a $FERRY_HOME left as it was.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addAccounts, ferryServer, initServer, snapshot, tempDir } from '../support/cli.js';
@@ -40,7 +40,50 @@ describe('ferry CLI', () => {
   it('prints its usage', async () => {
     const result = await ferry(await clientHome(), ['--help']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/ferry connect NAME \[--password-stdin\] \[--otp CODE\] \[--save-password\] \[--json\]/);
+    expect(result.stdout).toMatch(/ferry connect NAME \[--password-stdin\] \[--otp-stdin\] \[--save-password\] \[--json\]/);
+    expect(result.stdout).toMatch(/--password-stdin --otp-stdin: the password on the first line of stdin, the code on the second/);
+    expect(result.stdout).not.toMatch(/--otp CODE/);
+  });
+
+  it('refuses a one-time code in the command line (where `ps` shows it to everyone), naming --otp-stdin, without echoing it', async () => {
+    const client = await withProfile();
+    client.env.FERRY_OPENVPN = '/nonexistent/openvpn'; // should anything start, it fails at once
+    for (const args of [['--otp', '731904'], ['--otp=731904'], ['--password-stdin', '--otp', '731904'], ['--otp']]) {
+      const result = await ferry(client, ['connect', 'alice', ...args], `${password}\n`);
+      expect(result.code, args.join(' ')).toBe(2);
+      const line = oneLine(result.stderr);
+      expect(line).toMatch(/^ferry: --otp CODE is no longer accepted: .*`ps`.*; pipe it with --otp-stdin/);
+      expect(line).not.toContain('731904');
+      expect(result.stdout).toBe('');
+    }
+  });
+
+  it('reads the password and the code as two lines of stdin, and refuses anything it would have to guess at', async () => {
+    const client = await withProfile();
+    client.env.FERRY_OPENVPN = '/nonexistent/openvpn';
+    const both = ['--password-stdin', '--otp-stdin'];
+    const cases: Array<[string[], string, RegExp]> = [
+      [both, `${password}\n`, /^ferry: --password-stdin --otp-stdin read 2 lines from stdin \(line 1: the password, line 2: the one-time code\), and stdin had 1: pipe one secret per line, in that order$/],
+      [both, `${password}\n731904\nextra\n`, /and stdin had 3: pipe one secret per line/],
+      [both, '', /and stdin had 0/],
+      [both, '\n731904\n', /^ferry: line 1 of stdin, the password for --password-stdin, is empty$/],
+      [['--otp-stdin'], '731904\n999999\n', /^ferry: --otp-stdin reads 1 line from stdin \(the one-time code\), and stdin had 2/],
+      [['--password-stdin'], `${password}\n731904\n`, /^ferry: --password-stdin reads 1 line from stdin \(the password\), and stdin had 2/],
+    ];
+    for (const [args, input, message] of cases) {
+      const result = await ferry(client, ['connect', 'alice', ...args], input);
+      expect(result.code, `${args.join(' ')} ${JSON.stringify(input)}`).toBe(2);
+      const line = oneLine(result.stderr);
+      expect(line).toMatch(message);
+      expect(line).not.toContain(password);
+      expect(line).not.toContain('731904');
+    }
+    // Two good lines get past the framing to the connection itself (here: no openvpn), CRLF too.
+    for (const input of [`${password}\n731904\n`, `${password}\r\n731904`]) {
+      const ok = await ferry(client, ['connect', 'alice', ...both, '--json'], input);
+      expect(ok.code).toBe(1);
+      expect(oneLine(ok.stderr)).toMatch(/^ferry: openvpn not found/);
+    }
   });
 
   it('refuses bad files with one line naming the file, and stores nothing', async () => {
@@ -124,6 +167,24 @@ describe('ferry CLI', () => {
     const secretCheck = await ferry(client, ['set', 'alice', '--otp', 'totp', '--otp-secret-stdin'], 'not base32!\n');
     expect(secretCheck.code).toBe(2);
     expect(oneLine(secretCheck.stderr)).toMatch(/the OTP secret must be the base32 text/);
+  });
+
+  it('without $XDG_RUNTIME_DIR, a /tmp/ferry-<uid> planted by someone else (here a symlink) does not lock `ferry status` out', async () => {
+    const client = await clientHome();
+    const base = await tempDir('ferry-squat-');
+    const tmp = path.join(base, 'tmp');
+    const elsewhere = path.join(base, 'elsewhere');
+    await mkdir(elsewhere);
+    await mkdir(tmp);
+    await chmod(tmp, 0o1777);
+    await symlink(elsewhere, path.join(tmp, `ferry-${process.getuid!()}`));
+    const { XDG_RUNTIME_DIR: _unset, ...rest } = client.env;
+    client.env = { ...rest, TMPDIR: tmp, HOME: path.join(base, 'home'), XDG_CACHE_HOME: path.join(base, 'cache') };
+    const result = await ferry(client, ['status']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('no active sessions\n');
+    expect(await readdir(elsewhere)).toEqual([]);
   });
 
   it('a damaged profile is reported while the others still list', async () => {

@@ -118,7 +118,7 @@ describe.skipIf(skip)('ferry client against stock OpenVPN servers', () => {
       extraConfig: ['auth-gen-token'],
     });
     const client = await importPki(ec, 'erin', 1194, 'tcp', ['--username', 'erin']);
-    const session = connect(client, 'erin', { stdin: 'erin-pass-1\n', args: ['--password-stdin', '--otp', '424242'] });
+    const session = connect(client, 'erin', { stdin: 'erin-pass-1\n424242\n', args: ['--password-stdin', '--otp-stdin'] });
     await session.waitFor(STATE('CONNECTED'));
     expect(session.lines.join('\n')).toContain('the gateway asks: Enter the PIN sent to your phone');
     expect(await readFile(server.verifyLog!, 'utf8')).toMatch(/response ok/);

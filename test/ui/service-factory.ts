@@ -15,7 +15,6 @@ export async function createTestService(env: NodeJS.ProcessEnv = process.env): P
     client: new FerryClient({ env }),
     systemLanguage: env.FERRY_UI_SYSTEM_LANGUAGE ?? 'en-US',
     platform: process.platform,
-    env,
     ...(exportDir ? { chooseSavePath: async (suggested: string) => path.join(exportDir, suggested) } : {}),
   });
 }

@@ -70,7 +70,6 @@ async function setup(opts: { launcher?: (env: NodeJS.ProcessEnv) => Launcher; en
     systemLanguage: 'zh-CN',
     platform: 'linux',
     tempRoot,
-    env,
     chooseSavePath: async () => savedTo,
   });
   services.push(service);
