@@ -3,25 +3,30 @@
  * connection is identified by the kernel's peer credentials before a byte is read; only
  * root and members of the helper's group may start a session (policy.ts). One JSON
  * request line per connection, parsed with the closed schema. Everything a caller can
- * make the helper hold is bounded: connections (machine-wide and per user), streams
- * (start/watch connections kept open for events) per user, the time to send the request
- * line (an absolute deadline, so trickling bytes does not extend it), the request's size,
- * and what may wait unread for a watcher (one that falls behind is dropped, not buffered).
+ * make the helper hold is bounded: connections (machine-wide, per account — the login
+ * behind the uid, accounts.ts — and for callers who may not start sessions, one small
+ * pool for all of them), streams (start/watch connections kept open for events) per
+ * account, the time to send the request line (an absolute deadline, so trickling bytes
+ * does not extend it), the request's size in bytes, and what may wait unread for a
+ * watcher (one that falls behind is dropped, not buffered). Root is never locked out.
  */
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { HelperRequestSchema, MAX_HELPER_REQUEST, type HelperEvent } from '../../core/engine/helper-protocol.js';
 import { FERRY_VERSION } from '../../core/client.js';
+import { accountOf } from './accounts.js';
 import { peerCredentials, type PeerCredentials } from './peer-credentials.js';
 import { mayStart, startRefusal, type StartPolicy } from './policy.js';
 import type { SessionManager } from './sessions.js';
 
 /** A connection must have sent its whole request line this soon after connecting, or it is dropped. */
 export const REQUEST_TIMEOUT_MS = 5_000;
-/** Connections open at once; more are closed at once (a local flood must not starve the helper). */
+/** Connections open at once; more are closed at once (a local flood must not starve the helper). Root is not counted. */
 export const MAX_CONNECTIONS = 128;
-/** Per user: connections open at once, and of those, streams (start/watch) kept open for events. */
+/** Of those, what every caller who may not start sessions shares (they can only ask for status and an empty list). */
+export const MAX_GUEST_CONNECTIONS = 16;
+/** Per account: connections open at once, and of those, streams (start/watch) kept open for events. */
 export const PER_USER = { connections: 16, streams: 8 };
 /** Bytes that may wait unread for one connection; a watcher further behind is dropped. */
 export const MAX_PENDING_BYTES = 256 * 1024;
@@ -59,41 +64,47 @@ export async function prepareBaseDir(dir: string): Promise<void> {
 }
 
 export async function startHelperServer(opts: HelperServerOptions): Promise<Server> {
-  let open = 0;
+  const open = { all: 0, guests: 0 };
   type Usage = { connections: number; streams: number; refused: number };
-  const perUser = new Map<number, Usage>();
-  const usage = (uid: number) => perUser.get(uid) ?? perUser.set(uid, { connections: 0, streams: 0, refused: 0 }).get(uid)!;
-  const release = (uid: number, kind: keyof Usage) => {
-    const u = usage(uid);
+  const perAccount = new Map<string, Usage>();
+  const usage = (account: string) => perAccount.get(account) ?? perAccount.set(account, { connections: 0, streams: 0, refused: 0 }).get(account)!;
+  const release = (account: string, kind: keyof Usage) => {
+    const u = usage(account);
     u[kind]--;
-    if (u.connections === 0 && u.streams === 0 && u.refused === 0) perUser.delete(uid);
+    if (u.connections === 0 && u.streams === 0 && u.refused === 0) perAccount.delete(account);
   };
   const server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
-    let caller: PeerCredentials;
+    let peer: PeerCredentials;
     try {
-      caller = peerCredentials(socket);
+      peer = peerCredentials(socket);
     } catch (err) {
       opts.log(`refused a connection: ${(err as Error).message}`);
       return void socket.destroy();
     }
-    const mine = usage(caller.uid);
-    // Over a user's own limit: told why, without taking a machine-wide slot, so one user
-    // cannot fill the helper. A user who keeps on is closed on without a word.
-    if (mine.connections >= PER_USER.connections) {
+    const caller = { ...peer, account: accountOf(peer) };
+    const isRoot = caller.uid === 0;
+    const guest = !mayStart(opts.policy, caller);
+    const mine = usage(caller.account);
+    // Over an account's own limit: told why, without taking a machine-wide slot, so one
+    // person cannot fill the helper. One who keeps on is closed on without a word.
+    if (!isRoot && mine.connections >= PER_USER.connections) {
       if (mine.refused >= PER_USER.connections) return void socket.destroy();
       mine.refused++;
-      socket.once('close', () => release(caller.uid, 'refused'));
+      socket.once('close', () => release(caller.account, 'refused'));
       // Told, then closed; not destroyed at once, which could discard the line unread.
       socket.end(`${JSON.stringify({ ok: false, error: `too many connections from your user (at most ${PER_USER.connections} at once)` })}\n`);
       return void setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS).unref();
     }
-    if (open >= MAX_CONNECTIONS) return void socket.destroy();
-    open++;
+    if (!isRoot && (open.all >= MAX_CONNECTIONS || (guest && open.guests >= MAX_GUEST_CONNECTIONS))) return void socket.destroy();
+    const counted = !isRoot;
+    if (counted) open.all++;
+    if (counted && guest) open.guests++;
     mine.connections++;
     socket.once('close', () => {
-      open--;
-      release(caller.uid, 'connections');
+      if (counted) open.all--;
+      if (counted && guest) open.guests--;
+      release(caller.account, 'connections');
     });
     serveConnection(socket, caller, opts, {
       // A stream slot lasts as long as its connection, or until its request is refused.
@@ -102,7 +113,7 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Serv
         mine.streams++;
         let held = true;
         const close = () => {
-          if (held) release(caller.uid, 'streams');
+          if (held) release(caller.account, 'streams');
           held = false;
         };
         socket.once('close', close);
@@ -128,10 +139,11 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Serv
   return server;
 }
 
-function serveConnection(socket: Socket, caller: PeerCredentials, opts: HelperServerOptions, limits: { openStream(): (() => void) | undefined }): void {
-  let buffer = '';
+function serveConnection(socket: Socket, caller: PeerCredentials & { account: string }, opts: HelperServerOptions, limits: { openStream(): (() => void) | undefined }): void {
+  // Bytes, not characters: the bound is on what the peer sent, however it is encoded.
+  const chunks: Buffer[] = [];
+  let received = 0;
   let handled = false;
-  socket.setEncoding('utf8');
   // Absolute, from the connection's first moment: a byte every second does not extend it.
   // Once a reply has been sent the same timer bounds how long an unread reply may linger.
   let deadline: NodeJS.Timeout | undefined = setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS);
@@ -153,21 +165,20 @@ function serveConnection(socket: Socket, caller: PeerCredentials, opts: HelperSe
     send({ ok: false, error });
     finish();
   };
-  socket.on('data', (chunk: string) => {
+  socket.on('data', (chunk: Buffer) => {
     if (handled) return; // one request per connection; anything after it is ignored
-    buffer += chunk;
-    const newline = buffer.indexOf('\n');
-    if (newline < 0) {
-      if (buffer.length > MAX_HELPER_REQUEST) {
-        handled = true;
-        fail(`request too large (at most ${MAX_HELPER_REQUEST} bytes)`);
-      }
-      return;
+    const newline = chunk.indexOf(0x0a);
+    received += newline < 0 ? chunk.length : newline + 1;
+    if (received > MAX_HELPER_REQUEST) {
+      handled = true;
+      return fail(`request too large (at most ${MAX_HELPER_REQUEST} bytes)`);
     }
+    chunks.push(newline < 0 ? chunk : chunk.subarray(0, newline));
+    if (newline < 0) return;
     handled = true;
     clearTimeout(deadline);
-    const line = buffer.slice(0, newline);
-    buffer = '';
+    const line = Buffer.concat(chunks).toString('utf8');
+    chunks.length = 0;
     let json: unknown;
     try {
       json = JSON.parse(line);

@@ -28,11 +28,15 @@ import { MANAGEMENT_SOCKET_NAME, removeAsOwner, removeKnown, SESSION_FILE_NAMES 
 export interface Caller {
   uid: number;
   gid: number;
+  /** Whose quota the caller spends (see accounts.ts): the login behind the uid, when known. */
+  account: string;
 }
 
 /** Sessions at once, per user and machine-wide (`ferry-helper --max-sessions` changes the latter). */
 export const LIMITS = { perUser: 4, total: 32 };
 const STOP_GRACE_MS = 5_000;
+/** How long a `stop` asking for SIGKILL lets openvpn clean up its routes first. */
+const KILL_GRACE_MS = 1_000;
 const SOCKET_WAIT_MS = 10_000;
 const OUTPUT_TAIL = 30;
 
@@ -74,6 +78,7 @@ interface SessionRecord {
   readonly label: string;
   readonly uid: number;
   readonly gid: number;
+  readonly account: string;
   readonly dir: string;
   readonly mgmtDir: string;
   readonly managementSocket: string;
@@ -170,8 +175,13 @@ export class SessionManager {
     return { session: this.describe(s), unsubscribe: () => s.watchers.delete(listener) };
   }
 
+  /**
+   * Always SIGTERM first, even when SIGKILL is asked for: openvpn then removes its routes
+   * (a killed one leaves its route to the gateway behind, for every user). SIGKILL follows
+   * if it is still running after a short grace, or the usual one for SIGTERM.
+   */
   stop(caller: Caller, id: string, signal: 'SIGTERM' | 'SIGKILL'): void {
-    this.own(caller, id).child?.kill(signal);
+    void this.terminate(this.own(caller, id), signal === 'SIGKILL' ? KILL_GRACE_MS : STOP_GRACE_MS);
   }
 
   /** Stops every session (helper shutdown): nothing may outlive the helper. */
@@ -188,6 +198,7 @@ export class SessionManager {
     if (this.closing) throw new Error('ferry-helper is shutting down');
     const own = [...this.sessions.values()].filter((s) => s.uid === caller.uid);
     const same = own.find((s) => s.label === label);
+    const spent = [...this.sessions.values()].filter((s) => s.account === caller.account).length;
     if (same) {
       throw new Error(
         same.phase === 'ending'
@@ -196,7 +207,7 @@ export class SessionManager {
       );
     }
     const { perUser, total } = this.limits;
-    if (own.length >= perUser) throw new Error(`at most ${perUser} sessions per user: disconnect one first`);
+    if (spent >= perUser) throw new Error(`at most ${perUser} sessions per user: disconnect one first`);
     if (this.sessions.size >= total) throw new Error(`this machine already runs ${total} VPN sessions, the most ferry-helper allows`);
     const id = randomBytes(8).toString('hex');
     let settle!: () => void;
@@ -206,6 +217,7 @@ export class SessionManager {
       label,
       uid: caller.uid,
       gid: caller.gid,
+      account: caller.account,
       dir: path.join(this.sessionsDir, id),
       mgmtDir,
       managementSocket: path.join(mgmtDir, MANAGEMENT_SOCKET_NAME),
@@ -290,11 +302,13 @@ export class SessionManager {
     s.watchers.clear();
   }
 
-  private async terminate(s: SessionRecord): Promise<void> {
+  private async terminate(s: SessionRecord, graceMs = STOP_GRACE_MS): Promise<void> {
     await s.started;
     if (!s.child) return s.ended;
     s.child.kill('SIGTERM');
-    const done = await Promise.race([s.ended.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
+    const grace = new AbortController();
+    const done = await Promise.race([s.ended.then(() => true), sleep(graceMs, false, { signal: grace.signal }).catch(() => false)]);
+    grace.abort();
     if (!done) {
       s.child.kill('SIGKILL');
       await s.ended;

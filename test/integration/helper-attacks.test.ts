@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../support/cli.js';
-import { holdConnections, rawReply } from '../support/helper-requests.js';
+import { hogConnections, holdConnections, rawReply } from '../support/helper-requests.js';
 import { Watched } from '../support/processes.js';
 import { until } from '../support/until.js';
 import { createTestGroup, createTestUser, removeTestGroup, removeTestUser, type TestGroup, type TestUser } from '../support/users.js';
@@ -67,7 +67,10 @@ describe.skipIf(skip)('ferry-helper under attack by a local user', () => {
       const { result } = await rawReply(helper.socket, '{"op":"list"}\n', user);
       for (const { id } of result as Array<{ id: string }>) await rawReply(helper.socket, `{"op":"stop","id":"${id}","signal":"SIGKILL"}\n`, user);
     }
-    await until(async () => (await sessionsOf(helper)).sessions.length === 0, 'every session to be removed', 10_000);
+    await until(async () => {
+      const left = await sessionsOf(helper);
+      return left.sessions.length === 0 && left.mgmt.length === 0;
+    }, 'every session to be removed', 10_000);
   }
 
   beforeAll(async () => {
@@ -215,6 +218,32 @@ if(!fs.existsSync(mgmt)){clearInterval(t);console.log(JSON.stringify({made,codes
     starter.release();
     await stopAll(helper, [alice]);
   }, 180_000);
+
+  it('one person acting as many uids (subordinate uids, one login) gets one quota of connections and sessions', async () => {
+    const helper = await startHelper();
+    // What newuidmap hands an ordinary user: many uids. The kernel's login uid, which the
+    // user cannot change, still names the one person behind them (set here as PAM would).
+    const asUidOfLogin = (login: number, uid: number): TestUser => ({
+      ...alice,
+      uid,
+      asUser: ['sh', '-c', `echo ${login} > /proc/self/loginuid && exec "$@"`, 'sh', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, `--groups=${group.gid}`, '--inh-caps=-all', '--'],
+    });
+    // Eight of those uids keep 16 connections each open, reopening any the helper closes:
+    // counted per uid they would hold all 128 of the machine's slots.
+    const hogs = await Promise.all(Array.from({ length: 8 }, (_, i) => hogConnections(helper.socket, 16, asUidOfLogin(4242, 231001 + i))));
+    // Someone else is served meanwhile, and so is root.
+    expect(await rawReply(helper.socket, '{"op":"status"}\n', bob)).toMatchObject({ ok: true });
+    expect(await rawReply(helper.socket, '{"op":"status"}\n')).toMatchObject({ ok: true });
+    for (const h of hogs) h.release();
+
+    const starters = Array.from({ length: 4 }, (_, i) => holdConnections(helper.socket, Array.from({ length: 4 }, (_, j) => startRequest(`l${i}-${j}`)), asUidOfLogin(4343, 232001 + i)));
+    const started = (await Promise.all(starters.map((h) => h.replies))).flat();
+    expect(started.filter((r) => r?.ok)).toHaveLength(4);
+    expect(started.filter((r) => !r?.ok).every((r) => r?.error === 'at most 4 sessions per user: disconnect one first')).toBe(true);
+    for (const h of starters) h.release();
+    await helper.process.stop('SIGTERM');
+    expect(await sessionsOf(helper)).toEqual({ sessions: [], mgmt: [] });
+  });
 
   it('a trickling caller is cut at the deadline, and one user hogging connections cannot lock out another', async () => {
     const helper = await startHelper();

@@ -121,3 +121,20 @@ s.on('error',()=>{});s.on('close',()=>first(null))});`;
   });
   return { replies, received: () => received, release: () => child.kill('SIGKILL'), exited };
 }
+
+/**
+ * `count` silent connections from one process of `user`'s, each reopened as soon as the
+ * helper closes it: the attacker who keeps slots taken. Resolves once all are first open.
+ */
+export async function hogConnections(socket: string, count: number, user: TestUser): Promise<{ release(): void }> {
+  const script = `const net=require('net');let up=0;const one=(first)=>{const s=net.createConnection(process.argv[1]);s.on('error',()=>{});
+s.on('connect',()=>{if(first&&++up===Number(process.argv[2]))console.log('up')});s.on('close',()=>setTimeout(one,5,false))};
+for(let i=0;i<Number(process.argv[2]);i++)one(true);`;
+  const argv = [...user.asUser, process.execPath, '-e', script, socket, String(count)];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => c.toString().includes('up') && resolve());
+    child.once('exit', () => reject(new Error('the hog exited before its connections were up')));
+  });
+  return { release: () => child.kill('SIGKILL') };
+}
