@@ -90,8 +90,10 @@ export function parseOvpn(text: string, display: string, file?: string, firstLin
       continue;
     }
     const close = `</${tag}>`;
-    const end = lines.findIndex((l, j) => j > i && l.trimStart().startsWith(close));
-    if (end < 0) throw new ImportError(`${display} line ${lineNo}: <${tag}> has no closing ${close} (the file is cut short) — get the profile again`, file);
+    // Forward from the opening tag only (never from the top again): every line is looked at once.
+    let end = i + 1;
+    while (end < lines.length && !lines[end]!.trimStart().startsWith(close)) end++;
+    if (end === lines.length) throw new ImportError(`${display} line ${lineNo}: <${tag}> has no closing ${close} (the file is cut short) — get the profile again`, file);
     const content = lines.slice(i + 1, end).join('\n');
     if (tag === 'connection') {
       if (nested) throw new ImportError(`${display} line ${lineNo}: <connection> blocks cannot be nested — fix the profile and import again`, file);

@@ -60,7 +60,40 @@ export function describeOther(label: string): string {
 
 /** Does the text hold at least one BEGIN line? (Cheap test used to recognise files.) */
 export function hasPemBlock(text: string): boolean {
-  return /^-----BEGIN [^\r\n-][^\r\n]*-----[ \t]*\r?$/m.test(text);
+  return pemLines(text).some((l) => beginLabel(l) !== undefined);
+}
+
+/**
+ * The text's lines, LF or CRLF, for a scanner that looks at each line a bounded number of
+ * times. (No regular expression runs across lines: a crafted file once made one backtrack
+ * over the whole megabyte for every "-----END " in it.)
+ */
+function pemLines(text: string): string[] {
+  const lines: string[] = [];
+  for (const line of text.split(/\r\n?|\n/)) lines.push(...unglue(line));
+  return lines;
+}
+
+/**
+ * `cat a.crt b.crt` of files without a final newline glues "-----END A-----" and
+ * "-----BEGIN B-----" on one line: split it again. Labels hold no "-----", so the END
+ * marker closes at the first "-----" after it.
+ */
+function unglue(line: string): string[] {
+  const t = line.trim();
+  if (!t.startsWith('-----END ')) return [line];
+  const close = t.indexOf('-----', '-----END '.length);
+  if (close < 0) return [line];
+  const rest = t.slice(close + 5).trimStart();
+  return rest.startsWith('-----BEGIN ') ? [t.slice(0, close + 5), rest] : [line];
+}
+
+/** The label of a "-----BEGIN LABEL-----" line, else undefined. */
+function beginLabel(line: string): string | undefined {
+  const t = line.trim();
+  if (!t.startsWith('-----BEGIN ') || !t.endsWith('-----')) return undefined;
+  const label = t.slice('-----BEGIN '.length, -5);
+  return label !== '' && !label.startsWith('-') ? label : undefined;
 }
 
 /**
@@ -69,19 +102,16 @@ export function hasPemBlock(text: string): boolean {
  * move the error to a vaguer "missing key" later.
  */
 export function parsePemBlocks(text: string, display: string, file?: string): PemBlock[] {
-  // `cat a.crt b.crt` of files without a final newline glues END and BEGIN on one line.
-  const lines = text
-    .replace(/\r\n?/g, '\n')
-    .replace(/(-----END [^\n]*?-----)[ \t]*(?=-----BEGIN )/g, '$1\n')
-    .split('\n');
+  const lines = pemLines(text);
   const blocks: PemBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const begin = /^-----BEGIN ([^-][^\n]*?)-----\s*$/.exec(lines[i]!.trim());
-    if (!begin) continue;
-    const label = begin[1]!;
+    const label = beginLabel(lines[i]!);
+    if (label === undefined) continue;
     const endLine = `-----END ${label}-----`;
-    const end = lines.findIndex((l, j) => j > i && l.trim() === endLine);
-    if (end < 0) {
+    // Forward from the BEGIN line only, and past the END afterwards: every line is looked at once.
+    let end = i + 1;
+    while (end < lines.length && lines[end]!.trim() !== endLine) end++;
+    if (end === lines.length) {
       throw new ImportError(
         `${display}: the ${label} block starting on line ${i + 1} has no END line (the file is cut short) — get ${display} again from your administrator`,
         file,
