@@ -7,7 +7,7 @@
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isPkcs12, isZip, readPkcs12, readZip, type ZipEntry } from './archive.js';
+import { isZip, readZip, type ZipEntry } from './archive.js';
 import {
   commonName,
   CredentialPool,
@@ -17,6 +17,7 @@ import {
   type Credentials,
   type SettleContext,
 } from './certificates.js';
+import { isPkcs12, readPkcs12 } from './pkcs12.js';
 import { interpretOvpn, looksLikeOvpn, type MaterialName, type MaterialRef, type OvpnProfile } from './ovpn.js';
 import { checkStaticKey, describeOther, hasPemBlock, ImportError, parsePemBlocks } from './pem.js';
 import {
