@@ -1,31 +1,41 @@
 /**
  * Hostile files an attacker can hand a user: inputs crafted to burn CPU in the readers
- * (PEM scanner, .ovpn blocks). Each must be refused with one actionable line, quickly:
- * the old code took seconds to minutes on most of them, and vitest's per-test timeout is
- * the hang guard (no timed assertion here).
+ * (PEM scanner, .ovpn blocks, PKCS#12 key derivation). Each must be refused with one
+ * actionable line, quickly: the old code took seconds to hours on most of them, and
+ * vitest's per-test timeout is the hang guard (no timed assertion here).
  */
+import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importFiles, MAX_FILE_BYTES, type ImportOptions } from '../../core/profile/import.js';
 import { tempDir } from '../support/cli.js';
-import { NOW, inline, makeCa, makeClient, writeFiles, type Identity } from '../fixtures/import/generate.js';
+import { NOW, inline, makeCa, makeClient, makePkcs12, writeFiles, type Identity } from '../fixtures/import/generate.js';
+import { pkcs12WithCounts } from '../fixtures/import/hostile.js';
 import { refusal } from '../fixtures/import/refusal.js';
 
 const GW = { gateway: { host: 'vpn.example.com' }, now: NOW } satisfies ImportOptions;
 /** The old code spent seconds to minutes here; the fixed code milliseconds. */
 const HANG_GUARD = { timeout: 10_000 };
+const HUGE = 2 ** 31 - 1;
+/** The PKCS#12 bounds Ferry states in its refusals: per derivation, and for the whole file. */
+const MAX_PKCS12_ITERATIONS = 20_000;
+const MAX_PKCS12_TOTAL_ITERATIONS = 50_000;
 
 let dir: string;
 let ca: Identity;
 let client: Identity;
+let rsaCa: Identity;
+let rsaClient: Identity;
 let n = 0;
 
 beforeAll(async () => {
   dir = await tempDir('ferry-hostile-');
   ca = await makeCa({ cn: 'Hostile CA' });
   client = await makeClient(ca, { cn: 'mallory' });
+  rsaCa = await makeCa({ cn: 'Hostile RSA CA', kind: 'rsa' });
+  rsaClient = await makeClient(rsaCa, { cn: 'trudy', kind: 'rsa' });
 });
 
 afterAll(async () => {
@@ -85,4 +95,53 @@ describe('.ovpn reader: linear on crafted text', () => {
     expect((await refusal(importFiles(paths, GW))).message).toBe('p.ovpn has no client certificate ("cert" or <cert>) and no "auth-user-pass" — ask your administrator for the complete profile');
   });
 
+});
+
+describe('PKCS#12: iteration counts are read before any key is derived', () => {
+  const neverAsk = { ...GW, askPassphrase: async () => expect.fail('asked for a passphrase: a key was about to be derived') };
+  const advice = 'export it again with the default settings (or import the PEM files instead)';
+
+  it('refuses a MAC iteration count of 2^31-1 before deriving the MAC key', HANG_GUARD, async () => {
+    const paths = await files({ 'id.p12': pkcs12WithCounts(rsaClient, [rsaCa], 'pw', { mac: HUGE }) });
+    expect((await refusal(importFiles(paths, neverAsk))).message).toBe(
+      `id.p12 asks for ${HUGE} key-derivation iterations; Ferry reads at most ${MAX_PKCS12_ITERATIONS} — ${advice}`,
+    );
+  });
+
+  it('refuses a MAC iteration count no JavaScript number holds', HANG_GUARD, async () => {
+    const paths = await files({ 'id.p12': pkcs12WithCounts(rsaClient, [rsaCa], 'pw', { mac: 2n ** 80n }) });
+    expect((await refusal(importFiles(paths, neverAsk))).message).toContain(`asks for ${2n ** 80n} key-derivation iterations;`);
+  });
+
+  it('refuses a shrouded key bag with 2^31-1 PBKDF2 iterations before deriving', HANG_GUARD, async () => {
+    const paths = await files({ 'id.pfx': pkcs12WithCounts(rsaClient, [rsaCa], '', { keyBag: HUGE }) });
+    expect((await refusal(importFiles(paths, neverAsk))).message).toBe(
+      `id.pfx asks for ${HUGE} key-derivation iterations; Ferry reads at most ${MAX_PKCS12_ITERATIONS} — ${advice}`,
+    );
+  });
+
+  it('refuses the same key bag hidden inside encrypted contents (seen only after decrypting them)', HANG_GUARD, async () => {
+    const paths = await files({ 'id.p12': pkcs12WithCounts(rsaClient, [rsaCa], 'pw', { keyBag: HUGE, nestKeyBag: true }) });
+    const e = await refusal(importFiles(paths, { ...GW, askPassphrase: async () => 'pw' }));
+    expect(e.message).toBe(`id.p12 asks for ${HUGE} key-derivation iterations; Ferry reads at most ${MAX_PKCS12_ITERATIONS} — ${advice}`);
+  });
+
+  it('refuses many bags that are each within the bound but together are not', HANG_GUARD, async () => {
+    const copies = Math.ceil(MAX_PKCS12_TOTAL_ITERATIONS / MAX_PKCS12_ITERATIONS) + 1;
+    const paths = await files({ 'id.p12': pkcs12WithCounts(rsaClient, [rsaCa], '', { keyBag: MAX_PKCS12_ITERATIONS, keyBagCopies: copies }) });
+    expect((await refusal(importFiles(paths, neverAsk))).message).toMatch(
+      new RegExp(`^id\\.p12 asks for \\d+ key-derivation iterations in all; Ferry reads at most ${MAX_PKCS12_TOTAL_ITERATIONS} — ${advice.replace(/[()]/g, '\\$&')}$`),
+    );
+  });
+
+  it('still reads what real exporters write: OpenSSL 1.x (-legacy) and the largest count we accept', async () => {
+    const sub = path.join(dir, 'legacy');
+    const [cert, key, caFile] = await writeFiles(sub, { 'c.pem': rsaClient.certPem, 'k.pem': rsaClient.keyPem, 'ca.pem': rsaCa.certPem });
+    const out = path.join(sub, 'old.p12');
+    execFileSync('openssl', ['pkcs12', '-export', '-legacy', '-in', cert!, '-inkey', key!, '-certfile', caFile!, '-out', out, '-passout', 'pass:pw']);
+    expect((await importFiles([out], { ...GW, askPassphrase: async () => 'pw' })).draft.name).toBe('trudy');
+
+    const [p12] = await files({ 'big.p12': makePkcs12(rsaClient, [rsaCa], 'pw', MAX_PKCS12_ITERATIONS) });
+    expect((await importFiles([p12!], { ...GW, askPassphrase: async () => 'pw' })).draft.name).toBe('trudy');
+  });
 });
