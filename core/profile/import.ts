@@ -380,8 +380,8 @@ function finish(r: Intermediate, defaultName: string | undefined, ctx: Context):
     throw new ImportError(`${r.source}: ${issue.path.join('.') || 'profile'}: ${issue.message} — fix the profile and import again`);
   }
   const certificates = [
-    ...r.cas.map((c) => summarizeCertificate(c.cert.toString(), 'ca')),
-    ...(r.client ? [summarizeCertificate(r.client.cert.toString(), 'client')] : []),
+    ...r.cas.map((c) => summarizeCertificate(c.cert, 'ca')),
+    ...(r.client ? [summarizeCertificate(r.client.cert, 'client')] : []),
   ];
   return { draft: parsed.data, files, certificates, warnings: ctx.warnings };
 }

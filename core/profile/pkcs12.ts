@@ -6,6 +6,7 @@
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
+import { parseCertificate } from './certificates.js';
 import { ImportError } from './pem.js';
 
 /**
@@ -197,14 +198,15 @@ export async function readPkcs12(
         const raw = bag as forge.pkcs12.Bag & { asn1?: forge.asn1.Asn1 };
         if (bag.type === forge.pki.oids.certBag) {
           const asn = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : raw.asn1;
-          if (asn) certs.push(new X509Certificate(der(asn)));
+          if (asn) certs.push(parseCertificate(der(asn), display, file));
         } else if (bag.type === forge.pki.oids.keyBag || bag.type === forge.pki.oids.pkcs8ShroudedKeyBag) {
           const asn = bag.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key)) : raw.asn1;
           if (asn) keys.push(createPrivateKey({ key: der(asn), format: 'der', type: 'pkcs8' }));
         }
       }
     }
-  } catch {
+  } catch (err) {
+    if (err instanceof ImportError) throw err;
     throw new ImportError(`${display}: a certificate or key inside cannot be read — export the PKCS#12 file again`, file);
   }
   if (keys.length > 1) throw new ImportError(`${display} holds ${keys.length} private keys — export only your VPN certificate and its key`, file);

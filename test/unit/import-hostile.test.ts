@@ -1,6 +1,7 @@
 /**
  * Hostile files an attacker can hand a user: inputs crafted to burn CPU in the readers
- * (PEM scanner, .ovpn blocks, PKCS#12 key derivation). Each must be refused with one
+ * (PEM scanner, .ovpn blocks, PKCS#12 key derivation) or to crash them with something
+ * other than an ImportError (dates no calendar has). Each must be refused with one
  * actionable line, quickly: the old code took seconds to hours on most of them, and
  * vitest's per-test timeout is the hang guard (no timed assertion here).
  */
@@ -9,10 +10,12 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { summarizeCertificate } from '../../core/profile/certificates.js';
 import { importFiles, MAX_FILE_BYTES, type ImportOptions } from '../../core/profile/import.js';
+import { FerryError } from '../../core/util/errors.js';
 import { tempDir } from '../support/cli.js';
 import { NOW, inline, makeCa, makeClient, makePkcs12, writeFiles, type Identity } from '../fixtures/import/generate.js';
-import { pkcs12WithCounts } from '../fixtures/import/hostile.js';
+import { pkcs12WithCounts, withValidity, type RawTime } from '../fixtures/import/hostile.js';
 import { refusal } from '../fixtures/import/refusal.js';
 
 const GW = { gateway: { host: 'vpn.example.com' }, now: NOW } satisfies ImportOptions;
@@ -143,5 +146,56 @@ describe('PKCS#12: iteration counts are read before any key is derived', () => {
 
     const [p12] = await files({ 'big.p12': makePkcs12(rsaClient, [rsaCa], 'pw', MAX_PKCS12_ITERATIONS) });
     expect((await importFiles([p12!], { ...GW, askPassphrase: async () => 'pw' })).draft.name).toBe('trudy');
+  });
+});
+
+describe('certificate dates no calendar has', () => {
+  const ok: RawTime = { type: 'utc', text: '200101000000Z' };
+  const damaged = (file: string) =>
+    `${file}: the certificate is damaged (its validity dates cannot be read) — ask your administrator for a new one`;
+
+  it.each([
+    ['UTCTime garbage', { type: 'utc', text: 'garbage!!!!!Z' }],
+    ['UTCTime 30 February', { type: 'utc', text: '300230000000Z' }],
+    ['GeneralizedTime year 0000', { type: 'generalized', text: '00000101000000Z' }],
+    ['GeneralizedTime year 10000', { type: 'generalized', text: '100000101000000Z' }],
+    ['an empty GeneralizedTime', { type: 'generalized', text: '' }],
+  ] as [string, RawTime][])('refuses a CA whose notAfter is %s', async (_label, notAfter) => {
+    const bad = withValidity(ca, ca, ok, notAfter);
+    const paths = await files({ 'ca.crt': bad, 'client.crt': client.certPem, 'client.key': client.keyPem });
+    expect((await refusal(importFiles(paths, GW))).message).toBe(damaged('ca.crt'));
+  });
+
+  it('refuses a client certificate whose notBefore is garbage (it used to crash with RangeError)', async () => {
+    const bad = withValidity(client, ca, { type: 'utc', text: 'xxxxxxxxxxxxZ' }, { type: 'generalized', text: '20400101000000Z' });
+    const paths = await files({ 'p.ovpn': ['client', 'remote vpn.example.com', inline('ca', ca.certPem), inline('cert', bad), inline('key', client.keyPem)].join('\n') });
+    expect((await refusal(importFiles(paths, GW))).message).toBe(damaged('p.ovpn <cert>'));
+  });
+
+  it('accepts 9999-12-31 23:59:59, RFC 5280\'s "no expiry"', async () => {
+    const forever = withValidity(client, ca, ok, { type: 'generalized', text: '99991231235959Z' });
+    const paths = await files({ 'ca.crt': ca.certPem, 'client.crt': forever, 'client.key': client.keyPem });
+    const result = await importFiles(paths, GW);
+    expect(result.certificates[1]!.validTo).toBe('9999-12-31T23:59:59.000Z');
+  });
+
+  it('refuses a PKCS#12 whose client certificate has a garbage notAfter', async () => {
+    const bad = withValidity(rsaClient, rsaCa, ok, { type: 'utc', text: 'garbage!!!!!Z' });
+    const paths = await files({ 'id.p12': makePkcs12({ ...rsaClient, certPem: bad }, [rsaCa], '') });
+    expect((await refusal(importFiles(paths, GW))).message).toBe(damaged('id.p12'));
+  });
+
+  it('ferry show on a stored certificate with damaged dates says so instead of crashing', () => {
+    const bad = withValidity(ca, ca, ok, { type: 'utc', text: 'garbage!!!!!Z' });
+    let err: unknown;
+    try {
+      summarizeCertificate(bad, 'ca');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as Error).message).toBe(
+      "this profile's ca.crt is damaged (its validity dates cannot be read) — remove the profile with `ferry remove` and import it again",
+    );
   });
 });
