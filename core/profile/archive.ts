@@ -5,7 +5,7 @@
  * allocating its payload.
  */
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
-import { ImportError } from './pem.js';
+import { ImportError, printable } from './pem.js';
 
 export const MAX_ZIP_ENTRIES = 16;
 export const MAX_ENTRY_BYTES = 256 * 1024;
@@ -48,21 +48,22 @@ export function readZip(data: Uint8Array, display: string, file: string): ZipEnt
     const name = entry.name.replace(/\\/g, '/');
     const parts = name.split('/');
     if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || parts.includes('..') || /[\u0000-\u001f]/.test(name)) {
-      return fail(`${display}: entry "${entry.name}" points outside the archive — ${notBundle}`);
+      return fail(`${display}: entry "${printable(entry.name)}" points outside the archive — ${notBundle}`);
     }
     if (name.endsWith('/') || isFinderClutter(name)) return; // directories carry no data; clutter is skipped unread
+    const shown = printable(name);
     if (entry.compression !== 0 && entry.compression !== 8) {
-      return fail(`${display}: entry "${name}" uses compression method ${entry.compression}, which Ferry does not read — zip the files again with standard (deflate) compression`);
+      return fail(`${display}: entry "${shown}" uses compression method ${entry.compression}, which Ferry does not read — zip the files again with standard (deflate) compression`);
     }
     const chunks: Uint8Array[] = [];
     let size = 0;
     entry.ondata = (err, chunk, final) => {
       if (failure) return;
-      if (err) return fail(`${display} is damaged (${name} cannot be unpacked) — download it again`);
+      if (err) return fail(`${display} is damaged (${shown} cannot be unpacked) — download it again`);
       size += chunk.length;
       if (size > MAX_ENTRY_BYTES) {
         entry.terminate();
-        return fail(`${display}: entry "${name}" unpacks to more than ${MAX_ENTRY_BYTES / 1024} KiB (a zip bomb?) — ${notBundle}`);
+        return fail(`${display}: entry "${shown}" unpacks to more than ${MAX_ENTRY_BYTES / 1024} KiB (a zip bomb?) — ${notBundle}`);
       }
       chunks.push(chunk);
       if (final) entries.push({ path: parts.filter((p) => p && p !== '.').join('/'), data: Buffer.concat(chunks) });
@@ -81,7 +82,7 @@ export function readZip(data: Uint8Array, display: string, file: string): ZipEnt
 
   const seen = new Set<string>();
   for (const e of entries) {
-    if (seen.has(e.path)) throw new ImportError(`${display} holds "${e.path}" twice — ${notBundle}`, file);
+    if (seen.has(e.path)) throw new ImportError(`${display} holds "${printable(e.path)}" twice — ${notBundle}`, file);
     seen.add(e.path);
   }
   return entries;

@@ -6,7 +6,7 @@
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { CertificateSummary } from './schema.js';
 import { FerryError } from '../util/errors.js';
-import { ImportError, loadPrivateKey, type PemBlock } from './pem.js';
+import { ImportError, loadPrivateKey, printable, type PemBlock } from './pem.js';
 
 const DAY_MS = 86_400_000;
 /** Warn this long before a certificate expires: time enough to get a new one. */
@@ -46,7 +46,7 @@ export function commonName(cert: X509Certificate): string | undefined {
 /** How a certificate is named in messages: its CN, else its whole subject. */
 export function certLabel(cert: X509Certificate): string {
   const cn = commonName(cert);
-  return cn ? `CN=${cn}` : formatName(cert.subject) || 'no subject';
+  return printable(cn ? `CN=${cn}` : formatName(cert.subject) || 'no subject');
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

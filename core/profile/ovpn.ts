@@ -6,7 +6,7 @@
  * files, routes or processes, or that we simply do not know, is refused with its line.
  */
 import { EngineOptionsSchema, HostSchema, type EngineOptions, type Proto, type Remote } from './schema.js';
-import { ImportError } from './pem.js';
+import { ImportError, printable } from './pem.js';
 
 export interface Directive {
   name: string;
@@ -93,7 +93,9 @@ export function parseOvpn(text: string, display: string, file?: string, firstLin
     // Forward from the opening tag only (never from the top again): every line is looked at once.
     let end = i + 1;
     while (end < lines.length && !lines[end]!.trimStart().startsWith(close)) end++;
-    if (end === lines.length) throw new ImportError(`${display} line ${lineNo}: <${tag}> has no closing ${close} (the file is cut short) — get the profile again`, file);
+    if (end === lines.length) {
+      throw new ImportError(`${display} line ${lineNo}: <${printable(tag)}> has no closing </${printable(tag)}> (the file is cut short) — get the profile again`, file);
+    }
     const content = lines.slice(i + 1, end).join('\n');
     if (tag === 'connection') {
       if (nested) throw new ImportError(`${display} line ${lineNo}: <connection> blocks cannot be nested — fix the profile and import again`, file);
@@ -298,12 +300,12 @@ class Interpreter {
 
   /** `"up"` for a line, `<dh>` for an inline block. */
   private named(d: Directive): string {
-    return d.inline === undefined ? `"${d.name}"` : `<${d.name}>`;
+    return d.inline === undefined ? `"${printable(d.name)}"` : `<${printable(d.name)}>`;
   }
 
   private invalid(d: Directive, hint = 'fix or remove the line and import again'): never {
     const shown = d.inline === undefined ? [d.name, ...d.args].join(' ') : `<${d.name}>`;
-    throw new ImportError(`${this.where(d)}: "${shown.slice(0, 80)}" has a value Ferry does not accept — ${hint}`, this.file);
+    throw new ImportError(`${this.where(d)}: "${printable(shown)}" has a value Ferry does not accept — ${hint}`, this.file);
   }
 
   private arity(d: Directive, min: number, max: number): void {
@@ -348,7 +350,7 @@ class Interpreter {
           if (DROPPED.has(inner.name)) continue;
           if (!CONNECTION_KEYS.has(inner.name)) {
             throw new ImportError(
-              `${this.where(inner)}: "${inner.name}" inside <connection> is not supported (Ferry reads only remote, proto and port there) — move or remove the line and import again`,
+              `${this.where(inner)}: "${printable(inner.name)}" inside <connection> is not supported (Ferry reads only remote, proto and port there) — move or remove the line and import again`,
               this.file,
             );
           }
@@ -472,13 +474,13 @@ class Interpreter {
         return;
       case 'pull-filter':
         this.arity(d, 2, 2);
-        if (a[0] !== 'ignore') this.refuse(d, `${a[0]} is not supported (only "pull-filter ignore" is)`);
+        if (a[0] !== 'ignore') this.refuse(d, `${printable(a[0]!)} is not supported (only "pull-filter ignore" is)`);
         this.engine.pullFilterIgnore = this.field(d, 'pullFilterIgnore', [...(this.engine.pullFilterIgnore ?? []), a[1]]);
         return;
       case 'auth-user-pass':
         if (a.length > 0) {
           throw new ImportError(
-            `${this.where(d)}: "auth-user-pass ${a[0] === '[inline]' ? '<inline block>' : a[0]}" keeps your username and password in a file; Ferry asks for the password and keeps it in the keychain — remove the file name (keep "auth-user-pass") and import again`,
+            `${this.where(d)}: "auth-user-pass ${a[0] === '[inline]' ? '<inline block>' : printable(a[0]!)}" keeps your username and password in a file; Ferry asks for the password and keeps it in the keychain — remove the file name (keep "auth-user-pass") and import again`,
             this.file,
           );
         }
@@ -553,7 +555,7 @@ class Interpreter {
   private protoOf(d: Directive, raw: string): Proto {
     const proto = PROTOS[raw.toLowerCase()];
     if (!proto) {
-      if (/server/i.test(raw)) this.refuse(d, `${raw} is a server protocol; a client profile uses tcp or udp`);
+      if (/server/i.test(raw)) this.refuse(d, `${printable(raw)} is a server protocol; a client profile uses tcp or udp`);
       this.invalid(d, 'use udp or tcp');
     }
     return proto;

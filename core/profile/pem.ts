@@ -7,15 +7,28 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { InputError } from '../util/errors.js';
 
-/** One import failure: one line naming the file and what to do. `file` is the path the user gave. */
+/** Line breaks, terminal escapes and bidi overrides: what must never reach a message from a file. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * One import failure: one line naming the file and what to do. `file` is the path the user
+ * gave. Whatever a hostile file slipped into the message is made printable here, so it stays
+ * one line and cannot drive the terminal.
+ */
 export class ImportError extends InputError {
   constructor(
     message: string,
     readonly file?: string,
   ) {
-    super(message);
+    super(message.replace(UNPRINTABLE, '?'));
     this.name = 'ImportError';
   }
+}
+
+/** Text from a file (a name, a label, a path) fit to quote in a message: printable, at most `max` characters. */
+export function printable(text: string, max = 80): string {
+  const head = text.slice(0, max + 1).replace(UNPRINTABLE, '?');
+  return head.length > max ? `${head.slice(0, max - 1)}…` : head;
 }
 
 export type PemKind = 'certificate' | 'private-key' | 'static-key' | 'tls-crypt-v2' | 'other';
@@ -55,7 +68,7 @@ export function kindOf(label: string): PemKind {
 }
 
 export function describeOther(label: string): string {
-  return OTHER_LABELS[label] ?? `a "${label}" block`;
+  return OTHER_LABELS[label] ?? `a "${printable(label)}" block`;
 }
 
 /** Does the text hold at least one BEGIN line? (Cheap test used to recognise files.) */
@@ -113,7 +126,7 @@ export function parsePemBlocks(text: string, display: string, file?: string): Pe
     while (end < lines.length && lines[end]!.trim() !== endLine) end++;
     if (end === lines.length) {
       throw new ImportError(
-        `${display}: the ${label} block starting on line ${i + 1} has no END line (the file is cut short) — get ${display} again from your administrator`,
+        `${display}: the ${printable(label)} block starting on line ${i + 1} has no END line (the file is cut short) — get ${display} again from your administrator`,
         file,
       );
     }
@@ -154,5 +167,5 @@ export function checkStaticKey(block: PemBlock, display: string, file?: string):
     .filter((l) => l && !l.startsWith('-----'))
     .join('');
   const ok = block.kind === 'static-key' ? /^[0-9a-fA-F]{512}$/.test(hex) : /^[A-Za-z0-9+/]+=*$/.test(hex) && hex.length >= 64;
-  if (!ok) throw new ImportError(`${display}: the ${block.label} is damaged — get the profile again from your administrator`, file);
+  if (!ok) throw new ImportError(`${display}: the ${printable(block.label)} is damaged — get the profile again from your administrator`, file);
 }

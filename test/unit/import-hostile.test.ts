@@ -100,6 +100,22 @@ describe('.ovpn reader: linear on crafted text', () => {
 
 });
 
+describe('what a file puts in a message', () => {
+  it('a zip entry named with a line break and a terminal escape is quoted on one printable line', async () => {
+    const paths = await files({ 'b.zip': zipSync({ 'ca.crt\n\u001b[2Jevil': strToU8('x') }) });
+    expect((await refusal(importFiles(paths, GW))).message).toBe(
+      'b.zip: entry "ca.crt??[2Jevil" points outside the archive — this is not a Ferry bundle; ask your administrator for a new one',
+    );
+  });
+
+  it('a 10,000-character PEM label is cut short in the message', async () => {
+    const label = 'X'.repeat(10_000);
+    const paths = await files({ 'ca.crt': `-----BEGIN ${label}-----\nAAAA\n-----END ${label}-----\n` });
+    const { message } = await refusal(importFiles(paths, GW));
+    expect(message).toBe(`ca.crt holds a "${'X'.repeat(79)}…" block — leave it out and import again`);
+  });
+});
+
 describe('PKCS#12: iteration counts are read before any key is derived', () => {
   const neverAsk = { ...GW, askPassphrase: async () => expect.fail('asked for a passphrase: a key was about to be derived') };
   const advice = 'export it again with the default settings (or import the PEM files instead)';
