@@ -14,6 +14,13 @@ export const MAX_ENTRY_BYTES = 256 * 1024;
  * push can never produce more than ~264 KiB before the size check runs.
  */
 const PUSH_BYTES = 256;
+/**
+ * Compressed bytes an entry may take in while unpacking to nothing. A real deflate stream
+ * is silent at most for one stored block (64 KiB). fflate keeps the input it cannot use
+ * (e.g. junk after the stream's last block) and copies it again on every push: a crafted
+ * megabyte of it cost quadratic time (half a second at 1 MiB, 4x per doubling).
+ */
+const MAX_SILENT_BYTES = 128 * 1024;
 
 export interface ZipEntry {
   /** Path inside the archive, '/'-separated, never absolute or with '..'. */
@@ -57,9 +64,16 @@ export function readZip(data: Uint8Array, display: string, file: string): ZipEnt
     }
     const chunks: Uint8Array[] = [];
     let size = 0;
+    let silent = 0;
+    // fflate calls back once per push, with what that push unpacked (maybe nothing).
     entry.ondata = (err, chunk, final) => {
       if (failure) return;
       if (err) return fail(`${display} is damaged (${shown} cannot be unpacked) — download it again`);
+      silent = chunk.length > 0 || final ? 0 : silent + PUSH_BYTES;
+      if (silent > MAX_SILENT_BYTES) {
+        entry.terminate();
+        return fail(`${display} is damaged (${shown} holds data that unpacks to nothing) — download it again`);
+      }
       size += chunk.length;
       if (size > MAX_ENTRY_BYTES) {
         entry.terminate();

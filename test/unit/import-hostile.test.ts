@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { strToU8, zipSync } from 'fflate';
+import { deflateSync, strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarizeCertificate } from '../../core/profile/certificates.js';
 import { importFiles, MAX_FILE_BYTES, type ImportOptions } from '../../core/profile/import.js';
@@ -83,6 +83,26 @@ describe('PEM scanner: linear on crafted text', () => {
     const entry = fill('-----BEGIN CERTIFICATE-----\n', '-----END ', 256 * 1024);
     const paths = await files({ 'b.zip': zipSync({ 'ca.crt': strToU8(entry), 'client.crt': strToU8(client.certPem), 'client.key': strToU8(client.keyPem) }) });
     expect((await refusal(importFiles(paths, GW))).message).toMatch(/^b\.zip:ca\.crt: the CERTIFICATE block starting on line 1 has no END line/);
+  });
+});
+
+describe('zip reader: linear on crafted archives', () => {
+  /** A local header for `name` (deflate, sizes in a data descriptor), its stream, 1 MiB of junk, an empty directory. */
+  function junkAfterStream(name: string, content: string): Buffer {
+    const header = Buffer.alloc(30);
+    header.writeUInt32LE(0x04034b50, 0);
+    header.writeUInt16LE(8, 6); // sizes follow the data
+    header.writeUInt16LE(8, 8); // deflate
+    header.writeUInt16LE(name.length, 26);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    return Buffer.concat([header, Buffer.from(name), deflateSync(strToU8(content)), Buffer.alloc(MAX_FILE_BYTES - 4096, 0x41), end]);
+  }
+
+  // fflate kept the junk after the stream and copied it on every push: quadratic (~0.5 s at 1 MiB).
+  it('an entry whose deflate stream is followed by a megabyte of junk', HANG_GUARD, async () => {
+    const paths = await files({ 'b.zip': junkAfterStream('ca.crt', ca.certPem) });
+    expect((await refusal(importFiles(paths, GW))).message).toBe('b.zip is damaged (ca.crt holds data that unpacks to nothing) — download it again');
   });
 });
 
