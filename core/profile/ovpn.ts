@@ -266,6 +266,8 @@ class Interpreter {
   private ping: number | undefined;
   private pingRestart: number | undefined;
   private optional = new Set<string>();
+  /** Kept apart and set once at the end: re-validating the list at each line was quadratic. */
+  private readonly pullFilters = new Set<string>();
 
   constructor(
     private readonly display: string,
@@ -475,7 +477,7 @@ class Interpreter {
       case 'pull-filter':
         this.arity(d, 2, 2);
         if (a[0] !== 'ignore') this.refuse(d, `${printable(a[0]!)} is not supported (only "pull-filter ignore" is)`);
-        this.engine.pullFilterIgnore = this.field(d, 'pullFilterIgnore', [...(this.engine.pullFilterIgnore ?? []), a[1]]);
+        this.pullFilters.add(this.field(d, 'pullFilterIgnore', [a[1]])![0]!);
         return;
       case 'auth-user-pass':
         if (a.length > 0) {
@@ -614,6 +616,7 @@ class Interpreter {
       const direction = this.tlsAuthDirection ?? this.keyDirection;
       engine.tlsAuth = direction === undefined ? {} : { direction };
     }
+    if (this.pullFilters.size > 0) engine.pullFilterIgnore = [...this.pullFilters];
     if (this.refs['tls-crypt']) engine.tlsCrypt = true;
     if (this.refs['tls-crypt-v2']) engine.tlsCryptV2 = true;
     // ping + ping-restart is keepalive spelled out. ping-restart 0 (never restart) has no

@@ -107,6 +107,13 @@ describe('zip reader: linear on crafted archives', () => {
 });
 
 describe('.ovpn reader: linear on crafted text', () => {
+  // Each line copied and re-validated the whole list so far: ~100 s of CPU at 1 MiB.
+  it('1 MiB of "pull-filter ignore" lines is read once, each filter kept once', HANG_GUARD, async () => {
+    const head = ['client', 'remote vpn.example.com', inline('ca', ca.certPem), inline('cert', client.certPem), inline('key', client.keyPem), ''].join('\n');
+    const paths = await files({ 'p.ovpn': fill(head, 'pull-filter ignore "route"\n') });
+    expect((await importFiles(paths, GW)).draft.engine.pullFilterIgnore).toEqual(['route']);
+  });
+
   // Each closing tag was searched for from the top of the file: ~10 s of CPU at 1 MiB.
   it('1 MiB of inline blocks', HANG_GUARD, async () => {
     const paths = await files({ 'p.ovpn': fill('client\n', '<ca>\n</ca>\n') });
