@@ -54,6 +54,8 @@ export async function buildCorpus(): Promise<Seed[]> {
     'setenv opt block-outside-dns',
     'ignore-unknown-option foo bar',
     'keepalive 10 60',
+    'pull-filter ignore "route"',
+    'redirect-gateway def1 bypass-dhcp',
     '; a comment',
     'key-direction 1',
   ];

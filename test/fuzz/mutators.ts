@@ -18,7 +18,7 @@ const TOKENS = [
   '<', '>', '"', "'", '\\', '\\"', '#', ';', ' ', '\t', '\r', '\n', '\r\n', '\0', '\uFEFF', '\u00e9', '\ud83d\ude00', '\x7f',
   'remote ', 'remote vpn.example.com 99999 tcp', 'proto tcp-server', 'port 0', 'dev tun0', 'up /bin/sh', 'script-security 2', 'ca ../ca.crt',
   'ca /etc/passwd', 'ca [inline]', 'auth-user-pass creds.txt', 'static-challenge "x" 2', 'setenv opt up x', 'tls-auth ta.key 2', 'compress lz4-v2',
-  'keepalive 1 999999999', 'cipher none', 'management 127.0.0.1 7505', '--remote', 'connection', 'AAAA', '====', 'MIIB',
+  'keepalive 1 999999999', 'pull-filter ignore route\n', 'redirect-gateway def1\n', 'remote-cert-eku serverAuth\n', 'setenv opt verb 3\n', 'cipher none', 'management 127.0.0.1 7505', '--remote', 'connection', 'AAAA', '====', 'MIIB',
 ];
 
 export interface Mutated {
