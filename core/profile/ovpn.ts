@@ -496,7 +496,9 @@ class Interpreter {
         return;
       case 'setenv':
         // `setenv opt X …` is openvpn's "apply X if you know it": judged like X itself. Any
-        // other setenv only feeds scripts and plugins, which Ferry never runs.
+        // other setenv only feeds scripts and plugins, which Ferry never runs. One level only:
+        // "setenv opt setenv opt …" recursed once per word (a crafted line overflowed the stack).
+        if (a[0] === 'opt' && a[1] === 'setenv') this.invalid(d, '"setenv opt" applies one option, not another setenv; fix or remove the line and import again');
         if (a[0] === 'opt' && a[1] !== undefined) this.apply({ ...d, name: a[1], args: a.slice(2) }, true);
         return;
       case 'crl-verify':

@@ -114,6 +114,14 @@ describe('.ovpn reader: linear on crafted text', () => {
     expect((await importFiles(paths, GW)).draft.engine.pullFilterIgnore).toEqual(['route']);
   });
 
+  // Each "setenv opt" applied the rest of the line again, recursively: a RangeError (stack) after ~17 s.
+  it('"setenv opt" nested 90,000 times on one line', HANG_GUARD, async () => {
+    const paths = await files({ 'p.ovpn': `client\n${'setenv opt '.repeat(90_000)}verb 3\n` });
+    expect((await refusal(importFiles(paths, GW))).message).toBe(
+      'p.ovpn line 2: "setenv opt setenv opt setenv opt setenv opt setenv opt setenv opt setenv opt se…" has a value Ferry does not accept — "setenv opt" applies one option, not another setenv; fix or remove the line and import again',
+    );
+  });
+
   // Each closing tag was searched for from the top of the file: ~10 s of CPU at 1 MiB.
   it('1 MiB of inline blocks', HANG_GUARD, async () => {
     const paths = await files({ 'p.ovpn': fill('client\n', '<ca>\n</ca>\n') });
