@@ -7,6 +7,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { parseCertificate } from './certificates.js';
+import { algorithmWork, integer, kids, oidOf, pbeWork } from './pbe.js';
 import { ImportError } from './pem.js';
 
 /**
@@ -57,37 +58,10 @@ class Rounds {
 const Type = forge.asn1.Type;
 const OIDS = forge.pki.oids;
 
-function kids(node: forge.asn1.Asn1 | undefined): forge.asn1.Asn1[] {
-  return node && Array.isArray(node.value) ? node.value : [];
-}
-
-/** An INTEGER's value, unsigned (as forge reads counts); undefined for anything else. */
-function integer(node: forge.asn1.Asn1 | undefined): bigint | undefined {
-  if (node?.type !== Type.INTEGER || typeof node.value !== 'string') return undefined;
-  return node.value === '' ? 0n : BigInt(`0x${forge.util.bytesToHex(node.value)}`);
-}
-
-/** The iteration count in a password-based-encryption AlgorithmIdentifier's parameters. */
-function pbeIterations(oid: string, params: forge.asn1.Asn1 | undefined): bigint | undefined {
-  // PBES2 { keyDerivationFunc { PBKDF2, { salt, iterationCount, … } }, encryptionScheme }
-  if (oid === OIDS['pkcs5PBES2']) return integer(kids(kids(kids(params)[0])[1])[1]);
-  // pkcs-12PbeParams and PKCS#5 v1 PBEParameter: { salt, iterations }
-  return integer(kids(params)[1]);
-}
-
-function oidOf(node: forge.asn1.Asn1 | undefined): string | undefined {
-  return node?.type === Type.OID && typeof node.value === 'string' ? forge.asn1.derToOid(node.value) : undefined;
-}
-
 /** An OCTET STRING's bytes, also when BER splits it into chunks (as forge accepts). */
 function octets(node: forge.asn1.Asn1 | undefined): string | undefined {
   if (node?.type !== Type.OCTETSTRING) return undefined;
   return typeof node.value === 'string' ? node.value : kids(node).map((c) => (typeof c.value === 'string' ? c.value : '')).join('');
-}
-
-function algorithmIterations(algorithm: forge.asn1.Asn1 | undefined): bigint | undefined {
-  const oid = oidOf(kids(algorithm)[0]);
-  return oid ? pbeIterations(oid, kids(algorithm)[1]) : undefined;
 }
 
 /** PFX { version, authSafe, MacData { mac, macSalt, iterations } }: any INTEGER in MacData counts, whatever its place. */
@@ -114,7 +88,7 @@ function checkVisibleIterations(pfx: forge.asn1.Asn1, rounds: Rounds): void {
     const body = kids(wrapper)[0];
     if (oidOf(type) === OIDS['encryptedData']) {
       // EncryptedData { version, EncryptedContentInfo { contentType, algorithm, … } }
-      rounds.spend(algorithmIterations(kids(kids(body)[1])[1]));
+      rounds.spend(algorithmWork(kids(kids(body)[1])[1]));
     } else if (oidOf(type) === OIDS['data']) {
       let bags: forge.asn1.Asn1[];
       try {
@@ -124,7 +98,7 @@ function checkVisibleIterations(pfx: forge.asn1.Asn1, rounds: Rounds): void {
       }
       for (const bag of bags) {
         // SafeBag { pkcs8ShroudedKeyBag, [0] EncryptedPrivateKeyInfo { algorithm, data } }
-        if (oidOf(kids(bag)[0]) === OIDS['pkcs8ShroudedKeyBag']) rounds.spend(algorithmIterations(kids(kids(kids(bag)[1])[0])[0]));
+        if (oidOf(kids(bag)[0]) === OIDS['pkcs8ShroudedKeyBag']) rounds.spend(algorithmWork(kids(kids(kids(bag)[1])[0])[0]));
       }
     }
   }
@@ -139,7 +113,7 @@ function checkVisibleIterations(pfx: forge.asn1.Asn1, rounds: Rounds): void {
 function guardedOpen(pfx: forge.asn1.Asn1, passphrase: string, rounds: Rounds): forge.pkcs12.Pkcs12Pfx {
   const getCipher = pbe.getCipher;
   pbe.getCipher = (oid, params, password) => {
-    rounds.spend(pbeIterations(oid, params));
+    rounds.spend(pbeWork(oid, params));
     return getCipher.call(pbe, oid, params, password);
   };
   try {
