@@ -6,7 +6,7 @@
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { CertificateSummary } from './schema.js';
 import { FerryError } from '../util/errors.js';
-import { ImportError, loadPrivateKey, printable, type PemBlock } from './pem.js';
+import { checkKeyWork, ImportError, loadPrivateKey, printable, type PemBlock } from './pem.js';
 
 const DAY_MS = 86_400_000;
 /** Warn this long before a certificate expires: time enough to get a new one. */
@@ -315,6 +315,7 @@ async function loadKey(k: KeyIn, client: CertIn, ctx: SettleContext): Promise<{ 
     const block = k.block!;
     let passphrase: string | undefined;
     if (block.encrypted) {
+      checkKeyWork(block, k.display, k.file);
       passphrase = ctx.askPassphrase ? await ctx.askPassphrase(k.display) : undefined;
       if (passphrase === undefined) {
         throw new ImportError(`the key ${k.display} is passphrase-protected; run the import from a terminal so Ferry can ask`, k.file);

@@ -15,7 +15,7 @@ import { importFiles, MAX_FILE_BYTES, type ImportOptions } from '../../core/prof
 import { FerryError } from '../../core/util/errors.js';
 import { tempDir } from '../support/cli.js';
 import { NOW, inline, makeCa, makeClient, makePkcs12, writeFiles, type Identity } from '../fixtures/import/generate.js';
-import { pkcs12WithCounts, withValidity, type RawTime } from '../fixtures/import/hostile.js';
+import { encryptedKeyWithIterations, pkcs12WithCounts, withValidity, type RawTime } from '../fixtures/import/hostile.js';
 import { refusal } from '../fixtures/import/refusal.js';
 
 const GW = { gateway: { host: 'vpn.example.com' }, now: NOW } satisfies ImportOptions;
@@ -197,6 +197,25 @@ describe('PKCS#12: iteration counts are read before any key is derived', () => {
 
     const [p12] = await files({ 'big.p12': makePkcs12(rsaClient, [rsaCa], 'pw', MAX_PKCS12_ITERATIONS) });
     expect((await importFiles([p12!], { ...GW, askPassphrase: async () => 'pw' })).draft.name).toBe('trudy');
+  });
+});
+
+describe('encrypted PEM keys: the iteration count is read before asking the passphrase', () => {
+  // OpenSSL derives natively (~0.2 s per million PBKDF2 rounds here): 2^31-1 was ~15 minutes.
+  it('refuses an ENCRYPTED PRIVATE KEY asking for 2^31-1 PBKDF2 iterations', HANG_GUARD, async () => {
+    const key = encryptedKeyWithIterations(client.keyPem, 'pw', HUGE);
+    const paths = await files({ 'ca.crt': ca.certPem, 'client.crt': client.certPem, 'client.key': key });
+    const neverAsk = { ...GW, askPassphrase: async () => expect.fail('asked for a passphrase: a key was about to be derived') };
+    expect((await refusal(importFiles(paths, neverAsk))).message).toBe(
+      `client.key asks for ${HUGE} key-derivation iterations; Ferry reads at most 1000000 — export the key again with the default settings`,
+    );
+  });
+
+  it('opens one that openssl made with a million iterations (the bound)', async () => {
+    const [plain] = await files({ 'plain.key': client.keyPem });
+    const key = execFileSync('openssl', ['pkcs8', '-topk8', '-in', plain!, '-v2', 'aes-256-cbc', '-iter', '1000000', '-passout', 'pass:pw']).toString();
+    const paths = await files({ 'ca.crt': ca.certPem, 'client.crt': client.certPem, 'client.key': key });
+    expect((await importFiles(paths, { ...GW, askPassphrase: async () => 'pw' })).draft.keyEncrypted).toBe(true);
   });
 });
 
