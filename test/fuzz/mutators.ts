@@ -18,7 +18,7 @@ const TOKENS = [
   '<', '>', '"', "'", '\\', '\\"', '#', ';', ' ', '\t', '\r', '\n', '\r\n', '\0', '\uFEFF', '\u00e9', '\ud83d\ude00', '\x7f',
   'remote ', 'remote vpn.example.com 99999 tcp', 'proto tcp-server', 'port 0', 'dev tun0', 'up /bin/sh', 'script-security 2', 'ca ../ca.crt',
   'ca /etc/passwd', 'ca [inline]', 'auth-user-pass creds.txt', 'static-challenge "x" 2', 'setenv opt up x', 'tls-auth ta.key 2', 'compress lz4-v2',
-  'keepalive 1 999999999', 'pull-filter ignore route\n', 'redirect-gateway def1\n', 'remote-cert-eku serverAuth\n', 'setenv opt verb 3\n', 'cipher none', 'management 127.0.0.1 7505', '--remote', 'connection', 'AAAA', '====', 'MIIB',
+  'keepalive 1 999999999', 'pull-filter ignore route\n', 'redirect-gateway def1\n', 'remote-cert-eku serverAuth\n', 'setenv opt verb 3\n', 'setenv opt ', 'cipher none', 'management 127.0.0.1 7505', '--remote', 'connection', 'AAAA', '====', 'MIIB',
 ];
 
 export interface Mutated {
@@ -142,6 +142,22 @@ const DER_MUTATORS: Record<string, Mutator> = {
   },
 };
 
+/** A PEM block's DER rewritten (its INTEGERs, lengths, a byte) and re-encoded: damage behind valid base64. */
+function mutatePemDer(data: Buffer, rnd: Random, donors: Buffer[], how: string[]): Buffer {
+  const ls = lines(data);
+  const begins = ls.flatMap((l, i) => (l.startsWith('-----BEGIN ') ? [i] : []));
+  if (begins.length === 0) return data;
+  const from = rnd.pick(begins);
+  let to = from + 1;
+  while (to < ls.length && !ls[to]!.startsWith('-----END ')) to++;
+  const body = ls.slice(from + 1, to).filter((l) => !l.includes(':'));
+  const name = rnd.pick(Object.keys(DER_MUTATORS));
+  how.push(`der:${name}`);
+  const der = DER_MUTATORS[name]!(Buffer.from(body.join(''), 'base64'), rnd, donors);
+  const b64 = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return joinLines([...ls.slice(0, from + 1), ...b64, ...ls.slice(to)]);
+}
+
 /** A zip rebuilt from its entries after mutating one of them, or nested, or with hostile names. */
 function mutateZip(data: Buffer, rnd: Random, donors: Buffer[], how: string[]): Buffer {
   let entries: Zippable;
@@ -188,6 +204,7 @@ export function mutate(data: Buffer, kind: 'text' | 'zip' | 'p12', rnd: Random, 
   const how: string[] = [];
   let out: Buffer;
   if (kind === 'zip' && rnd.chance(0.8)) out = mutateZip(data, rnd, donors, how);
+  else if (kind === 'text' && rnd.chance(0.2)) out = mutatePemDer(data, rnd, donors, how);
   else if (kind === 'p12' && rnd.chance(0.6)) {
     const name = rnd.pick(Object.keys(DER_MUTATORS));
     how.push(name);
