@@ -70,7 +70,3 @@ export function configText(lines: string[], what: string, fix = 'shorten its val
   return lines.join('\n');
 }
 
-/** A value as an error line may show it: control characters as \uXXXX, so the error stays one line. */
-export function printable(value: string): string {
-  return value.replace(new RegExp(CONTROL_CHARACTER, 'gu'), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}

@@ -1,13 +1,11 @@
 /**
- * The two binary containers an administrator may send: a ferry-server bundle (.zip) and a
- * PKCS#12 file (.p12/.pfx). Both are untrusted input, so the zip reader counts what it
+ * A ferry-server bundle (.zip), the binary container an administrator may send (PKCS#12
+ * files are read in pkcs12.ts). It is untrusted input, so the reader counts what it
  * inflates instead of believing the headers: a zip bomb stops after 256 KiB, not after
  * allocating its payload.
  */
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
-import forge from 'node-forge';
-import { ImportError } from './pem.js';
+import { ImportError, printable } from './pem.js';
 
 export const MAX_ZIP_ENTRIES = 16;
 export const MAX_ENTRY_BYTES = 256 * 1024;
@@ -16,6 +14,13 @@ export const MAX_ENTRY_BYTES = 256 * 1024;
  * push can never produce more than ~264 KiB before the size check runs.
  */
 const PUSH_BYTES = 256;
+/**
+ * Compressed bytes an entry may take in while unpacking to nothing. A real deflate stream
+ * is silent at most for one stored block (64 KiB). fflate keeps the input it cannot use
+ * (e.g. junk after the stream's last block) and copies it again on every push: a crafted
+ * megabyte of it cost quadratic time (half a second at 1 MiB, 4x per doubling).
+ */
+const MAX_SILENT_BYTES = 128 * 1024;
 
 export interface ZipEntry {
   /** Path inside the archive, '/'-separated, never absolute or with '..'. */
@@ -50,21 +55,29 @@ export function readZip(data: Uint8Array, display: string, file: string): ZipEnt
     const name = entry.name.replace(/\\/g, '/');
     const parts = name.split('/');
     if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || parts.includes('..') || /[\u0000-\u001f]/.test(name)) {
-      return fail(`${display}: entry "${entry.name}" points outside the archive — ${notBundle}`);
+      return fail(`${display}: entry "${printable(entry.name)}" points outside the archive — ${notBundle}`);
     }
     if (name.endsWith('/') || isFinderClutter(name)) return; // directories carry no data; clutter is skipped unread
+    const shown = printable(name);
     if (entry.compression !== 0 && entry.compression !== 8) {
-      return fail(`${display}: entry "${name}" uses compression method ${entry.compression}, which Ferry does not read — zip the files again with standard (deflate) compression`);
+      return fail(`${display}: entry "${shown}" uses compression method ${entry.compression}, which Ferry does not read — zip the files again with standard (deflate) compression`);
     }
     const chunks: Uint8Array[] = [];
     let size = 0;
+    let silent = 0;
+    // fflate calls back once per push, with what that push unpacked (maybe nothing).
     entry.ondata = (err, chunk, final) => {
       if (failure) return;
-      if (err) return fail(`${display} is damaged (${name} cannot be unpacked) — download it again`);
+      if (err) return fail(`${display} is damaged (${shown} cannot be unpacked) — download it again`);
+      silent = chunk.length > 0 || final ? 0 : silent + PUSH_BYTES;
+      if (silent > MAX_SILENT_BYTES) {
+        entry.terminate();
+        return fail(`${display} is damaged (${shown} holds data that unpacks to nothing) — download it again`);
+      }
       size += chunk.length;
       if (size > MAX_ENTRY_BYTES) {
         entry.terminate();
-        return fail(`${display}: entry "${name}" unpacks to more than ${MAX_ENTRY_BYTES / 1024} KiB (a zip bomb?) — ${notBundle}`);
+        return fail(`${display}: entry "${shown}" unpacks to more than ${MAX_ENTRY_BYTES / 1024} KiB (a zip bomb?) — ${notBundle}`);
       }
       chunks.push(chunk);
       if (final) entries.push({ path: parts.filter((p) => p && p !== '.').join('/'), data: Buffer.concat(chunks) });
@@ -83,7 +96,7 @@ export function readZip(data: Uint8Array, display: string, file: string): ZipEnt
 
   const seen = new Set<string>();
   for (const e of entries) {
-    if (seen.has(e.path)) throw new ImportError(`${display} holds "${e.path}" twice — ${notBundle}`, file);
+    if (seen.has(e.path)) throw new ImportError(`${display} holds "${printable(e.path)}" twice — ${notBundle}`, file);
     seen.add(e.path);
   }
   return entries;
@@ -121,87 +134,4 @@ function checkDirectory(data: Uint8Array, display: string, file: string, notBund
     }
     at += 46 + buf.readUInt16LE(at + 28) + buf.readUInt16LE(at + 30) + buf.readUInt16LE(at + 32);
   }
-}
-
-export interface Pkcs12Contents {
-  certs: X509Certificate[];
-  key?: KeyObject;
-  /** '' when the file had no passphrase. */
-  passphrase: string;
-}
-
-/** Does this binary look like a DER PKCS#12 (PFX: SEQUENCE { INTEGER 3, … })? */
-export function isPkcs12(data: Uint8Array): boolean {
-  try {
-    const pfx = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(data).toString('binary')));
-    const first = Array.isArray(pfx.value) ? pfx.value[0] : undefined;
-    return first?.type === forge.asn1.Type.INTEGER && first.value === '\u0003';
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Opens a PKCS#12 file: an empty passphrase first (exports without one exist), then
- * `ask`. node-forge only decodes and decrypts; certificates and keys go to Node as DER,
- * since forge itself understands neither EC certificates nor EC keys.
- */
-export async function readPkcs12(
-  data: Uint8Array,
-  display: string,
-  file: string | undefined,
-  ask: ((file: string) => Promise<string | undefined>) | undefined,
-): Promise<Pkcs12Contents> {
-  let pfx: forge.asn1.Asn1;
-  try {
-    pfx = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(data).toString('binary')));
-  } catch {
-    throw new ImportError(`${display} is not a valid PKCS#12 file (it is damaged or not a .p12 at all) — export it again`, file);
-  }
-  let passphrase = '';
-  let p12 = tryOpen(pfx, passphrase, display, file);
-  if (!p12) {
-    const asked = ask ? await ask(display) : undefined;
-    if (asked === undefined) {
-      throw new ImportError(`the PKCS#12 file ${display} is passphrase-protected; run the import from a terminal so Ferry can ask`, file);
-    }
-    passphrase = asked;
-    p12 = tryOpen(pfx, passphrase, display, file);
-    if (!p12) throw new ImportError(`wrong passphrase for ${display} — run the import again and type the passphrase of this file`, file);
-  }
-
-  const certs: X509Certificate[] = [];
-  const keys: KeyObject[] = [];
-  try {
-    for (const safe of p12.safeContents) {
-      for (const bag of safe.safeBags) {
-        const raw = bag as forge.pkcs12.Bag & { asn1?: forge.asn1.Asn1 };
-        if (bag.type === forge.pki.oids.certBag) {
-          const asn = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : raw.asn1;
-          if (asn) certs.push(new X509Certificate(der(asn)));
-        } else if (bag.type === forge.pki.oids.keyBag || bag.type === forge.pki.oids.pkcs8ShroudedKeyBag) {
-          const asn = bag.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key)) : raw.asn1;
-          if (asn) keys.push(createPrivateKey({ key: der(asn), format: 'der', type: 'pkcs8' }));
-        }
-      }
-    }
-  } catch {
-    throw new ImportError(`${display}: a certificate or key inside cannot be read — export the PKCS#12 file again`, file);
-  }
-  if (keys.length > 1) throw new ImportError(`${display} holds ${keys.length} private keys — export only your VPN certificate and its key`, file);
-  return { certs, passphrase, ...(keys[0] ? { key: keys[0] } : {}) };
-}
-
-/** undefined = wrong passphrase; any other failure is a file Ferry cannot read. */
-function tryOpen(pfx: forge.asn1.Asn1, passphrase: string, display: string, file: string | undefined): forge.pkcs12.Pkcs12Pfx | undefined {
-  try {
-    return forge.pkcs12.pkcs12FromAsn1(pfx, true, passphrase);
-  } catch (err) {
-    if (/password|decrypt|Too few bytes|invalid/i.test((err as Error).message)) return undefined;
-    throw new ImportError(`${display} uses a PKCS#12 format Ferry cannot read — export it again with current settings (AES-256, SHA-256)`, file);
-  }
-}
-
-function der(asn: forge.asn1.Asn1): Buffer {
-  return Buffer.from(forge.asn1.toDer(asn).getBytes(), 'binary');
 }

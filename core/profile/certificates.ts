@@ -5,7 +5,8 @@
  */
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { CertificateSummary } from './schema.js';
-import { ImportError, loadPrivateKey, type PemBlock } from './pem.js';
+import { FerryError } from '../util/errors.js';
+import { checkKeyWork, ImportError, loadPrivateKey, printable, type PemBlock } from './pem.js';
 
 const DAY_MS = 86_400_000;
 /** Warn this long before a certificate expires: time enough to get a new one. */
@@ -45,19 +46,54 @@ export function commonName(cert: X509Certificate): string | undefined {
 /** How a certificate is named in messages: its CN, else its whole subject. */
 export function certLabel(cert: X509Certificate): string {
   const cn = commonName(cert);
-  return cn ? `CN=${cn}` : formatName(cert.subject) || 'no subject';
+  return printable(cn ? `CN=${cn}` : formatName(cert.subject) || 'no subject');
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * A date as Node prints it from a certificate (OpenSSL's "Jun  1 12:00:00 2030 GMT"), read
+ * strictly. `new Date(text)` will not do: it turns OpenSSL's "Bad time value" into an
+ * Invalid Date (a RangeError at the first toISOString) and year 0 into 2000. Years before
+ * 1950 (the first UTCTime can say) are no real certificate's either.
+ */
+function certificateDate(text: string): Date | undefined {
+  const m = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(\.\d+)? (\d{4}) GMT$/.exec(text);
+  if (!m) return undefined;
+  const [day, hour, minute, second, year] = [m[2], m[3], m[4], m[5], m[7]].map(Number) as [number, number, number, number, number];
+  const month = MONTHS.indexOf(m[1]!);
+  if (month < 0 || year < 1950) return undefined;
+  const ms = m[6] ? Math.floor(Number(`0${m[6]}`) * 1000) : 0;
+  const date = new Date(Date.UTC(year, month, day, hour, minute, second, ms));
+  // Date.UTC rolls 30 February over into March: a date that does not read back is no date.
+  const same = date.getUTCDate() === day && date.getUTCHours() === hour && date.getUTCMinutes() === minute && date.getUTCSeconds() === second;
+  return same ? date : undefined;
+}
+
+/** notBefore and notAfter, or undefined when either is no real date (a damaged or crafted certificate). */
+function readValidity(cert: X509Certificate): { from: Date; to: Date } | undefined {
+  const from = certificateDate(cert.validFrom);
+  const to = certificateDate(cert.validTo);
+  return from && to ? { from, to } : undefined;
+}
+
+/** The validity of a certificate that went through parseCertificate (which refuses unreadable dates). */
 export function validity(cert: X509Certificate): { from: Date; to: Date } {
-  return { from: new Date(cert.validFrom), to: new Date(cert.validTo) };
+  const dates = readValidity(cert);
+  if (!dates) throw new Error(`validity() of an unchecked certificate (${cert.validFrom} / ${cert.validTo})`);
+  return dates;
 }
 
 export function formatDate(d: Date): string {
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-export function summarizeCertificate(pem: string, role: 'ca' | 'client'): CertificateSummary {
-  const cert = new X509Certificate(pem);
+/**
+ * What `ferry show` and the import preview say about a certificate. Given text, it is a
+ * profile's stored file (`ca.crt`, `client.crt`): damage there is named with what to do.
+ */
+export function summarizeCertificate(input: string | X509Certificate, role: 'ca' | 'client'): CertificateSummary {
+  const cert = typeof input === 'string' ? storedCertificate(input, role === 'ca' ? 'ca.crt' : 'client.crt') : input;
   const { from, to } = validity(cert);
   const keyType = keyTypeOf(cert.publicKey);
   return {
@@ -72,17 +108,34 @@ export function summarizeCertificate(pem: string, role: 'ca' | 'client'): Certif
   };
 }
 
+function storedCertificate(pem: string, name: string): X509Certificate {
+  const fix = 'remove the profile with `ferry remove` and import it again';
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pem);
+  } catch {
+    throw new FerryError(`this profile's ${name} is damaged (it cannot be read) — ${fix}`);
+  }
+  if (!readValidity(cert)) throw new FerryError(`this profile's ${name} is damaged (its validity dates cannot be read) — ${fix}`);
+  return cert;
+}
+
 function colonHex(buf: Buffer): string {
   return buf.toString('hex').toUpperCase().match(/../g)!.join(':');
 }
 
-/** A certificate block as X509Certificate; a damaged one is named. */
-export function parseCertificate(pem: string, display: string, file?: string): X509Certificate {
+/** A certificate (PEM text or DER) as X509Certificate; a damaged one, or one with dates no calendar has, is named. */
+export function parseCertificate(input: string | Buffer, display: string, file?: string): X509Certificate {
+  let cert: X509Certificate;
   try {
-    return new X509Certificate(pem);
+    cert = new X509Certificate(input);
   } catch {
     throw new ImportError(`${display}: the certificate is damaged and cannot be read — get ${display} again from your administrator`, file);
   }
+  if (!readValidity(cert)) {
+    throw new ImportError(`${display}: the certificate is damaged (its validity dates cannot be read) — ask your administrator for a new one`, file);
+  }
+  return cert;
 }
 
 /**
@@ -262,6 +315,7 @@ async function loadKey(k: KeyIn, client: CertIn, ctx: SettleContext): Promise<{ 
     const block = k.block!;
     let passphrase: string | undefined;
     if (block.encrypted) {
+      checkKeyWork(block, k.display, k.file);
       passphrase = ctx.askPassphrase ? await ctx.askPassphrase(k.display) : undefined;
       if (passphrase === undefined) {
         throw new ImportError(`the key ${k.display} is passphrase-protected; run the import from a terminal so Ferry can ask`, k.file);

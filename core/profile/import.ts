@@ -7,7 +7,7 @@
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isPkcs12, isZip, readPkcs12, readZip, type ZipEntry } from './archive.js';
+import { isZip, readZip, type ZipEntry } from './archive.js';
 import {
   commonName,
   CredentialPool,
@@ -17,8 +17,9 @@ import {
   type Credentials,
   type SettleContext,
 } from './certificates.js';
+import { isPkcs12, readPkcs12 } from './pkcs12.js';
 import { interpretOvpn, looksLikeOvpn, type MaterialName, type MaterialRef, type OvpnProfile } from './ovpn.js';
-import { checkStaticKey, describeOther, hasPemBlock, ImportError, parsePemBlocks } from './pem.js';
+import { checkStaticKey, describeOther, hasPemBlock, ImportError, parsePemBlocks, printable } from './pem.js';
 import {
   HostSchema,
   ProfileNameSchema,
@@ -118,7 +119,7 @@ async function readInputs(paths: string[]): Promise<Source[]> {
   const seen = new Map<string, string>();
   const out: Source[] = [];
   for (const p of paths) {
-    const display = path.basename(p);
+    const display = printable(path.basename(p), 120);
     const real = await realpath(p).catch(() => path.resolve(p));
     if (seen.has(real)) throw new ImportError(`${display} is given twice — give each file once`, p);
     seen.set(real, p);
@@ -231,8 +232,8 @@ type Resolver = (ref: MaterialRef, ovpnDisplay: string) => Promise<Source>;
 
 function checkRelative(ref: MaterialRef, ovpnDisplay: string, file: string): string[] {
   const p = ref.path!;
-  const where = `${ovpnDisplay} line ${ref.line}: "${ref.directive} ${p}"`;
-  const fix = `copy the file next to ${ovpnDisplay}, write "${ref.directive} ${p.split(/[\\/]/).pop()}" and import again`;
+  const where = `${ovpnDisplay} line ${ref.line}: "${ref.directive} ${printable(p)}"`;
+  const fix = `copy the file next to ${ovpnDisplay}, write "${ref.directive} ${printable(p.split(/[\\/]/).pop() ?? '')}" and import again`;
   if (/^([A-Za-z]:)?[\\/]/.test(p) || p.startsWith('~')) throw new ImportError(`${where} names an absolute path; Ferry reads only files next to the profile — ${fix}`, file);
   const parts = p.split(/[\\/]/).filter((x) => x && x !== '.');
   if (parts.includes('..') || parts.length === 0) throw new ImportError(`${where} points outside the profile's folder — ${fix}`, file);
@@ -244,14 +245,14 @@ function fsResolver(ovpnFile: string, ovpnDisplay: string): Resolver {
   return async (ref) => {
     const parts = checkRelative(ref, ovpnDisplay, ovpnFile);
     const full = path.join(dir, ...parts);
-    const where = `${ovpnDisplay} line ${ref.line}: "${ref.directive} ${ref.path}"`;
+    const where = `${ovpnDisplay} line ${ref.line}: "${ref.directive} ${printable(ref.path!)}"`;
     const real = await realpath(full).catch(() => {
-      throw new ImportError(`${where}: ${parts.join('/')} not found next to ${ovpnDisplay} — put the file there (or paste it inline as <${ref.directive}>…</${ref.directive}>) and import again`, ovpnFile);
+      throw new ImportError(`${where}: ${printable(parts.join('/'))} not found next to ${ovpnDisplay} — put the file there (or paste it inline as <${ref.directive}>…</${ref.directive}>) and import again`, ovpnFile);
     });
     // A symlink may lead out of the folder even when the name does not.
     const realDir = await realpath(dir);
     if (!real.startsWith(realDir + path.sep)) throw new ImportError(`${where} points outside the profile's folder — copy the file next to ${ovpnDisplay} and import again`, ovpnFile);
-    const display = parts.join('/');
+    const display = printable(parts.join('/'), 120);
     return { display, file: full, data: await readLimited(full, display, full) };
   };
 }
@@ -262,8 +263,8 @@ function zipResolver(entries: ZipEntry[], ovpnPath: string, zip: Source): Resolv
     const parts = checkRelative(ref, ovpnDisplay, zip.file);
     const wanted = path.posix.join(dir, ...parts);
     const entry = entries.find((e) => e.path === wanted);
-    if (!entry) throw new ImportError(`${ovpnDisplay} line ${ref.line}: "${ref.directive} ${ref.path}": ${wanted} is not in ${zip.display} — ask your administrator for a new bundle`, zip.file);
-    return { display: `${zip.display}:${entry.path}`, file: zip.file, data: entry.data };
+    if (!entry) throw new ImportError(`${ovpnDisplay} line ${ref.line}: "${ref.directive} ${printable(ref.path!)}": ${printable(wanted)} is not in ${zip.display} — ask your administrator for a new bundle`, zip.file);
+    return { display: `${zip.display}:${printable(entry.path, 120)}`, file: zip.file, data: entry.data };
   };
 }
 
@@ -332,7 +333,7 @@ async function fromOvpn(text: string, display: string, file: string, resolve: Re
 
 async function fromZip(zip: Source, ctx: Context): Promise<ImportedProfile> {
   const entries = readZip(zip.data, zip.display, zip.file);
-  const sources = entries.map((e) => ({ source: { display: `${zip.display}:${e.path}`, file: zip.file, data: e.data }, path: e.path }));
+  const sources = entries.map((e) => ({ source: { display: `${zip.display}:${printable(e.path, 120)}`, file: zip.file, data: e.data }, path: e.path }));
   const kinds = sources.map((s) => ({ ...s, kind: detect(s.source) }));
   const nested = kinds.find((k) => k.kind === 'zip');
   if (nested) throw new ImportError(`${zip.display} holds another archive (${nested.path}) — unzip it yourself and import the files inside`, zip.file);
@@ -379,8 +380,8 @@ function finish(r: Intermediate, defaultName: string | undefined, ctx: Context):
     throw new ImportError(`${r.source}: ${issue.path.join('.') || 'profile'}: ${issue.message} — fix the profile and import again`);
   }
   const certificates = [
-    ...r.cas.map((c) => summarizeCertificate(c.cert.toString(), 'ca')),
-    ...(r.client ? [summarizeCertificate(r.client.cert.toString(), 'client')] : []),
+    ...r.cas.map((c) => summarizeCertificate(c.cert, 'ca')),
+    ...(r.client ? [summarizeCertificate(r.client.cert, 'client')] : []),
   ];
   return { draft: parsed.data, files, certificates, warnings: ctx.warnings };
 }

@@ -5,9 +5,8 @@
  * config builder writes its own config. Anything that runs code, touches this computer's
  * files, routes or processes, or that we simply do not know, is refused with its line.
  */
-import { printable } from '../engine/quote.js';
 import { EngineOptionsSchema, HostSchema, StaticChallengeSchema, type EngineOptions, type Proto, type Remote } from './schema.js';
-import { ImportError } from './pem.js';
+import { ImportError, printable } from './pem.js';
 
 export interface Directive {
   name: string;
@@ -91,8 +90,12 @@ export function parseOvpn(text: string, display: string, file?: string, firstLin
       continue;
     }
     const close = `</${tag}>`;
-    const end = lines.findIndex((l, j) => j > i && l.trimStart().startsWith(close));
-    if (end < 0) throw new ImportError(`${display} line ${lineNo}: <${tag}> has no closing ${close} (the file is cut short) — get the profile again`, file);
+    // Forward from the opening tag only (never from the top again): every line is looked at once.
+    let end = i + 1;
+    while (end < lines.length && !lines[end]!.trimStart().startsWith(close)) end++;
+    if (end === lines.length) {
+      throw new ImportError(`${display} line ${lineNo}: <${printable(tag)}> has no closing </${printable(tag)}> (the file is cut short) — get the profile again`, file);
+    }
     const content = lines.slice(i + 1, end).join('\n');
     if (tag === 'connection') {
       if (nested) throw new ImportError(`${display} line ${lineNo}: <connection> blocks cannot be nested — fix the profile and import again`, file);
@@ -263,6 +266,8 @@ class Interpreter {
   private ping: number | undefined;
   private pingRestart: number | undefined;
   private optional = new Set<string>();
+  /** Kept apart and set once at the end: re-validating the list at each line was quadratic. */
+  private readonly pullFilters = new Set<string>();
 
   constructor(
     private readonly display: string,
@@ -297,12 +302,12 @@ class Interpreter {
 
   /** `"up"` for a line, `<dh>` for an inline block. */
   private named(d: Directive): string {
-    return d.inline === undefined ? `"${d.name}"` : `<${d.name}>`;
+    return d.inline === undefined ? `"${printable(d.name)}"` : `<${printable(d.name)}>`;
   }
 
   private invalid(d: Directive, hint = 'fix or remove the line and import again'): never {
     const shown = d.inline === undefined ? [d.name, ...d.args].join(' ') : `<${d.name}>`;
-    throw new ImportError(`${this.where(d)}: "${printable(shown.slice(0, 80))}" has a value Ferry does not accept — ${hint}`, this.file);
+    throw new ImportError(`${this.where(d)}: "${printable(shown)}" has a value Ferry does not accept — ${hint}`, this.file);
   }
 
   private arity(d: Directive, min: number, max: number): void {
@@ -347,7 +352,7 @@ class Interpreter {
           if (DROPPED.has(inner.name)) continue;
           if (!CONNECTION_KEYS.has(inner.name)) {
             throw new ImportError(
-              `${this.where(inner)}: "${inner.name}" inside <connection> is not supported (Ferry reads only remote, proto and port there) — move or remove the line and import again`,
+              `${this.where(inner)}: "${printable(inner.name)}" inside <connection> is not supported (Ferry reads only remote, proto and port there) — move or remove the line and import again`,
               this.file,
             );
           }
@@ -471,13 +476,13 @@ class Interpreter {
         return;
       case 'pull-filter':
         this.arity(d, 2, 2);
-        if (a[0] !== 'ignore') this.refuse(d, `${a[0]} is not supported (only "pull-filter ignore" is)`);
-        this.engine.pullFilterIgnore = this.field(d, 'pullFilterIgnore', [...(this.engine.pullFilterIgnore ?? []), a[1]]);
+        if (a[0] !== 'ignore') this.refuse(d, `${printable(a[0]!)} is not supported (only "pull-filter ignore" is)`);
+        this.pullFilters.add(this.field(d, 'pullFilterIgnore', [a[1]])![0]!);
         return;
       case 'auth-user-pass':
         if (a.length > 0) {
           throw new ImportError(
-            `${this.where(d)}: "auth-user-pass ${a[0] === '[inline]' ? '<inline block>' : a[0]}" keeps your username and password in a file; Ferry asks for the password and keeps it in the keychain — remove the file name (keep "auth-user-pass") and import again`,
+            `${this.where(d)}: "auth-user-pass ${a[0] === '[inline]' ? '<inline block>' : printable(a[0]!)}" keeps your username and password in a file; Ferry asks for the password and keeps it in the keychain — remove the file name (keep "auth-user-pass") and import again`,
             this.file,
           );
         }
@@ -494,7 +499,9 @@ class Interpreter {
       }
       case 'setenv':
         // `setenv opt X …` is openvpn's "apply X if you know it": judged like X itself. Any
-        // other setenv only feeds scripts and plugins, which Ferry never runs.
+        // other setenv only feeds scripts and plugins, which Ferry never runs. One level only:
+        // "setenv opt setenv opt …" recursed once per word (a crafted line overflowed the stack).
+        if (a[0] === 'opt' && a[1] === 'setenv') this.invalid(d, '"setenv opt" applies one option, not another setenv; fix or remove the line and import again');
         if (a[0] === 'opt' && a[1] !== undefined) this.apply({ ...d, name: a[1], args: a.slice(2) }, true);
         return;
       case 'crl-verify':
@@ -555,7 +562,7 @@ class Interpreter {
   private protoOf(d: Directive, raw: string): Proto {
     const proto = PROTOS[raw.toLowerCase()];
     if (!proto) {
-      if (/server/i.test(raw)) this.refuse(d, `${raw} is a server protocol; a client profile uses tcp or udp`);
+      if (/server/i.test(raw)) this.refuse(d, `${printable(raw)} is a server protocol; a client profile uses tcp or udp`);
       this.invalid(d, 'use udp or tcp');
     }
     return proto;
@@ -614,6 +621,7 @@ class Interpreter {
       const direction = this.tlsAuthDirection ?? this.keyDirection;
       engine.tlsAuth = direction === undefined ? {} : { direction };
     }
+    if (this.pullFilters.size > 0) engine.pullFilterIgnore = [...this.pullFilters];
     if (this.refs['tls-crypt']) engine.tlsCrypt = true;
     if (this.refs['tls-crypt-v2']) engine.tlsCryptV2 = true;
     // ping + ping-restart is keepalive spelled out. ping-restart 0 (never restart) has no

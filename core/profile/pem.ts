@@ -6,16 +6,30 @@
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { InputError } from '../util/errors.js';
+import { encryptedKeyWork } from './pbe.js';
 
-/** One import failure: one line naming the file and what to do. `file` is the path the user gave. */
+/** Line breaks, terminal escapes and bidi overrides: what must never reach a message from a file. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * One import failure: one line naming the file and what to do. `file` is the path the user
+ * gave. Whatever a hostile file slipped into the message is made printable here, so it stays
+ * one line and cannot drive the terminal.
+ */
 export class ImportError extends InputError {
   constructor(
     message: string,
     readonly file?: string,
   ) {
-    super(message);
+    super(message.replace(UNPRINTABLE, '?'));
     this.name = 'ImportError';
   }
+}
+
+/** Text from a file (a name, a label, a path) fit to quote in a message: printable, at most `max` characters. */
+export function printable(text: string, max = 80): string {
+  const head = text.slice(0, max + 1).replace(UNPRINTABLE, '?');
+  return head.length > max ? `${head.slice(0, max - 1)}…` : head;
 }
 
 export type PemKind = 'certificate' | 'private-key' | 'static-key' | 'tls-crypt-v2' | 'other';
@@ -55,12 +69,45 @@ export function kindOf(label: string): PemKind {
 }
 
 export function describeOther(label: string): string {
-  return OTHER_LABELS[label] ?? `a "${label}" block`;
+  return OTHER_LABELS[label] ?? `a "${printable(label)}" block`;
 }
 
 /** Does the text hold at least one BEGIN line? (Cheap test used to recognise files.) */
 export function hasPemBlock(text: string): boolean {
-  return /^-----BEGIN [^\r\n-][^\r\n]*-----[ \t]*\r?$/m.test(text);
+  return pemLines(text).some((l) => beginLabel(l) !== undefined);
+}
+
+/**
+ * The text's lines, LF or CRLF, for a scanner that looks at each line a bounded number of
+ * times. (No regular expression runs across lines: a crafted file once made one backtrack
+ * over the whole megabyte for every "-----END " in it.)
+ */
+function pemLines(text: string): string[] {
+  const lines: string[] = [];
+  for (const line of text.split(/\r\n?|\n/)) lines.push(...unglue(line));
+  return lines;
+}
+
+/**
+ * `cat a.crt b.crt` of files without a final newline glues "-----END A-----" and
+ * "-----BEGIN B-----" on one line: split it again. Labels hold no "-----", so the END
+ * marker closes at the first "-----" after it.
+ */
+function unglue(line: string): string[] {
+  const t = line.trim();
+  if (!t.startsWith('-----END ')) return [line];
+  const close = t.indexOf('-----', '-----END '.length);
+  if (close < 0) return [line];
+  const rest = t.slice(close + 5).trimStart();
+  return rest.startsWith('-----BEGIN ') ? [t.slice(0, close + 5), rest] : [line];
+}
+
+/** The label of a "-----BEGIN LABEL-----" line, else undefined. */
+function beginLabel(line: string): string | undefined {
+  const t = line.trim();
+  if (!t.startsWith('-----BEGIN ') || !t.endsWith('-----')) return undefined;
+  const label = t.slice('-----BEGIN '.length, -5);
+  return label !== '' && !label.startsWith('-') ? label : undefined;
 }
 
 /**
@@ -69,21 +116,18 @@ export function hasPemBlock(text: string): boolean {
  * move the error to a vaguer "missing key" later.
  */
 export function parsePemBlocks(text: string, display: string, file?: string): PemBlock[] {
-  // `cat a.crt b.crt` of files without a final newline glues END and BEGIN on one line.
-  const lines = text
-    .replace(/\r\n?/g, '\n')
-    .replace(/(-----END [^\n]*?-----)[ \t]*(?=-----BEGIN )/g, '$1\n')
-    .split('\n');
+  const lines = pemLines(text);
   const blocks: PemBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const begin = /^-----BEGIN ([^-][^\n]*?)-----\s*$/.exec(lines[i]!.trim());
-    if (!begin) continue;
-    const label = begin[1]!;
+    const label = beginLabel(lines[i]!);
+    if (label === undefined) continue;
     const endLine = `-----END ${label}-----`;
-    const end = lines.findIndex((l, j) => j > i && l.trim() === endLine);
-    if (end < 0) {
+    // Forward from the BEGIN line only, and past the END afterwards: every line is looked at once.
+    let end = i + 1;
+    while (end < lines.length && lines[end]!.trim() !== endLine) end++;
+    if (end === lines.length) {
       throw new ImportError(
-        `${display}: the ${label} block starting on line ${i + 1} has no END line (the file is cut short) — get ${display} again from your administrator`,
+        `${display}: the ${printable(label)} block starting on line ${i + 1} has no END line (the file is cut short) — get ${display} again from your administrator`,
         file,
       );
     }
@@ -103,10 +147,28 @@ export function parsePemBlocks(text: string, display: string, file?: string): Pe
 }
 
 /**
+ * Most key-derivation iterations an encrypted key may ask for. OpenSSL (and Node) write
+ * 2048; OWASP's PBKDF2-SHA256 advice is 600,000. OpenSSL derives natively at ~0.2 s per
+ * million here, so the bound costs little; 2^31-1 would have been ~15 minutes.
+ */
+export const MAX_KEY_ITERATIONS = 1_000_000;
+
+/** Refuses an encrypted PKCS#8 key that asks for more derivation work than the bound, before anyone types its passphrase. */
+export function checkKeyWork(block: PemBlock, display: string, file?: string): void {
+  if (block.label !== 'ENCRYPTED PRIVATE KEY') return; // legacy Proc-Type keys derive with one MD5 round
+  const body = block.text.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+  const work = encryptedKeyWork(Buffer.from(body, 'base64'));
+  if (work !== undefined && work > BigInt(MAX_KEY_ITERATIONS)) {
+    throw new ImportError(`${display} asks for ${work} key-derivation iterations; Ferry reads at most ${MAX_KEY_ITERATIONS} — export the key again with the default settings`, file);
+  }
+}
+
+/**
  * Loads a private key. Encrypted keys need `passphrase`; a wrong one is reported as such
  * (never echoing it), anything else as a damaged key.
  */
 export function loadPrivateKey(block: PemBlock, display: string, file: string | undefined, passphrase?: string): KeyObject {
+  checkKeyWork(block, display, file);
   try {
     return block.encrypted ? createPrivateKey({ key: block.text, format: 'pem', passphrase: passphrase ?? '' }) : createPrivateKey(block.text);
   } catch {
@@ -124,5 +186,5 @@ export function checkStaticKey(block: PemBlock, display: string, file?: string):
     .filter((l) => l && !l.startsWith('-----'))
     .join('');
   const ok = block.kind === 'static-key' ? /^[0-9a-fA-F]{512}$/.test(hex) : /^[A-Za-z0-9+/]+=*$/.test(hex) && hex.length >= 64;
-  if (!ok) throw new ImportError(`${display}: the ${block.label} is damaged — get the profile again from your administrator`, file);
+  if (!ok) throw new ImportError(`${display}: the ${printable(block.label)} is damaged — get the profile again from your administrator`, file);
 }
