@@ -232,10 +232,10 @@ export class Session extends EventEmitter<SessionEvents> {
     if (running) return this.takeOver(management);
     // `log on all` replays what openvpn said before we attached (option errors, say). The
     // hold is released when openvpn announces it (>HOLD is also sent to a client that
-    // attaches while it waits).
-    for (const command of ['state on', 'bytecount 1', 'log on all']) {
-      await management.command(command);
-    }
+    // attaches while it waits): written back to back, these reach openvpn before that
+    // release, so the first attempt's lines come in real time, where they are judged, not
+    // in the replayed history.
+    await Promise.all(['state on', 'bytecount 1', 'log on all'].map((command) => management.command(command)));
   }
 
   /** A new openvpn for this profile, its files and management socket under sessionDir. */

@@ -82,6 +82,14 @@ describe('Session', () => {
     expect(states.at(-1)).toBe('DISCONNECTED');
   });
 
+  it("releases openvpn's start hold only after `log on all`, so the first attempt's lines are judged", async () => {
+    const { session, engine } = await setup();
+    engine.holdOnAttach = true;
+    await session.connect();
+    await engine.waitFor(/^hold release$/);
+    expect(engine.commands.indexOf('log on all')).toBeLessThan(engine.commands.indexOf('hold release'));
+  });
+
   it('a rejected password asks once; nobody to ask means FAILED, no retry loop', async () => {
     const { session, engine, creds } = await setup();
     await session.connect();
