@@ -21,8 +21,9 @@ import type { Profile } from '../profile/schema.js';
 import { ensurePrivateDir } from '../util/atomic-file.js';
 import { FerryError } from '../util/errors.js';
 import type { CredentialProvider } from './credentials.js';
-import { authFailure, CERTIFICATE_NOT_ACCEPTED, classifyFatal, classifyLogLine, NO_HANDSHAKE, type Failure } from './failures.js';
+import { attemptFailure, classifyAuthFailure, classifyFatal, classifyLogLine, newAttempt, withoutTimestamp, type AttemptEvidence, type Failure } from './failures.js';
 import { findOverlap, type LocalNetwork } from './local-networks.js';
+import { RepeatGuard, repeatedFailure } from './repeat-guard.js';
 import { restartPauseMs } from './restart-pause.js';
 import { routeNotification, type DynamicChallenge, type EngineEvent } from './router.js';
 import { noStats, type SessionSnapshot, type SessionState, type SessionStats } from './snapshot.js';
@@ -72,8 +73,10 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Set while a person is being asked something: the give-up clock does not run meanwhile. */
   private prompting = 0;
   private startupOutput: string[] = [];
-  /** Consecutive connections the gateway reset in the middle of the TLS handshake. */
-  private handshakeResets = 0;
+  /** What the current attempt has shown so far: judged when openvpn ends it (endAttempt). */
+  private attempt: AttemptEvidence = newAttempt();
+  /** Stops a session that fails the same way attempt after attempt. */
+  private readonly repeats = new RepeatGuard();
   private pendingAuth: Promise<{ username: string; password: string } | undefined> | undefined;
   private everConnected = false;
   /** Holds seen since this openvpn started or was last connected; 0 is the start itself. */
@@ -118,7 +121,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.lastProblem = undefined;
     this.everConnected = false;
     this.stopping = false;
-    this.handshakeResets = 0;
+    this.repeats.reset();
     this.pendingAuth = undefined;
     this.lastByteCount = undefined;
     this.stats = noStats();
@@ -206,6 +209,7 @@ export class Session extends EventEmitter<SessionEvents> {
       return;
     }
     this.engine = engine;
+    this.attempt = newAttempt();
     // A fresh openvpn's first hold is its start; one taken over can only be holding before a restart.
     this.restartsSinceUp = running ? 1 : 0;
     // openvpn's own output only matters until the management log takes over (e.g. an
@@ -232,10 +236,10 @@ export class Session extends EventEmitter<SessionEvents> {
     if (running) return this.takeOver(management);
     // `log on all` replays what openvpn said before we attached (option errors, say). The
     // hold is released when openvpn announces it (>HOLD is also sent to a client that
-    // attaches while it waits).
-    for (const command of ['state on', 'bytecount 1', 'log on all']) {
-      await management.command(command);
-    }
+    // attaches while it waits): written back to back, these reach openvpn before that
+    // release, so the first attempt's lines come in real time, where they are judged, not
+    // in the replayed history.
+    await Promise.all(['state on', 'bytecount 1', 'log on all'].map((command) => management.command(command)));
   }
 
   /** A new openvpn for this profile, its files and management socket under sessionDir. */
@@ -363,6 +367,8 @@ export class Session extends EventEmitter<SessionEvents> {
       case 'AUTH':
       case 'GET_CONFIG':
       case 'AUTH_PENDING':
+        // openvpn enters AUTH when the gateway's first handshake packet arrives: it answered.
+        this.attempt.answered = true;
         if (this.state === 'CONNECTING') this.setState('AUTH');
         return;
       case 'ASSIGN_IP':
@@ -373,7 +379,7 @@ export class Session extends EventEmitter<SessionEvents> {
         this.onConnected(event);
         return;
       case 'RECONNECTING':
-        this.addProblemFromRestart(event.description);
+        this.endAttempt(event.description);
         if (this.state === 'CONNECTED') this.enterReconnecting();
         else if (this.state === 'AUTH') this.setState('CONNECTING');
         return;
@@ -386,8 +392,9 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this.state === 'FAILED' || this.stopping) return;
     if (event.localIp && !this.everConnected && this.checkPoolOverlap(event.localIp)) return;
     this.clearDeadline();
+    this.attempt.answered = true;
     this.lastProblem = undefined;
-    this.handshakeResets = 0;
+    this.repeats.reset();
     this.restartsSinceUp = 1;
     this.everConnected = true;
     this.stats = {
@@ -425,31 +432,36 @@ export class Session extends EventEmitter<SessionEvents> {
       this.stats = { ...this.stats, cipher: cipher[1] ?? cipher[2]! };
       this.emit('stats', { ...this.stats });
     }
-    if (/^Connection reset, restarting/.test(message) && this.state === 'AUTH') this.onHandshakeReset();
+    if (/^TCP connection established with/.test(message)) this.attempt.linkUp = true;
     const classified = classifyLogLine(message);
     if (!classified) return;
     // With a password, a rejection also arrives as PASSWORD "Verification Failed", which
     // asks the person again; only a certificate-only profile ends here.
     if (classified.failure.code === 'auth' && this.deps.profile.passwordRequired) return;
-    if (classified.fatal) void this.fail(classified.failure);
-    else this.lastProblem = classified.failure;
+    if (classified.verdict === 'fatal') return void this.fail(classified.failure);
+    // The attempt's first problem is its cause; what openvpn says after it are consequences.
+    this.attempt.problem ??= classified;
+    this.lastProblem = this.attempt.problem.failure;
   }
 
   /**
+   * openvpn restarts (`reason`: tls-error, connection-reset, …): judge the attempt by what
+   * came back, and stop once the same failure that waiting cannot heal keeps coming back.
    * A gateway that verifies our certificate and rejects it (revoked, expired, another CA)
-   * often just closes the TCP connection under TLS 1.3, with no alert we could read.
-   * Three times in a row without ever getting further is a verdict, not bad luck.
+   * often just closes the TCP connection under TLS 1.3, with no alert we could read: that
+   * is one of them (attemptFailure).
    */
-  private onHandshakeReset(): void {
-    this.handshakeResets++;
-    this.lastProblem = CERTIFICATE_NOT_ACCEPTED;
-    if (this.handshakeResets >= 3 && !this.everConnected) void this.fail(this.lastProblem);
+  private endAttempt(reason: string): void {
+    const ended = attemptFailure(this.attempt, { restart: reason, tlsKey: this.hasTlsKey() });
+    this.attempt = newAttempt();
+    if (ended) this.lastProblem = ended.failure;
+    const repeats = this.repeats.record(ended?.verdict === 'persistent' ? ended.failure : undefined);
+    if (ended && repeats > 0) void this.fail(repeatedFailure(ended.failure, repeats));
   }
 
-  private addProblemFromRestart(description: string): void {
-    if (description === 'tls-error' && !this.lastProblem) {
-      this.lastProblem = NO_HANDSHAKE;
-    }
+  private hasTlsKey(): boolean {
+    const { tlsAuth, tlsCrypt, tlsCryptV2 } = this.deps.files;
+    return Boolean(tlsAuth ?? tlsCrypt ?? tlsCryptV2);
   }
 
   /** True (and the session failing) when the VPN address lies in a local network. */
@@ -489,8 +501,14 @@ export class Session extends EventEmitter<SessionEvents> {
       });
       return;
     }
-    const failure = authFailure(reason ?? '');
-    if (failure.code === 'connection-limit') return this.fail(failure);
+    const { failure, verdict } = classifyAuthFailure(reason ?? '');
+    // A temporary refusal: openvpn tries again by itself after the gateway's pause.
+    if (verdict === 'transient') {
+      this.lastProblem = failure;
+      return;
+    }
+    // Not about the password (connection limit, no cipher in common): asking again cannot help.
+    if (failure.code !== 'auth') return this.fail(failure);
     // Ask once more (the desktop shows its login dialog); nobody to ask → FAILED, no retry loop.
     this.setState('AUTH');
     this.pendingAuth = this.deps.credentials.auth({ rejected: reason ?? '' }).then((answer) => {
@@ -545,11 +563,12 @@ export class Session extends EventEmitter<SessionEvents> {
   private async giveUp(): Promise<void> {
     this.deadline = undefined;
     const seconds = this.deps.profile.reconnectTimeoutSec;
-    const problem = this.lastProblem?.message ?? 'no answer from the gateway';
+    // An earlier attempt's cause beats the running one's silence, which may just be early.
+    const problem = this.lastProblem ?? attemptFailure(this.attempt, { tlsKey: this.hasTlsKey() }).failure;
     const message = this.everConnected
-      ? `lost the connection and could not reconnect within ${seconds} s: ${problem}`
-      : `could not connect within ${seconds} s: ${problem}`;
-    await this.fail({ code: this.everConnected ? 'reconnect-timeout' : (this.lastProblem?.code ?? 'unreachable'), message });
+      ? `lost the connection and could not reconnect within ${seconds} s: ${problem.message}`
+      : `could not connect within ${seconds} s: ${problem.message}`;
+    await this.fail({ code: this.everConnected ? 'reconnect-timeout' : problem.code, message });
   }
 
   // ---- helpers ----------------------------------------------------------------------
@@ -582,7 +601,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private lastLogHint(): string {
     const lines = [...this.log.map((e) => e.message), ...this.startupOutput];
     const last = lines.reverse().find((m) => /error|fatal|cannot|failed/i.test(m));
-    return last ? `: ${last.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, '')}` : '';
+    return last ? `: ${withoutTimestamp(last)}` : '';
   }
 
   private resetFinished(): void {

@@ -15,6 +15,8 @@ export class FakeOpenvpn implements Launcher {
   launches = 0;
   /** A profile id whose openvpn is already up (found, not launched). */
   keptRunning: string | undefined;
+  /** Greets like a real openvpn waiting in its start hold, the moment the session attaches. */
+  holdOnAttach = false;
   private socket: Socket | undefined;
   private server: Server | undefined;
   private exit: ((e: EngineExit) => void) | undefined;
@@ -76,6 +78,8 @@ export class FakeOpenvpn implements Launcher {
           if (command === 'signal SIGTERM') setImmediate(() => this.die());
         }
       });
+      // What a real openvpn in its start hold says first, before any command (management-notes).
+      if (this.holdOnAttach) socket.write(">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info\n>HOLD:Waiting for hold release:0\n");
       this.connected();
     });
     await new Promise<void>((resolve) => this.server!.listen(managementSocket, resolve));

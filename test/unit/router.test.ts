@@ -1,6 +1,5 @@
-/** The client's management router and failure reasons, line by line (formats from management-notes.txt and real openvpn 2.6 logs). */
+/** The client's management router, line by line (formats from management-notes.txt and real openvpn 2.6 logs); failure reasons are in failures.test.ts. */
 import { describe, expect, it } from 'vitest';
-import { classifyLogLine } from '../../core/session/failures.js';
 import { routeNotification } from '../../core/session/router.js';
 
 const route = (line: string) => {
@@ -62,26 +61,5 @@ describe('routeNotification', () => {
 
   it('ignores message types it does not know', () => {
     expect(route('>NEED-OK:Need \'token-insertion-request\' confirmation MSG:Please insert your token')).toBeUndefined();
-  });
-});
-
-describe('classifyLogLine', () => {
-  it.each([
-    ['VERIFY ERROR: depth=1, error=unable to get local issuer certificate: CN=Other CA', 'tls', true],
-    ['VERIFY X509NAME ERROR: CN=evil, must be CN=gateway', 'tls', true],
-    ['OpenSSL: error:0A000414:SSL routines::sslv3 alert certificate revoked:SSL alert number 44', 'cert-revoked', true],
-    ['OpenSSL: error:0A000415:SSL routines::sslv3 alert certificate expired:SSL alert number 45', 'cert-expired', true],
-    ['AUTH: Received control message: AUTH_FAILED,connection limit reached (2 clients)', 'connection-limit', true],
-    ['AUTH: Received control message: AUTH_FAILED', 'auth', true],
-    ['read UDPv4 [ECONNREFUSED]: Connection refused (fd=3,code=111)', 'unreachable', false],
-    ['TCP: connect to [AF_INET]198.18.1.1:1194 failed: Connection refused', 'unreachable', false],
-    ['TLS Error: TLS key negotiation failed to occur within 60 seconds (check your network connectivity)', 'unreachable', false],
-    ['RESOLVE: Cannot resolve host address: vpn.example.invalid:1194 (Name or service not known)', 'unreachable', false],
-  ])('%s → %s', (line, code, fatal) => {
-    expect(classifyLogLine(line)).toMatchObject({ failure: { code }, fatal });
-  });
-
-  it('says nothing about ordinary lines', () => {
-    expect(classifyLogLine('Initialization Sequence Completed')).toBeUndefined();
   });
 });

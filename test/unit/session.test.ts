@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProfileSchema } from '../../core/profile/schema.js';
 import type { CredentialProvider } from '../../core/session/credentials.js';
+import { REPEAT_LIMIT } from '../../core/session/repeat-guard.js';
 import { Session, type SessionState } from '../../core/session/session.js';
 import { tempDir } from '../support/cli.js';
 import { FakeOpenvpn } from '../support/fake-openvpn.js';
@@ -80,6 +81,14 @@ describe('Session', () => {
     await session.disconnect();
     expect(engine.commands.at(-1)).toBe('signal SIGTERM');
     expect(states.at(-1)).toBe('DISCONNECTED');
+  });
+
+  it("releases openvpn's start hold only after `log on all`, so the first attempt's lines are judged", async () => {
+    const { session, engine } = await setup();
+    engine.holdOnAttach = true;
+    await session.connect();
+    await engine.waitFor(/^hold release$/);
+    expect(engine.commands.indexOf('log on all')).toBeLessThan(engine.commands.indexOf('hold release'));
   });
 
   it('a rejected password asks once; nobody to ask means FAILED, no retry loop', async () => {
@@ -197,5 +206,137 @@ describe('Session', () => {
     await waitState(session, 'FAILED');
     expect(session.snapshot().failure?.code).toBe('pool-overlap');
     expect(session.snapshot().failure?.message).toMatch(/address 192\.0\.2\.77, which lies inside your local network 192\.0\.2\.0\/24 \(eth0\)/);
+  });
+});
+
+/**
+ * Diagnosis: openvpn's lines of one attempt, as the scripted peer plays them (texts from
+ * openvpn 2.6's source), and what the session makes of attempt after attempt.
+ */
+describe('Session diagnosis', () => {
+  const PUSHED_COMPRESSION = [
+    '>STATE:1700000001,AUTH,,,,,,',
+    ">LOG:1700000001,I,PUSH: Received control message: 'PUSH_REPLY,route 198.18.2.0 255.255.255.0,compress lz4-v2,peer-id 0,cipher AES-256-GCM'",
+    '>LOG:1700000001,N,Compression is not allowed since allow-compression is set to \'stub-only\'',
+    '>LOG:1700000001,N,OPTIONS ERROR: server pushed compression settings that are not allowed and will result in a non-working connection. See also allow-compression in the manual.',
+    '>LOG:1700000001,N,ERROR: Failed to apply push options',
+    '>LOG:1700000001,N,Failed to open tun/tap interface',
+    '>LOG:1700000001,I,SIGUSR1[soft,process-push-msg-failed] received, process restarting',
+    '>STATE:1700000001,RECONNECTING,process-push-msg-failed,,,,,',
+  ];
+  const NO_ANSWER = ['>LOG:1700000011,I,Server poll timeout, restarting', '>STATE:1700000011,RECONNECTING,server_poll,,,,,'];
+
+  /** Plays one attempt, from openvpn's start or restart to the next restart. */
+  const attempt = (engine: FakeOpenvpn, lines: string[]) => {
+    for (const line of lines) engine.send(line);
+  };
+
+  /** A session connecting, its scripted openvpn attached. */
+  async function attached(opts: Parameters<typeof setup>[0] = {}) {
+    const started = await setup(opts);
+    await started.session.connect();
+    await started.engine.attached;
+    return started;
+  }
+
+  /** The same attempt REPEAT_LIMIT times: the session must have ended FAILED. */
+  async function failedAfterRepeats(lines: string[]) {
+    const { session, engine, states } = await attached();
+    for (let i = 0; i < REPEAT_LIMIT; i++) attempt(engine, lines);
+    await waitState(session, 'FAILED');
+    return { failure: session.snapshot().failure, engine, states };
+  }
+
+  it('a gateway that answers but pushes compression the profile refuses: FAILED naming it after a bounded number of attempts, openvpn stopped', async () => {
+    const { failure, engine, states } = await failedAfterRepeats(PUSHED_COMPRESSION);
+    expect(failure).toEqual({
+      code: 'config',
+      message: expect.stringMatching(/^the gateway pushes compression \(compress or comp-lzo\), which this profile does not allow: .* — openvpn: "OPTIONS ERROR: server pushed compression settings that are not allowed .*" \(the same on 3 attempts in a row\)$/),
+    });
+    expect(failure?.message).not.toMatch(/no answer/);
+    expect(engine.commands.at(-1)).toBe('signal SIGTERM');
+    expect(states.filter((s) => s === 'AUTH').length).toBeLessThanOrEqual(REPEAT_LIMIT);
+  });
+
+  it('anything else in between starts the count over, and so does CONNECTED', async () => {
+    const { session, engine } = await attached();
+    attempt(engine, PUSHED_COMPRESSION);
+    attempt(engine, PUSHED_COMPRESSION);
+    attempt(engine, NO_ANSWER);
+    attempt(engine, PUSHED_COMPRESSION);
+    attempt(engine, PUSHED_COMPRESSION);
+    engine.send('>STATE:1700000020,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await waitState(session, 'CONNECTED');
+    engine.send('>STATE:1700000030,RECONNECTING,ping-restart,,,,,');
+    attempt(engine, PUSHED_COMPRESSION);
+    attempt(engine, PUSHED_COMPRESSION);
+    // A round trip on the socket: everything above has been read and judged.
+    engine.send(">PASSWORD:Need 'Auth' username/password");
+    await engine.waitFor(/^password "Auth"/);
+    expect(session.snapshot().state).toBe('RECONNECTING');
+    attempt(engine, PUSHED_COMPRESSION);
+    await waitState(session, 'FAILED');
+    expect(session.snapshot().failure?.message).toMatch(/^the gateway pushes compression/);
+  });
+
+  it.each([
+    [
+      'a gateway that answered and then failed the TLS handshake is not "no answer"',
+      [
+        '>STATE:1700000001,AUTH,,,,,,',
+        '>LOG:1700000001,N,OpenSSL: error:0A000086:SSL routines::certificate verify failed:',
+        '>LOG:1700000001,N,TLS Error: TLS object -> incoming plaintext read error',
+        '>LOG:1700000001,N,TLS Error: TLS handshake failed',
+        '>STATE:1700000001,RECONNECTING,tls-error,,,,,',
+      ],
+      /^the gateway answered, but the TLS handshake with it did not complete/,
+    ],
+    [
+      'a TCP gateway that closes the connection before answering wants a tls-crypt or tls-auth key',
+      [
+        '>STATE:1700000001,TCP_CONNECT,,,,,,',
+        '>LOG:1700000001,I,TCP connection established with [AF_INET]198.18.1.1:1194',
+        '>STATE:1700000001,WAIT,,,,,,',
+        '>LOG:1700000001,N,Connection reset, restarting [0]',
+        '>STATE:1700000001,RECONNECTING,connection-reset,,,,,',
+      ],
+      /^the gateway accepted the TCP connection but closed it before answering: it expects a tls-crypt or tls-auth key, which this profile does not have/,
+    ],
+  ])('%s', async (_title, lines, reason) => {
+    const { failure } = await failedAfterRepeats(lines);
+    expect(failure).toMatchObject({ code: 'tls', message: expect.stringMatching(reason) });
+  });
+
+  it('a gateway that never answers is retried until the timeout (it may come back), and the reason says so', async () => {
+    const { session, engine } = await attached({ reconnectTimeoutSec: 5 });
+    for (let i = 0; i < REPEAT_LIMIT + 2; i++) attempt(engine, NO_ANSWER);
+    engine.send(">PASSWORD:Need 'Auth' username/password");
+    await engine.waitFor(/^password "Auth"/);
+    expect(session.snapshot().state).toBe('CONNECTING');
+    await session.done;
+    expect(session.snapshot().failure).toEqual({
+      code: 'unreachable',
+      message: expect.stringMatching(/^could not connect within 5 s: no answer from the gateway: .*; if the gateway uses a tls-crypt or tls-auth key, this profile does not have it/),
+    });
+  }, 15_000);
+
+  it('no data-channel cipher in common fails at once, naming the cipher, without asking for the password again', async () => {
+    const { session, engine, creds } = await attached();
+    engine.send('>STATE:1700000001,AUTH,,,,,,');
+    engine.send('>LOG:1700000002,,AUTH: Received control message: AUTH_FAILED,Data channel cipher negotiation failed (no shared cipher)');
+    engine.send(">PASSWORD:Verification Failed: 'Auth' ['Data channel cipher negotiation failed (no shared cipher)']");
+    await waitState(session, 'FAILED');
+    expect(session.snapshot().failure).toMatchObject({ code: 'config', message: expect.stringMatching(/^the gateway and this profile have no data-channel cipher in common/) });
+    expect(creds.rejected).toEqual([]);
+  });
+
+  it('a temporary refusal (AUTH_FAILED,TEMP) is neither a wrong password nor the end', async () => {
+    const { session, engine, creds } = await attached();
+    engine.send('>LOG:1700000002,,AUTH: Received control message: AUTH_FAILED,TEMP[backoff 5]:server busy');
+    engine.send(">PASSWORD:Verification Failed: 'Auth' ['TEMP[backoff 5]:server busy']");
+    engine.send('>STATE:1700000002,RECONNECTING,auth-temp-failure (server temporary reject),,,,,');
+    engine.send('>STATE:1700000009,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await waitState(session, 'CONNECTED');
+    expect(creds.rejected).toEqual([]);
   });
 });
