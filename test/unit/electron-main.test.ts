@@ -196,8 +196,10 @@ describe('main process', () => {
     expect(await handler({ sender: { id: 12 }, senderFrame: { url: 'app://ferry/index.html', parent: null } }, {})).toMatchObject({ ok: false });
   });
 
-  it('turns a .ovpn named on the command line into an open-import event', () => {
-    expect(win().webContents.sent).toContainEqual([IPC_EVENT_CHANNEL, { type: 'open-import', files: [{ name: 'office.ovpn', base64: Buffer.from(ovpn).toString('base64') }] }]);
+  it('turns a .ovpn named on the command line into an open-import event', async () => {
+    const event = [IPC_EVENT_CHANNEL, { type: 'open-import', files: [{ name: 'office.ovpn', base64: Buffer.from(ovpn).toString('base64') }] }];
+    // The file is read asynchronously after start-up: wait for the event, not for time.
+    await until(() => win().webContents.sent.some((sent) => JSON.stringify(sent) === JSON.stringify(event)), 'the open-import event');
   });
 
   it('a second instance focuses the window and hands over its files', async () => {
