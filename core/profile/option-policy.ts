@@ -262,11 +262,11 @@ const ROWS: OptionRow[] = [
   keep('reneg-sec', 'renegotiation', args(1, SECONDS, SECONDS), 'renegotiates the key after this many seconds (OpenVPN Access Server writes a week); openvpn bounds it only by its integer type'),
 
   // tls-options.rst
-  keep('askpass', 'tls-options', 'importer', 'without a file: Ferry asks for the key passphrase itself; with a file (which would be read as root) it is refused'),
+  own('askpass', 'tls-options', 'Ferry asks for the key passphrase itself (and keeps it in the keychain); "askpass FILE", which would read a file as root, is refused'),
   keep('ca', 'tls-options', 'importer', "the CA certificate; stored with the profile (a file outside the profile's folder is refused)"),
   refuse('capath', 'tls-options', 'reads CA certificates from a folder on this computer; Ferry keeps profiles self-contained', { fix: 'put the CA certificates into <ca> and import again' }),
   keep('cert', 'tls-options', 'importer', 'the client certificate; stored with the profile'),
-  keep('crl-verify', 'tls-options', 'importer', 'left out with a notice: Ferry does not yet check the server certificate against a CRL'),
+  drop('crl-verify', 'tls-options', 'Ferry does not yet check the server certificate against a CRL (it would have to store and renew the list with the profile)'),
   drop('dh', 'tls-options', SERVER),
   keep('ecdh-curve', 'tls-options', one(word('name', /^[A-Za-z0-9_-]+$/, 64)), 'the ECDH curve'),
   refuse('extra-certs', 'tls-options', 'adds certificates Ferry does not keep', { fix: 'put intermediate certificates into <cert> after the client certificate and import again' }),

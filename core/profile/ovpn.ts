@@ -221,7 +221,7 @@ const INTERPRET: Record<string, (it: Interpreter, d: Directive) => void> = {
   },
 };
 
-/** Names the importer reads itself (the option table's kept rows without `args`, and a few more). */
+/** Names the importer reads itself: the option table's kept rows without `args`, and a few whose disposition depends on their arguments. */
 export const INTERPRETED_OPTIONS: readonly string[] = Object.keys(INTERPRET);
 
 class Interpreter {
