@@ -1,11 +1,12 @@
 /**
  * The openvpn client config, built from structured fields only. An imported profile is
- * never run as written: import keeps the allowlisted options (core/profile/ovpn.ts) and
- * this builder writes them back, plus what Ferry owns itself (management socket, password
- * queries, retry policy). The privileged helper validates the same EngineSpec and calls
+ * never run as written: import keeps the options the option table allows
+ * (core/profile/option-policy.ts) and this builder writes them back, plus what Ferry owns
+ * itself (management socket, password queries, retry policy). The privileged helper validates the same EngineSpec and calls
  * the same builder, so no caller can smuggle a directive in.
  */
 import { z } from 'zod';
+import { directiveLine } from '../profile/option-args.js';
 import { EngineOptionsSchema, quotedConfigText, RemoteSchema, StaticChallengeSchema } from '../profile/schema.js';
 import { FerryError } from '../util/errors.js';
 import { configText, quote } from './quote.js';
@@ -37,7 +38,8 @@ export const EngineSpecSchema = z.object({
   /** Shown to the server as IV_GUI_VER (management-notes recommends it). */
   guiVersion: z.string().regex(/^[A-Za-z0-9 ._-]{1,40}$/),
 });
-export type EngineSpec = z.infer<typeof EngineSpecSchema>;
+/** What callers give (a stored profile's engine may still hold the fields of older versions). */
+export type EngineSpec = z.input<typeof EngineSpecSchema>;
 
 /** Seconds openvpn waits before retrying a remote; it doubles the wait up to the max. */
 export const CONNECT_RETRY = { initial: 1, max: 8 };
@@ -66,7 +68,6 @@ export function buildClientConfig(input: EngineSpec, owned?: HelperOwnedOptions)
     `dev ${o.dev}`,
     'nobind',
     ...spec.remotes.map((r) => `remote ${r.host} ${r.port} ${r.proto}`),
-    ...(o.remoteRandom ? ['remote-random'] : []),
     // Ferry's session owns the give-up deadline (the profile's reconnect timeout), so
     // openvpn itself retries forever, with back-off.
     'resolv-retry infinite',
@@ -80,26 +81,13 @@ export function buildClientConfig(input: EngineSpec, owned?: HelperOwnedOptions)
     `ca ${quote(spec.files.ca)}`,
     ...(spec.files.cert ? [`cert ${quote(spec.files.cert)}`] : []),
     ...(spec.files.key ? [`key ${quote(spec.files.key)}`] : []),
-    `remote-cert-tls ${o.remoteCertTls}`,
-    ...(o.verifyX509Name ? [`verify-x509-name ${quote(o.verifyX509Name.name)} ${o.verifyX509Name.type}`] : []),
     ...(spec.files.tlsAuth ? [`tls-auth ${quote(spec.files.tlsAuth)}${o.tlsAuth?.direction !== undefined ? ` ${o.tlsAuth.direction}` : ''}`] : []),
     ...(spec.files.tlsCrypt ? [`tls-crypt ${quote(spec.files.tlsCrypt)}`] : []),
     ...(spec.files.tlsCryptV2 ? [`tls-crypt-v2 ${quote(spec.files.tlsCryptV2)}`] : []),
-    ...(o.tlsVersionMin ? [`tls-version-min ${o.tlsVersionMin}`] : []),
-    ...(o.tlsCipher ? [`tls-cipher ${o.tlsCipher}`] : []),
-    ...(o.dataCiphers ? [`data-ciphers ${o.dataCiphers}`] : []),
-    ...(o.dataCiphersFallback ? [`data-ciphers-fallback ${o.dataCiphersFallback}`] : []),
-    ...(o.auth ? [`auth ${o.auth}`] : []),
-    ...(o.compress !== undefined ? ['allow-compression asym', `compress ${o.compress}`] : []),
-    ...(o.compLzo !== undefined ? ['allow-compression asym', `comp-lzo ${o.compLzo}`] : []),
-    ...(o.tunMtu !== undefined ? [`tun-mtu ${o.tunMtu}`] : []),
-    ...(o.mssfix !== undefined ? [`mssfix ${o.mssfix}`] : []),
-    ...(o.fragment !== undefined ? [`fragment ${o.fragment}`] : []),
-    ...(o.renegSec !== undefined ? [`reneg-sec ${o.renegSec}`] : []),
-    ...(o.keepalive ? [`keepalive ${o.keepalive.interval} ${o.keepalive.timeout}`] : []),
-    ...(o.routeNopull ? ['route-nopull'] : []),
-    ...(o.redirectGateway ? [`redirect-gateway ${o.redirectGateway.join(' ')}`] : []),
-    ...(o.pullFilterIgnore ?? []).map((f) => `pull-filter ignore ${quote(f)}`),
+    '',
+    // The profile's own options, exactly as it gave them and in its order (the option
+    // table, core/profile/option-policy.ts, says which; the schema checked each again).
+    ...o.directives.map((d) => directiveLine(d.name, d.args)),
     '',
     // Credentials: asked over the management socket only, never cached by openvpn, and an
     // authentication failure asks again instead of exiting, so the session decides.

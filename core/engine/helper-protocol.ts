@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { KEY_LABELS } from '../profile/pem.js';
-import { EngineOptionsSchema, RemoteSchema } from '../profile/schema.js';
+import { RemoteSchema, StrictEngineOptionsSchema } from '../profile/schema.js';
 import { EngineSpecSchema } from './config.js';
 
 export const DEFAULT_HELPER_SOCKET = '/run/ferry/helper.sock';
@@ -73,7 +73,7 @@ export type HelperFiles = z.infer<typeof HelperFilesSchema>;
  * socket. Strict at every level: an unknown field is refused, not silently dropped.
  */
 export const HelperSpecSchema = EngineSpecSchema.omit({ files: true, managementSocket: true })
-  .extend({ remotes: z.array(RemoteSchema.strict()).min(1).max(16), engine: EngineOptionsSchema.strict() })
+  .extend({ remotes: z.array(RemoteSchema.strict()).min(1).max(16), engine: StrictEngineOptionsSchema })
   .strict();
 
 /** The caller's own name for a session (the profile id), so a restarted app finds it again. */

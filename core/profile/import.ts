@@ -194,7 +194,8 @@ async function fromCertificateFiles(inputs: { source: Source; kind: Kind }[], ct
     source: names,
     remotes: [],
     passwordRequired: !ctx.opts.noPassword,
-    engine: {},
+    // No profile to say otherwise: openvpn's recommended check that the gateway holds a server certificate.
+    engine: { directives: [{ name: 'remote-cert-tls', args: ['server'] }] },
     files: {},
     needsGateway: true,
     ...settled,

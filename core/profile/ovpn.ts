@@ -1,12 +1,16 @@
 /**
  * Reading an .ovpn the way openvpn does (comments, quoting, backslashes, inline blocks),
- * then keeping only what an allowlist understands. Nothing here ever reaches openvpn as
- * written: the result is data (remotes, engine options, file references) from which the
- * config builder writes its own config. Anything that runs code, touches this computer's
- * files, routes or processes, or that we simply do not know, is refused with its line.
+ * then deciding each option by its row in the option table (option-policy.ts): kept
+ * (checked against openvpn's own bounds and written back exactly), owned by Ferry, left
+ * out with a notice, or refused with its line and the reason. Nothing here ever reaches
+ * openvpn as written: the result is data (remotes, directives, file references) from
+ * which the config builder writes its own config.
  */
-import { EngineOptionsSchema, HostSchema, StaticChallengeSchema, type EngineOptions, type Proto, type Remote } from './schema.js';
+import { MAX_LINE_BYTES, utf8Bytes } from '../engine/quote.js';
+import { checkArgs, directiveLine, syntax } from './option-args.js';
+import { OPTION_POLICY, type OptionRow } from './option-policy.js';
 import { ImportError, printable } from './pem.js';
+import { HostSchema, MAX_DIRECTIVES, StaticChallengeSchema, type Directive as EngineDirective, type EngineOptions, type Proto, type Remote } from './schema.js';
 
 export interface Directive {
   name: string;
@@ -109,86 +113,16 @@ export function parseOvpn(text: string, display: string, file?: string, firstLin
 }
 
 // ---------------------------------------------------------------------------------------
-// The allowlist
-
-/** Why a directive is refused; the message reads `"name" <why> — remove the line and import again`. */
-const SCRIPT = 'runs a script; Ferry never runs scripts from a profile';
-const FILES = 'reads or writes files on this computer; Ferry keeps profiles self-contained';
-const PROCESS = 'changes how openvpn runs on this computer; Ferry decides that itself';
-const NETWORK = "changes this computer's addresses, routes or DNS; Ferry takes those only from the server, which pushes them";
-const SERVER = 'is a server option, not a client one';
-/** Every management-* option: the socket is Ferry's own, never the profile's. */
-const MANAGEMENT = 'opens or configures a management interface; Ferry drives openvpn through its own';
-const TOKEN = 'uses a hardware token or system certificate store, which Ferry does not support';
-
-const REFUSED: Record<string, string> = {
-  ...Object.fromEntries(
-    [
-      'up', 'down', 'down-pre', 'route-up', 'route-pre-down', 'ipchange', 'tls-verify', 'auth-user-pass-verify',
-      'client-connect', 'client-disconnect', 'learn-address', 'client-crresponse',
-    ].map((d) => [d, SCRIPT]),
-  ),
-  'script-security': 'enables scripts; Ferry never runs scripts from a profile',
-  plugin: 'loads a plugin; Ferry never loads plugins from a profile',
-  config: 'includes another file; Ferry reads only the profile itself',
-  askpass: 'reads the key passphrase from a file; Ferry asks for it and keeps it in the keychain',
-  secret: 'uses static-key mode, which has no forward secrecy and which Ferry does not support',
-  ...Object.fromEntries(
-    ['log', 'log-append', 'status', 'status-version', 'writepid', 'cd', 'chroot', 'tmp-dir', 'iproute', 'tls-export-cert'].map((d) => [d, FILES]),
-  ),
-  ...Object.fromEntries(['daemon', 'user', 'group', 'syslog', 'setenv-safe', 'machine-readable-output', 'suppress-timestamps', 'nice', 'errors-to-stderr'].map((d) => [d, PROCESS])),
-  ...Object.fromEntries(
-    [
-      'route', 'route-ipv6', 'route-gateway', 'route-ipv6-gateway', 'route-metric', 'route-noexec', 'ifconfig', 'ifconfig-ipv6',
-      'ifconfig-noexec', 'dhcp-option', 'dns', 'redirect-private', 'block-ipv6', 'dhcp-renew', 'dhcp-release',
-    ].map((d) => [d, NETWORK]),
-  ),
-  'dev-node': 'names a device node on this computer; Ferry creates its own tunnel device',
-  lladdr: 'sets a hardware address on this computer; Ferry creates its own tunnel device',
-  ...Object.fromEntries(
-    [
-      'server', 'server-bridge', 'server-ipv6', 'mode', 'tls-server', 'push', 'push-reset', 'client-config-dir', 'ccd-exclusive', 'ifconfig-pool',
-      'ifconfig-pool-persist', 'duplicate-cn', 'max-clients', 'client-to-client', 'verify-client-cert', 'auth-gen-token', 'dh',
-    ].map((d) => [d, SERVER]),
-  ),
-  ...Object.fromEntries(['pkcs11-id', 'pkcs11-providers', 'pkcs11-id-management', 'cryptoapicert', 'engine', 'providers', 'management-external-key', 'management-external-cert'].map((d) => [d, TOKEN])),
-  'extra-certs': 'adds certificates Ferry does not keep; put intermediate certificates into <cert> after the client certificate instead',
-  ...Object.fromEntries(['http-proxy', 'http-proxy-option', 'http-proxy-user-pass', 'socks-proxy'].map((d) => [d, 'sets a proxy, which Ferry does not support'])),
-};
-
-/**
- * Accepted but not kept: options about openvpn's own process, logging, retries, buffers
- * and platform quirks, which are Ferry's config builder's decision rather than the
- * profile's, and options that only matter to scripts (setenv). None of them makes the
- * tunnel accept a server or cipher it would otherwise refuse.
- */
-const DROPPED = new Set([
-  'client', 'tls-client', 'pull', 'nobind', 'persist-key', 'persist-tun', 'persist-remote-ip', 'persist-local-ip', 'resolv-retry',
-  'verb', 'mute', 'mute-replay-warnings', 'auth-nocache', 'auth-retry', 'explicit-exit-notify', 'float', 'connect-retry',
-  'connect-retry-max', 'connect-timeout', 'server-poll-timeout', 'hand-window', 'tran-window', 'tls-timeout', 'tls-exit',
-  'push-peer-info', 'disable-occ', 'fast-io', 'sndbuf', 'rcvbuf', 'txqueuelen', 'ping-timer-rem', 'ping-exit', 'inactive',
-  'tun-mtu-extra', 'link-mtu', 'mtu-disc', 'mtu-test', 'lport', 'bind', 'single-session', 'remote-random-hostname',
-  'block-outside-dns', 'register-dns', 'ip-win32', 'route-method', 'route-delay', 'windows-driver', 'allow-pull-fqdn', 'topology',
-  'mlock', 'up-delay', 'up-restart', 'ignore-unknown-option', 'max-routes', 'tls-version-max', 'comp-noadapt', 'ncp-disable',
-  'keysize', 'allow-recursive-routing', 'ifconfig-nowarn', 'route-nopull-dns', 'auth-token-user', 'show-net-up',
-  // The config builder sets its own compression policy (asym: accept, never send compressed).
-  'allow-compression',
-]);
-
-/** What a `<connection>` block may hold: where to connect, nothing else. */
-const CONNECTION_KEYS = new Set(['remote', 'proto', 'port', 'rport']);
+// The option table, applied
 
 const PROTOS: Record<string, Proto> = {
   udp: 'udp', udp4: 'udp', udp6: 'udp',
   tcp: 'tcp', tcp4: 'tcp', tcp6: 'tcp', 'tcp-client': 'tcp', 'tcp4-client': 'tcp', 'tcp6-client': 'tcp',
 };
 
-/** openvpn 2.6's default data-ciphers, to which a legacy `cipher` is appended. */
-const DEFAULT_DATA_CIPHERS = 'AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305';
 const DEFAULT_PORT = 1194;
 
 export type MaterialName = 'ca' | 'cert' | 'key' | 'pkcs12' | 'tls-auth' | 'tls-crypt' | 'tls-crypt-v2';
-const MATERIALS = new Set<string>(['ca', 'cert', 'key', 'pkcs12', 'tls-auth', 'tls-crypt', 'tls-crypt-v2']);
 
 /** A certificate/key the profile gives inline or names as a file next to it. */
 export interface MaterialRef {
@@ -206,6 +140,7 @@ export interface OvpnProfile {
   refs: Partial<Record<MaterialName, MaterialRef>>;
   /** The account a ferry-server profile was made for (its header comment). */
   account?: string;
+  /** One line per option left out that the profile meant something by (and why). */
   warnings: string[];
 }
 
@@ -218,16 +153,16 @@ interface PartialRemote {
   blockProto?: Proto;
 }
 
-/** Options kept (mapped onto the profile); see Interpreter.keep. */
-const KEPT = new Set([
-  'remote', 'proto', 'port', 'rport', 'dev', 'dev-type', 'cipher', 'data-ciphers', 'ncp-ciphers', 'data-ciphers-fallback', 'auth',
-  'key-direction', 'verify-x509-name', 'remote-cert-tls', 'ns-cert-type', 'remote-cert-eku', 'tls-version-min', 'tls-cipher',
-  'compress', 'comp-lzo', 'tun-mtu', 'mssfix', 'fragment', 'reneg-sec', 'keepalive', 'ping', 'ping-restart',
-  'remote-random', 'route-nopull', 'redirect-gateway', 'pull-filter', 'auth-user-pass', 'static-challenge', 'setenv', 'crl-verify',
-  'connection',
-]);
+/** What a `<connection>` block may hold: where to connect, nothing else. */
+const CONNECTION_KEYS = new Set(['remote', 'proto', 'port', 'rport']);
 
-/** Could this text be an .ovpn? (Any line opening with an option or inline block we know.) */
+/** The profile's own checks that the gateway is the server; without one, Ferry adds remote-cert-tls server. */
+const SERVER_CHECKS = new Set(['remote-cert-tls', 'ns-cert-type', 'remote-cert-eku', 'remote-cert-ku', 'verify-x509-name', 'peer-fingerprint']);
+
+/** `setenv NAME …` of a variable only scripts, plugins or other clients read. */
+const SETENV_VARIABLE = 'sets a variable only scripts, plugins or other clients read (UV_*, CLIENT_CERT, IV_SSO…); Ferry runs no scripts and tells the server only its own version';
+
+/** Could this text be an .ovpn? (Any line opening with an openvpn option or inline block.) */
 export function looksLikeOvpn(text: string): boolean {
   let inPem = false;
   for (const raw of text.split(/\r?\n/)) {
@@ -238,36 +173,77 @@ export function looksLikeOvpn(text: string): boolean {
       continue;
     }
     const word = /^(?:--)?<?([a-z0-9-]+)>?(?:\s|$)/.exec(line)?.[1];
-    if (word && (word in REFUSED || word.startsWith('management') || DROPPED.has(word) || KEPT.has(word) || MATERIALS.has(word))) return true;
+    if (word && OPTION_POLICY.has(word)) return true;
   }
   return false;
 }
-
 
 /** Reads an .ovpn into what Ferry keeps. Throws ImportError naming the first line it refuses. */
 export function interpretOvpn(text: string, display: string, file?: string): OvpnProfile {
   return new Interpreter(display, file).run(text);
 }
 
+/**
+ * The options the importer reads itself instead of passing them through: where to connect,
+ * the certificates and keys, the device, credentials, and the few whose meaning depends on
+ * their arguments. Every other option goes by its row in the option table.
+ */
+const INTERPRET: Record<string, (it: Interpreter, d: Directive) => void> = {
+  remote: (it, d) => void it.remotes.push(it.remote(d)),
+  proto: (it, d) => (it.proto = it.protoOf(d, it.single(d))),
+  port: (it, d) => (it.port = it.int(d, it.single(d), 1, 65535)),
+  rport: (it, d) => (it.port = it.int(d, it.single(d), 1, 65535)),
+  connection: (it, d) => it.connection(d),
+  dev: (it, d) => it.dev(d),
+  'dev-type': (it, d) => it.devType(d),
+  ca: (it, d) => it.material(d),
+  cert: (it, d) => it.material(d),
+  key: (it, d) => it.material(d),
+  pkcs12: (it, d) => it.material(d),
+  'tls-auth': (it, d) => it.material(d),
+  'tls-crypt': (it, d) => it.material(d),
+  'tls-crypt-v2': (it, d) => it.material(d),
+  'auth-user-pass': (it, d) => it.authUserPass(d),
+  'static-challenge': (it, d) => it.challenge(d),
+  setenv: (it, d) => it.setenv(d),
+  askpass: (it, d) => {
+    // Bare, openvpn would ask for the key passphrase: Ferry does that itself.
+    if (d.args.length > 0) it.refuse(d, 'reads the key passphrase from a file; Ferry asks for it and keeps it in the keychain');
+  },
+  'crl-verify': (it, d) =>
+    void it.warnings.push(`${it.where(d)}: the profile's revocation list (crl-verify) was left out — Ferry does not check the server certificate against a CRL`),
+  'peer-fingerprint': (it, d) => it.fingerprints(d),
+  'verify-hash': (it, d) => it.fingerprints(d),
+  'ignore-unknown-option': (it, d) => {
+    if (d.args.length === 0) it.invalid(d);
+    // Like openvpn, it covers the lines after it.
+    d.args.forEach((name) => it.optional.add(name));
+  },
+};
+
+/** Names the importer reads itself: the option table's kept rows without `args`, and a few whose disposition depends on their arguments. */
+export const INTERPRETED_OPTIONS: readonly string[] = Object.keys(INTERPRET);
+
 class Interpreter {
-  private readonly remotes: PartialRemote[] = [];
-  private readonly engine: Partial<EngineOptions> = {};
-  private readonly refs: Partial<Record<MaterialName, MaterialRef>> = {};
-  private readonly warnings: string[] = [];
-  private passwordRequired = false;
-  private staticChallenge: { text: string; echo: boolean } | undefined;
-  private proto: Proto | undefined;
-  private port: number | undefined;
-  private cipher: string | undefined;
+  readonly remotes: PartialRemote[] = [];
+  /** The options kept as written, in the profile's order, by their text (see keep()). */
+  private readonly kept = new Map<string, EngineDirective>();
+  readonly refs: Partial<Record<MaterialName, MaterialRef>> = {};
+  readonly warnings: string[] = [];
+  /** Options openvpn would skip if it did not know them (ignore-unknown-option). */
+  readonly optional = new Set<string>();
+  /** `setenv FORWARD_COMPATIBLE 1`: openvpn skips every unknown option after it. */
+  forwardCompatible = false;
+  passwordRequired = false;
+  staticChallenge: { text: string; echo: boolean } | undefined;
+  proto: Proto | undefined;
+  port: number | undefined;
   private devName: { name: string; line: number } | undefined;
-  private devType: 'tun' | 'tap' | undefined;
-  private keyDirection: 0 | 1 | undefined;
-  private tlsAuthDirection: 0 | 1 | undefined;
-  private ping: number | undefined;
-  private pingRestart: number | undefined;
-  private optional = new Set<string>();
-  /** Kept apart and set once at the end: re-validating the list at each line was quadratic. */
-  private readonly pullFilters = new Set<string>();
+  private deviceType: 'tun' | 'tap' | undefined;
+  private device: 'tun' | 'tap' | undefined;
+  private tlsAuthDirection: { direction: 0 | 1; line: number } | undefined;
+  /** The last key-direction line: it and a tls-auth line's direction set the same thing, the later wins. */
+  private keyDirectionLine = 0;
 
   constructor(
     private readonly display: string,
@@ -275,11 +251,7 @@ class Interpreter {
   ) {}
 
   run(text: string): OvpnProfile {
-    const directives = parseOvpn(text, this.display, this.file);
-    // `ignore-unknown-option a b` makes openvpn skip a and b when it does not know them;
-    // we honour it for options we do not know, never for ones we refuse.
-    for (const d of directives) if (d.name === 'ignore-unknown-option') d.args.forEach((a) => this.optional.add(a));
-    for (const d of directives) this.apply(d);
+    for (const d of parseOvpn(text, this.display, this.file)) this.apply(d);
     const account = /^#\s*Ferry profile for account "([^"\r\n]+)"/m.exec(text)?.[1];
     return {
       remotes: this.finishRemotes(),
@@ -292,12 +264,8 @@ class Interpreter {
     };
   }
 
-  private where(d: Directive): string {
+  where(d: Directive): string {
     return `${this.display} line ${d.line}`;
-  }
-
-  private refuse(d: Directive, why: string): never {
-    throw new ImportError(`${this.where(d)}: ${this.named(d)} ${why} — remove the ${d.inline === undefined ? 'line' : 'block'} and import again`, this.file);
   }
 
   /** `"up"` for a line, `<dh>` for an inline block. */
@@ -305,223 +273,172 @@ class Interpreter {
     return d.inline === undefined ? `"${printable(d.name)}"` : `<${printable(d.name)}>`;
   }
 
-  private invalid(d: Directive, hint = 'fix or remove the line and import again'): never {
+  refuse(d: Directive, why: string, fix = `remove the ${d.inline === undefined ? 'line' : 'block'} and import again`): never {
+    throw new ImportError(`${this.where(d)}: ${this.named(d)} ${why} — ${fix}`, this.file);
+  }
+
+  invalid(d: Directive, hint = 'fix or remove the line and import again'): never {
     const shown = d.inline === undefined ? [d.name, ...d.args].join(' ') : `<${d.name}>`;
     throw new ImportError(`${this.where(d)}: "${printable(shown)}" has a value Ferry does not accept — ${hint}`, this.file);
+  }
+
+  /** A line left out that the profile meant something by: said, with its line, never silently. */
+  private leaveOut(d: Directive, why: string, shown = this.named(d)): void {
+    this.warnings.push(`${this.where(d)}: ${shown} left out — ${why}`);
   }
 
   private arity(d: Directive, min: number, max: number): void {
     if (d.args.length < min || d.args.length > max) this.invalid(d);
   }
 
-  private int(d: Directive, raw: string | undefined, min: number, max: number): number {
+  single(d: Directive): string {
+    this.arity(d, 1, 1);
+    return d.args[0]!;
+  }
+
+  int(d: Directive, raw: string | undefined, min: number, max: number): number {
     const n = raw !== undefined && /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
     if (!(n >= min && n <= max)) this.invalid(d);
     return n;
   }
 
-  /** Checks a value against the schema field it will land in, so errors carry the line. */
-  private field<K extends keyof EngineOptions>(d: Directive, key: K, value: unknown): EngineOptions[K] {
-    const parsed = EngineOptionsSchema.shape[key].safeParse(value);
-    if (!parsed.success) this.invalid(d);
-    return parsed.data as EngineOptions[K];
+  /** `optional`: reached through `setenv opt`, which makes openvpn skip an option it does not know. */
+  private apply(d: Directive, optional = false): void {
+    const interpret = Object.hasOwn(INTERPRET, d.name) ? INTERPRET[d.name] : undefined;
+    if (interpret) return interpret(this, d);
+    const row = OPTION_POLICY.get(d.name);
+    if (!row) return this.unknown(d, optional);
+    switch (row.disposition) {
+      case 'refused':
+        return this.refuse(d, row.reason, row.fix);
+      case 'dropped':
+        return this.leaveOut(d, row.reason);
+      case 'owned':
+      case 'inert':
+        if (row.notice) this.leaveOut(d, row.reason);
+        return;
+      case 'kept':
+        return this.pass(d, row);
+    }
   }
 
-  private apply(d: Directive, optional = false): void {
-    const why = REFUSED[d.name] ?? (d.name.startsWith('management') ? MANAGEMENT : undefined);
+  private unknown(d: Directive, optional: boolean): void {
+    if (optional || this.forwardCompatible || this.optional.has(d.name)) {
+      return this.leaveOut(d, 'openvpn 2.6 does not know it, and the profile lets openvpn skip it');
+    }
+    throw new ImportError(
+      `${this.where(d)}: ${this.named(d)} is not an option openvpn 2.6 knows — check its spelling, or remove the ${d.inline === undefined ? 'line' : 'block'} and import again`,
+      this.file,
+    );
+  }
+
+  /** A kept option, written back exactly: within openvpn's bounds (the row's), on a line openvpn can read. */
+  private pass(d: Directive, row: OptionRow): void {
+    if (!row.args) throw new Error(`option table: "${row.name}" is kept without arguments and nothing interprets it`);
+    if (d.inline !== undefined) this.invalid(d, `openvpn takes "${d.name}" on a line, not as a block; fix the profile and import again`);
+    const why = row.refuse?.(d.args);
     if (why) this.refuse(d, why);
-    if (DROPPED.has(d.name)) return;
-    if (MATERIALS.has(d.name)) return this.material(d);
-    if (!KEPT.has(d.name)) {
-      if (optional || this.optional.has(d.name)) return; // openvpn itself would skip it
+    const problem = checkArgs(row.args, d.args);
+    if (problem) this.invalid(d, `${problem} (openvpn's syntax: ${syntax(d.name, row.args)}); fix the line and import again`);
+    if (utf8Bytes(directiveLine(d.name, d.args)) > MAX_LINE_BYTES) this.invalid(d, `the line is too long for openvpn's config (${MAX_LINE_BYTES} bytes); shorten it and import again`);
+    if (d.name === 'key-direction') this.keyDirectionLine = d.line;
+    this.keep({ name: d.name, args: [...d.args] }, d);
+  }
+
+  /**
+   * Repeats of the very same line change nothing in openvpn, as long as the right one
+   * stays: the first for pull-filter (the first match wins), the last for the rest (the
+   * last value wins; routes and flags only add up). Dropping them keeps a crafted profile
+   * of a million identical lines linear and within the bound the helper takes.
+   */
+  private keep(directive: EngineDirective, d: Directive): void {
+    const key = [directive.name, ...directive.args].join('\0');
+    if (this.kept.has(key)) {
+      if (directive.name === 'pull-filter') return;
+      this.kept.delete(key);
+    } else if (this.kept.size >= MAX_DIRECTIVES) {
+      this.invalid(d, `Ferry keeps at most ${MAX_DIRECTIVES} options of a profile; remove some and import again`);
+    }
+    this.kept.set(key, directive);
+  }
+
+  setenv(d: Directive): void {
+    const [variable, value] = d.args;
+    if (variable === 'opt') {
+      // `setenv opt X …` is openvpn's "apply X if you know it": judged like X itself. One
+      // level only: "setenv opt setenv opt …" recursed once per word (a crafted line overflowed the stack).
+      if (d.args[1] === undefined) this.invalid(d);
+      if (d.args[1] === 'setenv') this.invalid(d, '"setenv opt" applies one option, not another setenv; fix or remove the line and import again');
+      return this.apply({ ...d, name: d.args[1], args: d.args.slice(2) }, true);
+    }
+    this.arity(d, 1, 2);
+    const shown = `"setenv ${printable(variable!)}"`;
+    switch (variable) {
+      case 'FORWARD_COMPATIBLE':
+        if (value === '1') this.forwardCompatible = true;
+        return this.leaveOut(d, 'applied at import instead: options openvpn 2.6 does not know are left out with a notice', shown);
+      case 'REMOTE_RANDOM_HOSTNAME':
+        // openvpn's old spelling of remote-random-hostname.
+        if (value === undefined) return this.keep({ name: 'remote-random-hostname', args: [] }, d);
+        break;
+      case 'PUSH_PEER_INFO':
+        return this.leaveOut(d, OPTION_POLICY.get('push-peer-info')!.reason, shown);
+      case 'SERVER_POLL_TIMEOUT':
+        return; // openvpn's old spelling of server-poll-timeout, which Ferry owns.
+      case 'IV_GUI_VER':
+        return; // Ferry sends its own.
+      case 'GENERIC_CONFIG':
+        this.refuse(d, 'marks a template openvpn itself refuses to run', 'ask your administrator for your own profile and import that');
+    }
+    this.leaveOut(d, SETENV_VARIABLE, shown);
+  }
+
+  authUserPass(d: Directive): void {
+    if (d.args.length > 0) {
       throw new ImportError(
-        `${this.where(d)}: ${this.named(d)} is not an option Ferry accepts (Ferry rebuilds every profile from a list of safe options) — remove the ${d.inline === undefined ? 'line' : 'block'} and import again`,
+        `${this.where(d)}: "auth-user-pass ${d.args[0] === '[inline]' ? '<inline block>' : printable(d.args[0]!)}" keeps your username and password in a file; Ferry asks for the password and keeps it in the keychain — remove the file name (keep "auth-user-pass") and import again`,
         this.file,
       );
     }
-    this.keep(d);
+    this.passwordRequired = true;
   }
 
-  private keep(d: Directive): void {
+  challenge(d: Directive): void {
     const a = d.args;
-    switch (d.name) {
-      case 'connection':
-        for (const inner of d.block ?? []) {
-          const refused = REFUSED[inner.name] ?? (inner.name.startsWith('management') ? MANAGEMENT : undefined);
-          if (refused) this.refuse(inner, refused);
-          if (DROPPED.has(inner.name)) continue;
-          if (!CONNECTION_KEYS.has(inner.name)) {
-            throw new ImportError(
-              `${this.where(inner)}: "${printable(inner.name)}" inside <connection> is not supported (Ferry reads only remote, proto and port there) — move or remove the line and import again`,
-              this.file,
-            );
-          }
-        }
-        return this.connection(d);
-      case 'remote':
-        return void this.remotes.push(this.remote(d));
-      case 'proto':
-        this.arity(d, 1, 1);
-        this.proto = this.protoOf(d, a[0]!);
-        return;
-      case 'port':
-      case 'rport':
-        this.arity(d, 1, 1);
-        this.port = this.int(d, a[0], 1, 65535);
-        return;
-      case 'dev':
-        return this.dev(d);
-      case 'dev-type':
-        this.arity(d, 1, 1);
-        if (a[0] !== 'tun' && a[0] !== 'tap') this.invalid(d, 'use "dev-type tun" or "dev-type tap"');
-        this.devType = a[0];
-        return;
-      case 'cipher':
-        this.arity(d, 1, 1);
-        if (a[0]!.toLowerCase() === 'none') this.refuse(d, 'turns encryption off');
-        this.cipher = this.field(d, 'dataCiphersFallback', a[0]!.toUpperCase());
-        return;
-      case 'data-ciphers':
-      case 'ncp-ciphers':
-        this.arity(d, 1, 1);
-        if (a[0]!.toLowerCase().split(':').includes('none')) this.refuse(d, 'turns encryption off');
-        this.engine.dataCiphers = this.field(d, 'dataCiphers', a[0]!.toUpperCase());
-        return;
-      case 'data-ciphers-fallback':
-        this.arity(d, 1, 1);
-        if (a[0]!.toLowerCase() === 'none') this.refuse(d, 'turns encryption off');
-        this.engine.dataCiphersFallback = this.field(d, 'dataCiphersFallback', a[0]!.toUpperCase());
-        return;
-      case 'auth':
-        this.arity(d, 1, 1);
-        this.engine.auth = this.field(d, 'auth', a[0]!.toUpperCase());
-        return;
-      case 'key-direction':
-        this.arity(d, 1, 1);
-        this.keyDirection = this.direction(d, a[0]!);
-        return;
-      case 'verify-x509-name':
-        this.arity(d, 1, 2);
-        this.engine.verifyX509Name = this.field(d, 'verifyX509Name', { name: a[0], type: a[1] ?? 'subject' });
-        return;
-      case 'remote-cert-tls':
-      case 'ns-cert-type':
-        this.arity(d, 1, 1);
-        if (a[0] !== 'server') this.invalid(d, `a client profile checks the server: use "${d.name} server"`);
-        this.engine.remoteCertTls = 'server';
-        return;
-      case 'remote-cert-eku':
-        // remote-cert-tls server (always on in Ferry) already requires serverAuth; anything else we could not enforce.
-        this.arity(d, 1, 1);
-        if (!['TLS Web Server Authentication', 'serverAuth', '1.3.6.1.5.5.7.3.1'].includes(a[0]!)) {
-          this.refuse(d, 'asks for a certificate usage check Ferry does not support (Ferry always requires a server certificate)');
-        }
-        return;
-      case 'tls-version-min':
-        this.arity(d, 1, 2);
-        if (a[1] !== undefined && a[1] !== 'or-highest') this.invalid(d);
-        this.engine.tlsVersionMin = this.field(d, 'tlsVersionMin', a[0]);
-        return;
-      case 'tls-cipher':
-        this.arity(d, 1, 1);
-        this.engine.tlsCipher = this.field(d, 'tlsCipher', a[0]);
-        return;
-      case 'compress':
-        return this.compress(d);
-      case 'comp-lzo':
-        this.arity(d, 0, 1);
-        this.engine.compLzo = this.field(d, 'compLzo', a[0] ?? 'adaptive');
-        return;
-      case 'tun-mtu':
-        this.arity(d, 1, 1);
-        this.engine.tunMtu = this.field(d, 'tunMtu', this.int(d, a[0], 0, 65535));
-        return;
-      case 'mssfix':
-        // mssfix [bytes [mtu|fixed]]: the size is kept; without one openvpn's default applies.
-        this.arity(d, 0, 2);
-        if (a[1] !== undefined && a[1] !== 'mtu' && a[1] !== 'fixed') this.invalid(d);
-        if (a[0] !== undefined) this.engine.mssfix = this.field(d, 'mssfix', this.int(d, a[0], 0, 65535));
-        return;
-      case 'fragment':
-        this.arity(d, 1, 2);
-        if (a[1] !== undefined && a[1] !== 'mtu') this.invalid(d);
-        this.engine.fragment = this.field(d, 'fragment', this.int(d, a[0], 0, 65535));
-        return;
-      case 'reneg-sec':
-        this.arity(d, 1, 2);
-        this.engine.renegSec = this.field(d, 'renegSec', this.int(d, a[0], 0, 604800));
-        return;
-      case 'keepalive':
-        this.arity(d, 2, 2);
-        this.engine.keepalive = this.field(d, 'keepalive', { interval: this.int(d, a[0], 0, 1e6), timeout: this.int(d, a[1], 0, 1e6) });
-        return;
-      case 'ping':
-        this.arity(d, 1, 1);
-        this.ping = this.int(d, a[0], 0, 1e6);
-        return;
-      case 'ping-restart':
-        this.arity(d, 1, 1);
-        this.pingRestart = this.int(d, a[0], 0, 1e6);
-        return;
-      case 'remote-random':
-        this.arity(d, 0, 0);
-        this.engine.remoteRandom = true;
-        return;
-      case 'route-nopull':
-        this.arity(d, 0, 0);
-        this.engine.routeNopull = true;
-        return;
-      case 'redirect-gateway':
-        this.engine.redirectGateway = this.field(d, 'redirectGateway', [...new Set([...(this.engine.redirectGateway ?? []), ...a])]);
-        return;
-      case 'pull-filter':
-        this.arity(d, 2, 2);
-        if (a[0] !== 'ignore') this.refuse(d, `${printable(a[0]!)} is not supported (only "pull-filter ignore" is)`);
-        this.pullFilters.add(this.field(d, 'pullFilterIgnore', [a[1]])![0]!);
-        return;
-      case 'auth-user-pass':
-        if (a.length > 0) {
-          throw new ImportError(
-            `${this.where(d)}: "auth-user-pass ${a[0] === '[inline]' ? '<inline block>' : printable(a[0]!)}" keeps your username and password in a file; Ferry asks for the password and keeps it in the keychain — remove the file name (keep "auth-user-pass") and import again`,
-            this.file,
-          );
-        }
-        this.passwordRequired = true;
-        return;
-      case 'static-challenge': {
-        this.arity(d, 2, 3);
-        if ((a[1] !== '0' && a[1] !== '1') || (a[2] !== undefined && a[2] !== 'scrv1')) this.invalid(d);
-        // The schema the config builder checks again: the text must fit its quoted line.
-        const challenge = StaticChallengeSchema.safeParse({ text: a[0], echo: a[1] === '1' });
-        if (!challenge.success) this.invalid(d, `${challenge.error.issues[0]!.message}; fix the line and import again`);
-        this.staticChallenge = challenge.data;
-        return;
-      }
-      case 'setenv':
-        // `setenv opt X …` is openvpn's "apply X if you know it": judged like X itself. Any
-        // other setenv only feeds scripts and plugins, which Ferry never runs. One level only:
-        // "setenv opt setenv opt …" recursed once per word (a crafted line overflowed the stack).
-        if (a[0] === 'opt' && a[1] === 'setenv') this.invalid(d, '"setenv opt" applies one option, not another setenv; fix or remove the line and import again');
-        if (a[0] === 'opt' && a[1] !== undefined) this.apply({ ...d, name: a[1], args: a.slice(2) }, true);
-        return;
-      case 'crl-verify':
-        this.warnings.push(
-          `${this.where(d)}: the profile's revocation list (crl-verify) was left out — Ferry does not check the server certificate against a CRL`,
-        );
-        return;
+    this.arity(d, 2, 3);
+    if ((a[1] !== '0' && a[1] !== '1') || (a[2] !== undefined && a[2] !== 'scrv1')) this.invalid(d);
+    // The schema the config builder checks again: the text must fit its quoted line.
+    const parsed = StaticChallengeSchema.safeParse({ text: a[0], echo: a[1] === '1' });
+    if (!parsed.success) this.invalid(d, `${parsed.error.issues[0]!.message}; fix the line and import again`);
+    this.staticChallenge = parsed.data;
+  }
+
+  /**
+   * `peer-fingerprint FP` / `verify-hash FP [algo]`, or a block of one fingerprint per line,
+   * written as one line each (openvpn joins them into one list). A verify-hash block means
+   * SHA-256 (a verify-hash line without an algorithm means SHA-1), so its lines say so.
+   */
+  fingerprints(d: Directive): void {
+    const row = OPTION_POLICY.get(d.name)!;
+    if (d.inline === undefined) {
+      if (d.args.length === 1 && d.args[0] === '[inline]') return; // "peer-fingerprint [inline]": the block carries them
+      return this.pass(d, row);
+    }
+    for (const fp of d.inline.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))) {
+      this.pass({ name: d.name, args: d.name === 'verify-hash' ? [fp, 'SHA256'] : [fp], line: d.line }, row);
     }
   }
 
-  private material(d: Directive): void {
+  material(d: Directive): void {
     const name = d.name as MaterialName;
     let args = d.args;
     if (d.inline === undefined && args[0] === '[inline]') {
       // openvpn 2.6 style "ca [inline]": the <ca> block carries the content.
-      if (name === 'tls-auth' && args[1] !== undefined) this.tlsAuthDirection = this.direction(d, args[1]);
+      if (name === 'tls-auth' && args[1] !== undefined) this.tlsAuthDirection = { direction: this.direction(d, args[1]), line: d.line };
       return;
     }
     if (name === 'tls-auth') {
-      if (args[1] !== undefined) this.tlsAuthDirection = this.direction(d, args[1]);
+      if (args[1] !== undefined) this.tlsAuthDirection = { direction: this.direction(d, args[1]), line: d.line };
       args = args.slice(0, 1);
     }
     if (args.length !== 1) this.invalid(d);
@@ -536,19 +453,31 @@ class Interpreter {
     this.refs[name] = d.inline !== undefined ? { directive: name, line: d.line, inline: d.inline } : { directive: name, line: d.line, path: args[0]! };
   }
 
-  private connection(d: Directive): void {
+  connection(d: Directive): void {
     let proto: Proto | undefined;
     let port: number | undefined;
     const remotes: PartialRemote[] = [];
     for (const inner of d.block ?? []) {
       if (inner.name === 'remote') remotes.push(this.remote(inner));
-      else if (inner.name === 'proto') proto = (this.arity(inner, 1, 1), this.protoOf(inner, inner.args[0]!));
-      else if (inner.name === 'port' || inner.name === 'rport') port = (this.arity(inner, 1, 1), this.int(inner, inner.args[0], 1, 65535));
+      else if (inner.name === 'proto') proto = this.protoOf(inner, this.single(inner));
+      else if (inner.name === 'port' || inner.name === 'rport') port = this.int(inner, this.single(inner), 1, 65535);
+      else this.connectionOption(inner);
     }
     for (const r of remotes) this.remotes.push({ ...r, ...(proto ? { blockProto: proto } : {}), ...(port ? { blockPort: port } : {}) });
   }
 
-  private remote(d: Directive): PartialRemote {
+  /** Anything but where to connect, inside <connection>: left out or refused by its row; a kept one is not supported there. */
+  private connectionOption(inner: Directive): void {
+    const row = OPTION_POLICY.get(inner.name);
+    if (!row) return this.unknown(inner, false);
+    if (row.disposition !== 'kept' && !CONNECTION_KEYS.has(inner.name)) return this.apply(inner);
+    throw new ImportError(
+      `${this.where(inner)}: "${printable(inner.name)}" inside <connection> is not supported (Ferry reads only remote, proto and port there) — move or remove the line and import again`,
+      this.file,
+    );
+  }
+
+  remote(d: Directive): PartialRemote {
     this.arity(d, 1, 3);
     const [host, port, proto] = d.args;
     if (!HostSchema.safeParse(host).success) this.invalid(d, 'the host must be a hostname or an IP address');
@@ -559,7 +488,7 @@ class Interpreter {
     };
   }
 
-  private protoOf(d: Directive, raw: string): Proto {
+  protoOf(d: Directive, raw: string): Proto {
     const proto = PROTOS[raw.toLowerCase()];
     if (!proto) {
       if (/server/i.test(raw)) this.refuse(d, `${printable(raw)} is a server protocol; a client profile uses tcp or udp`);
@@ -573,23 +502,19 @@ class Interpreter {
     return raw === '0' ? 0 : 1;
   }
 
-  private dev(d: Directive): void {
-    this.arity(d, 1, 1);
-    const name = d.args[0]!;
+  dev(d: Directive): void {
+    const name = this.single(d);
     // "dev tun0" names a device; Ferry picks its own device, only the type matters.
     const type = /^(tun|tap)\d*$/.exec(name)?.[1] as 'tun' | 'tap' | undefined;
     if (name === 'null') this.invalid(d, 'use "dev tun"');
-    if (type) this.engine.dev = type;
+    if (type) this.device = type;
     else this.devName = { name, line: d.line };
   }
 
-  private compress(d: Directive): void {
-    this.arity(d, 0, 1);
-    const algo = d.args[0];
-    // Without an algorithm openvpn keeps the framing and compresses nothing: the "stub".
-    if (algo === undefined) this.engine.compress = 'stub';
-    else if (algo === 'lzo') this.engine.compLzo = 'yes';
-    else this.engine.compress = this.field(d, 'compress', algo);
+  devType(d: Directive): void {
+    const type = this.single(d);
+    if (type !== 'tun' && type !== 'tap') this.invalid(d, 'use "dev-type tun" or "dev-type tap"');
+    this.deviceType = type;
   }
 
   private finishRemotes(): Remote[] {
@@ -601,35 +526,33 @@ class Interpreter {
   }
 
   private finishEngine(): Partial<EngineOptions> {
-    const engine = this.engine;
+    let dev = this.device;
     if (this.devName) {
-      if (!this.devType) {
+      if (!this.deviceType) {
         this.invalid({ name: 'dev', args: [this.devName.name], line: this.devName.line }, 'use "dev tun" or "dev tap" (or add "dev-type tun")');
       }
-      engine.dev = this.devType;
-    } else if (this.devType) engine.dev = this.devType;
-    // A legacy `cipher` is what openvpn 2.6 falls back to with old servers, and joins the
-    // default negotiable list when the profile gives none.
-    if (this.cipher) {
-      engine.dataCiphersFallback ??= this.cipher;
-      if (!engine.dataCiphers) {
-        const list = DEFAULT_DATA_CIPHERS.split(':');
-        engine.dataCiphers = (list.includes(this.cipher) ? list : [...list, this.cipher]).join(':');
-      }
+      dev = this.deviceType;
+    } else if (this.deviceType) dev = this.deviceType;
+    // A profile that never checks that the gateway holds a server certificate would let any
+    // other client of the same CA pose as the gateway; openvpn warns about exactly that.
+    // Ferry asks for the check openvpn recommends, and says so, since a gateway whose
+    // certificate lacks the key usages then fails (the failure names the certificate).
+    // The builder writes tls-auth before the kept options: of a tls-auth direction and a
+    // key-direction line, keep only the one openvpn would end up with (the later).
+    const tlsAuthDirection = this.tlsAuthDirection && this.tlsAuthDirection.line > this.keyDirectionLine ? this.tlsAuthDirection.direction : undefined;
+    const directives = [...this.kept.values()].filter((d) => !(tlsAuthDirection !== undefined && d.name === 'key-direction'));
+    if (!directives.some((d) => SERVER_CHECKS.has(d.name))) {
+      directives.unshift({ name: 'remote-cert-tls', args: ['server'] });
+      this.warnings.push(
+        `${this.display}: the profile does not check that the gateway holds a server certificate — Ferry adds "remote-cert-tls server" (the gateway's certificate needs the TLS Web Server usage)`,
+      );
     }
-    if (this.refs['tls-auth']) {
-      const direction = this.tlsAuthDirection ?? this.keyDirection;
-      engine.tlsAuth = direction === undefined ? {} : { direction };
-    }
-    if (this.pullFilters.size > 0) engine.pullFilterIgnore = [...this.pullFilters];
-    if (this.refs['tls-crypt']) engine.tlsCrypt = true;
-    if (this.refs['tls-crypt-v2']) engine.tlsCryptV2 = true;
-    // ping + ping-restart is keepalive spelled out. ping-restart 0 (never restart) has no
-    // keepalive equivalent; then the server's pushed keepalive applies, as it does anyway.
-    if (!engine.keepalive && this.ping && this.pingRestart) {
-      const kept = EngineOptionsSchema.shape.keepalive.safeParse({ interval: this.ping, timeout: this.pingRestart });
-      if (kept.success && kept.data) engine.keepalive = kept.data;
-    }
-    return engine;
+    return {
+      ...(dev ? { dev } : {}),
+      ...(this.refs['tls-auth'] ? { tlsAuth: tlsAuthDirection === undefined ? {} : { direction: tlsAuthDirection } } : {}),
+      ...(this.refs['tls-crypt'] ? { tlsCrypt: true } : {}),
+      ...(this.refs['tls-crypt-v2'] ? { tlsCryptV2: true } : {}),
+      directives,
+    };
   }
 }

@@ -4,7 +4,9 @@
  * (password, OTP secret, key passphrase) are never part of it: they live in the keychain.
  */
 import { z } from 'zod';
-import { hasControlCharacter, lineBudget, quotedBytes } from '../engine/quote.js';
+import { hasControlCharacter, lineBudget, MAX_LINE_BYTES, quotedBytes, utf8Bytes } from '../engine/quote.js';
+import { checkArgs, directiveLine, MAX_ARGS } from './option-args.js';
+import { passThrough } from './option-policy.js';
 
 export const PROFILE_VERSION = 1;
 
@@ -76,34 +78,48 @@ export type ProfileFileName = z.infer<typeof KeyNameSchema>;
 const AlgorithmName = z.string().max(64).regex(/^[A-Za-z0-9-]+$/);
 /** openvpn refuses a longer data-ciphers list itself (src/openvpn/ssl_ncp.h MAX_NCP_CIPHERS_LENGTH). */
 const MAX_NCP_CIPHERS_LENGTH = 127;
+/**
+ * Kept options per profile: room for long route lists (a few hundred is common), while the
+ * helper's request (256 KiB, certificates included) still holds them all.
+ */
+export const MAX_DIRECTIVES = 2000;
+export const MAX_DIRECTIVE_BYTES = 128 * 1024;
 
 /**
- * The openvpn options Ferry keeps from an imported profile (the allowlist). Everything
- * else in an .ovpn is refused at import; the config builder writes only these. Every
- * string is either a word of a pattern without spaces or controls, capped to fit its
- * line, or quotedConfigText; every list is bounded.
+ * One option of the profile that Ferry writes back exactly as the profile gave it: a kept
+ * row of the option table (option-policy.ts) with arguments within that row's bounds
+ * (openvpn's own), no control character anywhere, and a line within openvpn's limit.
  */
-export const EngineOptionsSchema = z.object({
-  dev: z.enum(['tun', 'tap']).default('tun'),
-  /** data-ciphers (colon-separated AEAD/CBC names as openvpn spells them). */
+export const DirectiveSchema = z
+  .object({ name: z.string().max(64), args: z.array(z.string().max(MAX_LINE_BYTES)).max(MAX_ARGS) })
+  .strict()
+  .superRefine((d, ctx) => {
+    const row = passThrough(d.name);
+    const problem = !row ? 'is not an option Ferry writes as given' : (row.refuse?.(d.args) ?? checkArgs(row.args!, d.args));
+    if (problem) return void ctx.addIssue({ code: 'custom', message: `${row ? d.name : 'this option'}: ${problem}` });
+    const bytes = utf8Bytes(directiveLine(d.name, d.args));
+    if (bytes > MAX_LINE_BYTES) ctx.addIssue({ code: 'custom', message: `${d.name}: ${bytes} bytes is over openvpn's limit of ${MAX_LINE_BYTES} for a line` });
+  });
+export type Directive = z.infer<typeof DirectiveSchema>;
+
+/**
+ * Fields of profiles stored before the option table (and of older helper callers), each
+ * with the bounds it had then. They are read, never written: engineOptions() turns them
+ * into the directives the old builder wrote for them, so such a profile connects as before.
+ */
+const LEGACY_FIELDS = {
   dataCiphers: z.string().max(MAX_NCP_CIPHERS_LENGTH).regex(/^[A-Za-z0-9-]+(:[A-Za-z0-9-]+)*$/).optional(),
   dataCiphersFallback: AlgorithmName.optional(),
-  /** HMAC digest for tls-auth / CBC ciphers (`auth SHA256`). */
   auth: AlgorithmName.optional(),
-  tlsAuth: z.object({ direction: z.union([z.literal(0), z.literal(1)]).optional() }).optional(),
-  tlsCrypt: z.boolean().optional(),
-  tlsCryptV2: z.boolean().optional(),
   verifyX509Name: z
     .object({
-      // A subject may hold backslash escapes (`CN=a\, b`): quoting keeps them, the cap counts them twice.
       name: quotedConfigText('the verify-x509-name name', { before: 'verify-x509-name ', after: ' name-prefix' }).min(1),
       type: z.enum(['subject', 'name', 'name-prefix']),
     })
     .optional(),
-  remoteCertTls: z.enum(['server']).default('server'),
+  remoteCertTls: z.enum(['server']).optional(),
   tlsVersionMin: z.enum(['1.0', '1.1', '1.2', '1.3']).optional(),
   tlsCipher: z.string().max(lineBudget('tls-cipher ')).regex(/^[A-Za-z0-9:+_-]+$/).optional(),
-  /** Compression framing the server expects; `undefined` = none. Ferry never compresses itself unless asked. */
   compress: z.enum(['lz4-v2', 'lz4', 'stub-v2', 'stub', 'migrate']).optional(),
   compLzo: z.enum(['no', 'yes', 'adaptive']).optional(),
   tunMtu: z.number().int().min(576).max(65535).optional(),
@@ -112,14 +128,73 @@ export const EngineOptionsSchema = z.object({
   renegSec: z.number().int().min(0).max(604800).optional(),
   keepalive: z.object({ interval: z.number().int().min(1).max(3600), timeout: z.number().int().min(2).max(7200) }).optional(),
   remoteRandom: z.boolean().optional(),
-  /** Route-related client choices kept from the profile. */
   routeNopull: z.boolean().optional(),
-  /** At most the eight flags there are (the importer merges repeats). */
   redirectGateway: z.array(z.enum(['def1', 'bypass-dhcp', 'bypass-dns', 'local', 'autolocal', 'block-local', 'ipv6', '!ipv4'])).max(8).optional(),
-  /** Pushed options to ignore (`pull-filter ignore "…"`), e.g. redirect-gateway; bounded, as every list the helper takes. */
   pullFilterIgnore: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9 ._-]+$/)).max(32).optional(),
+};
+
+/**
+ * The openvpn options Ferry keeps from an imported profile. The importer decides each
+ * option from the option table; what it keeps as written is `directives`, in the profile's
+ * order (openvpn's last-wins and first-match rules then apply as they would to the
+ * profile). The device type and which TLS key file goes with the profile are its own fields.
+ */
+const EngineOptionsObject = z.object({
+  dev: z.enum(['tun', 'tap']).default('tun'),
+  /** The tls-auth line's own direction argument (a key-direction line is a directive). */
+  tlsAuth: z.object({ direction: z.union([z.literal(0), z.literal(1)]).optional() }).optional(),
+  tlsCrypt: z.boolean().optional(),
+  tlsCryptV2: z.boolean().optional(),
+  directives: z
+    .array(DirectiveSchema)
+    .max(MAX_DIRECTIVES)
+    .refine((list) => list.reduce((sum, d) => sum + utf8Bytes(directiveLine(d.name, d.args)) + 1, 0) <= MAX_DIRECTIVE_BYTES, `the profile's options take more than ${MAX_DIRECTIVE_BYTES / 1024} KiB; remove some`)
+    .optional(),
+  ...LEGACY_FIELDS,
 });
-export type EngineOptions = z.infer<typeof EngineOptionsSchema>;
+
+type EngineInput = z.infer<typeof EngineOptionsObject>;
+
+/** Only the current fields; legacy ones become directives, in the order the old builder wrote them. */
+function engineOptions(input: EngineInput) {
+  const { dev, tlsAuth, tlsCrypt, tlsCryptV2, directives, ...old } = input;
+  const d = (name: string, ...args: (string | number)[]): Directive => ({ name, args: args.map(String) });
+  // Before the option table every engine had remote-cert-tls server (the schema's default).
+  const remoteCertTls = old.remoteCertTls ?? (directives === undefined ? 'server' : undefined);
+  const legacy: Directive[] = [
+    ...(old.remoteRandom ? [d('remote-random')] : []),
+    ...(remoteCertTls ? [d('remote-cert-tls', remoteCertTls)] : []),
+    ...(old.verifyX509Name ? [d('verify-x509-name', old.verifyX509Name.name, old.verifyX509Name.type)] : []),
+    ...(old.tlsVersionMin ? [d('tls-version-min', old.tlsVersionMin)] : []),
+    ...(old.tlsCipher ? [d('tls-cipher', old.tlsCipher)] : []),
+    ...(old.dataCiphers ? [d('data-ciphers', old.dataCiphers)] : []),
+    ...(old.dataCiphersFallback ? [d('data-ciphers-fallback', old.dataCiphersFallback)] : []),
+    ...(old.auth ? [d('auth', old.auth)] : []),
+    // The old builder allowed asymmetric compression whenever it wrote a compression option.
+    ...(old.compress !== undefined ? [d('allow-compression', 'asym'), d('compress', old.compress)] : []),
+    ...(old.compLzo !== undefined ? [d('allow-compression', 'asym'), d('comp-lzo', old.compLzo)] : []),
+    ...(old.tunMtu !== undefined ? [d('tun-mtu', old.tunMtu)] : []),
+    ...(old.mssfix !== undefined ? [d('mssfix', old.mssfix)] : []),
+    ...(old.fragment !== undefined ? [d('fragment', old.fragment)] : []),
+    ...(old.renegSec !== undefined ? [d('reneg-sec', old.renegSec)] : []),
+    ...(old.keepalive ? [d('keepalive', old.keepalive.interval, old.keepalive.timeout)] : []),
+    ...(old.routeNopull ? [d('route-nopull')] : []),
+    ...(old.redirectGateway ? [d('redirect-gateway', ...old.redirectGateway)] : []),
+    ...(old.pullFilterIgnore ?? []).map((f) => d('pull-filter', 'ignore', f)),
+  ];
+  return {
+    dev,
+    ...(tlsAuth ? { tlsAuth } : {}),
+    ...(tlsCrypt !== undefined ? { tlsCrypt } : {}),
+    ...(tlsCryptV2 !== undefined ? { tlsCryptV2 } : {}),
+    directives: [...legacy, ...(directives ?? [])],
+  };
+}
+
+export const EngineOptionsSchema = EngineOptionsObject.transform(engineOptions);
+/** The same, refusing any field it does not know (the privileged helper's requests). */
+export const StrictEngineOptionsSchema = EngineOptionsObject.strict().transform(engineOptions);
+export type EngineOptions = z.output<typeof EngineOptionsSchema>;
 
 /** The longest profile id; the runtime dir is sized for sockets named after it (core/paths.ts). */
 export const PROFILE_ID_MAX = 41;

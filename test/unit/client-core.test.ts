@@ -29,7 +29,7 @@ function imported(name: string, overrides: Partial<ImportedProfile['draft']> = {
       minimizeOnConnect: false,
       keyEncrypted: false,
       files: ['ca.crt', 'client.crt', 'client.key'],
-      engine: { dev: 'tun', remoteCertTls: 'server' },
+      engine: { dev: 'tun', directives: [{ name: 'remote-cert-tls', args: ['server'] }] },
       ...overrides,
     },
     files: { 'ca.crt': 'CA PEM', 'client.crt': 'CERT PEM', 'client.key': 'KEY PEM' },
@@ -125,7 +125,7 @@ describe('buildClientConfig', () => {
     const lines = buildClientConfig(spec).split('\n');
     expect(lines).toEqual(expect.arrayContaining([
       'client', 'remote vpn.example.test 1194 udp', 'remote 198.18.1.1 443 tcp',
-      'ca "/home/a b/ca.crt"', 'tls-crypt "/home/a b/tls-crypt.key"', 'verify-x509-name "gateway" name',
+      'ca "/home/a b/ca.crt"', 'tls-crypt "/home/a b/tls-crypt.key"', 'verify-x509-name gateway name',
       'data-ciphers AES-256-GCM:AES-128-GCM', 'allow-compression asym', 'compress lz4-v2',
       'auth-user-pass', 'auth-nocache', 'auth-retry interact', 'static-challenge "Enter \\"code\\"" 1',
       'management "/run/user/1000/ferry/x/management.sock" unix', 'management-hold', 'management-query-passwords',

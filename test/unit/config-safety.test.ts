@@ -11,12 +11,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildClientConfig, EngineSpecSchema, type EngineSpec } from '../../core/engine/config.js';
-import { findOpenvpn } from '../../core/engine/openvpn-binary.js';
 import { interpretOvpn, tokenizeLine } from '../../core/profile/ovpn.js';
 import { buildServerConfig } from '../../server/openvpn-config.js';
 import type { Settings } from '../../server/settings.js';
 import { StateDir } from '../../server/store.js';
 import { tempDir } from '../support/cli.js';
+import { installedOpenvpn } from '../support/openvpn.js';
 
 /**
  * openvpn 2.6 (src/openvpn/options.c read_config_file) reads a line with fgets into
@@ -72,6 +72,9 @@ interface Field {
 }
 
 const withEngine = (s: EngineSpec, engine: Partial<EngineSpec['engine']>): EngineSpec => ({ ...s, engine: { ...s.engine, ...engine } });
+/** A kept option written as given (the option table's pass-through), replacing one of the same name. */
+const withDirective = (s: EngineSpec, name: string, args: string[]): EngineSpec =>
+  withEngine(s, { directives: [...(s.engine.directives ?? []).filter((d) => d.name !== name), { name, args }] });
 const TEXT = ['a', '"', '\\', '码', '😀'];
 const PATH = ['a', '\\', '码'];
 const path = (fill: string) => (fill.startsWith('\\') ? `C:${fill}` : `/${fill}`);
@@ -84,6 +87,11 @@ const FIELDS: Field[] = [
   { name: 'tls-cipher', chars: ['A'], set: (s, v) => withEngine(s, { tlsCipher: v }), read: ['tls-cipher', 1] },
   { name: 'verify-x509-name', chars: TEXT, set: (s, v) => withEngine(s, { verifyX509Name: { name: v, type: 'name-prefix' } }), read: ['verify-x509-name', 1] },
   { name: 'pull-filter ignore', chars: ['a'], set: (s, v) => withEngine(s, { pullFilterIgnore: [v] }), read: ['pull-filter', 2] },
+  { name: 'remote-cert-eku (free text, kept as written)', chars: TEXT, set: (s, v) => withDirective(s, 'remote-cert-eku', [v]), read: ['remote-cert-eku', 1] },
+  { name: 'http-proxy-option AGENT (free text)', chars: TEXT, set: (s, v) => withDirective(s, 'http-proxy-option', ['AGENT', v]), read: ['http-proxy-option', 2] },
+  { name: 'dhcp-option DOMAIN (a word)', chars: ['a'], set: (s, v) => withDirective(s, 'dhcp-option', ['DOMAIN', v]), read: ['dhcp-option', 2] },
+  { name: 'route gateway (a word)', chars: ['a'], set: (s, v) => withDirective(s, 'route', ['198.18.7.0', '255.255.255.0', v]), read: ['route', 3] },
+  { name: 'tls-ciphersuites (a word)', chars: ['A'], set: (s, v) => withDirective(s, 'tls-ciphersuites', [v]), read: ['tls-ciphersuites', 1] },
   { name: 'static-challenge', chars: TEXT, set: (s, v) => ({ ...s, staticChallenge: { text: v, echo: true } }), read: ['static-challenge', 1] },
   { name: 'ca', chars: PATH, make: path, set: (s, v) => ({ ...s, files: { ...s.files, ca: v } }), read: ['ca', 1] },
   { name: 'cert', chars: PATH, make: path, set: (s, v) => ({ ...s, files: { ...s.files, cert: v } }), read: ['cert', 1] },
@@ -157,6 +165,28 @@ describe('the client config: a value cannot become a directive', () => {
     expect(EngineSpecSchema.safeParse(filters(1000)).success).toBe(false);
   });
 
+  it('holds only kept options of the table, each within its bounds, and only so many', () => {
+    const refused: Array<[string, string[]]> = [
+      ['up', ['/bin/sh']],
+      ['script-security', ['3']],
+      ['management', ['0.0.0.0', '7505']],
+      ['log', ['/etc/passwd']],
+      ['__proto__', []],
+      ['cipher', ['none']],
+      ['tls-cert-profile', ['insecure']],
+      ['route', ['198.18.7.0', '255.255.255.0\nup /bin/sh']],
+      ['reneg-sec', ['-1']],
+      ['remote-cert-eku', ['x'.repeat(201)]],
+      ['keepalive', ['10', '15']],
+    ];
+    for (const [name, args] of refused) {
+      expect(EngineSpecSchema.safeParse(withDirective(base, name, args)).success, `${name} ${args.join(' ')}`).toBe(false);
+      expect(() => buildClientConfig(withDirective(base, name, args))).toThrow(/^openvpn config: engine\.directives\./);
+    }
+    const many = Array.from({ length: 2001 }, (_, i) => ({ name: 'route', args: [`198.18.${i >> 8}.${i & 255}`] }));
+    expect(EngineSpecSchema.safeParse(withEngine(base, { directives: many })).success).toBe(false);
+  });
+
   /** Every field at its longest, each filled with what takes the most bytes once quoted. */
   const longestSpec = () =>
     FIELDS.reduce((spec, field) => {
@@ -171,14 +201,7 @@ describe('the client config: a value cannot become a directive', () => {
     expectSafe(buildClientConfig(longest, HELPER_HOOK), buildClientConfig(like, HELPER_HOOK));
   });
 
-  const openvpn = (() => {
-    try {
-      return findOpenvpn();
-    } catch (err) {
-      if (process.env.CI === 'true') throw err;
-      return undefined;
-    }
-  })();
+  const openvpn = installedOpenvpn();
 
   it.skipIf(!openvpn)('openvpn 2.6 itself parses that config without an options error', async () => {
     // `--version` after `--config` exits once the file is parsed, before any file it names is opened.

@@ -9,6 +9,8 @@ const start = (over: Record<string, unknown> = {}) => ({ op: 'start', label: 'of
 describe('helper requests', () => {
   it('accepts a well-formed start, and each simple command', () => {
     expect(HelperRequestSchema.safeParse(start()).success).toBe(true);
+    const kept = [{ name: 'ns-cert-type', args: ['server'] }, { name: 'allow-compression', args: ['yes'] }, { name: 'reneg-sec', args: ['604800'] }];
+    expect(HelperRequestSchema.safeParse(start({ spec: { ...spec, engine: { dev: 'tun', directives: kept } } })).success).toBe(true);
     for (const r of [{ op: 'list' }, { op: 'status' }, { op: 'watch', id: '0123456789abcdef' }, { op: 'stop', id: '0123456789abcdef', signal: 'SIGKILL' }]) {
       expect(HelperRequestSchema.safeParse(r).success).toBe(true);
     }
@@ -24,6 +26,11 @@ describe('helper requests', () => {
     ['a newline in a host', start({ spec: { ...spec, remotes: [{ host: 'vpn.example.com\nup /bin/sh', port: 1194, proto: 'udp' }] } })],
     ['a port out of range', start({ spec: { ...spec, remotes: [{ host: 'vpn.example.com', port: 0, proto: 'udp' }] } })],
     ['an engine option outside the allowlist', start({ spec: { ...spec, engine: { ...spec.engine, up: '/bin/sh' } } })],
+    ['a directive the option table does not keep', start({ spec: { ...spec, engine: { ...spec.engine, directives: [{ name: 'up', args: ['/bin/sh'] }] } } })],
+    ['a directive argument that ends the line', start({ spec: { ...spec, engine: { ...spec.engine, directives: [{ name: 'tls-ciphersuites', args: ['TLS_AES_256_GCM_SHA384\nup /bin/sh'] }] } } })],
+    ['a directive value the table refuses', start({ spec: { ...spec, engine: { ...spec.engine, directives: [{ name: 'cipher', args: ['none'] }] } } })],
+    ['a directive with a field the protocol does not have', start({ spec: { ...spec, engine: { ...spec.engine, directives: [{ name: 'float', args: [], raw: 'up /bin/sh' }] } } })],
+    ['more directives than any profile holds', start({ spec: { ...spec, engine: { ...spec.engine, directives: Array(2001).fill({ name: 'float', args: [] }) } } })],
     ['a label that is a path', start({ label: '../../etc' })],
     ['a signal other than TERM or KILL', { op: 'stop', id: '0123456789abcdef', signal: 'SIGSTOP' }],
     ['a session id that is not ours to format', { op: 'watch', id: '../x' }],

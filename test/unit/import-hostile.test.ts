@@ -111,7 +111,7 @@ describe('.ovpn reader: linear on crafted text', () => {
   it('1 MiB of "pull-filter ignore" lines is read once, each filter kept once', HANG_GUARD, async () => {
     const head = ['client', 'remote vpn.example.com', inline('ca', ca.certPem), inline('cert', client.certPem), inline('key', client.keyPem), ''].join('\n');
     const paths = await files({ 'p.ovpn': fill(head, 'pull-filter ignore "route"\n') });
-    expect((await importFiles(paths, GW)).draft.engine.pullFilterIgnore).toEqual(['route']);
+    expect((await importFiles(paths, GW)).draft.engine.directives.filter((d) => d.name === 'pull-filter')).toEqual([{ name: 'pull-filter', args: ['ignore', 'route'] }]);
   });
 
   // Each "setenv opt" applied the rest of the line again, recursively: a RangeError (stack) after ~17 s.

@@ -91,19 +91,16 @@ describe('openvpn tokenising', () => {
   });
 });
 
-describe('allowlist: refused directives name the directive and the line', () => {
+describe('option table: refused directives name the directive and the line', () => {
   const SCRIPT = 'runs a script; Ferry never runs scripts from a profile';
   const FILES = 'reads or writes files on this computer; Ferry keeps profiles self-contained';
-  const PROCESS = 'changes how openvpn runs on this computer; Ferry decides that itself';
-  const NETWORK = "changes this computer's addresses, routes or DNS; Ferry takes those only from the server, which pushes them";
-  const SERVER = 'is a server option, not a client one';
-  const MGMT = 'opens or configures a management interface; Ferry drives openvpn through its own';
-  const TOKEN = 'uses a hardware token or system certificate store, which Ferry does not support';
+  const SERVER = "makes openvpn a server; this is a server's config, not a client profile";
+  const TOKEN = 'uses a hardware token through a PKCS#11 library, which Ferry does not load';
+  const ROOT_SOCKET = "sets a root-only property of openvpn's own connection that firewall rules rely on; ferry-helper lends no such privilege";
 
   it.each([
     ['up /etc/openvpn/update-resolv-conf', 'up', SCRIPT],
     ['down /etc/openvpn/update-resolv-conf', 'down', SCRIPT],
-    ['down-pre', 'down-pre', SCRIPT],
     ['route-up "/bin/sh -c evil"', 'route-up', SCRIPT],
     ['route-pre-down x.sh', 'route-pre-down', SCRIPT],
     ['ipchange x.sh', 'ipchange', SCRIPT],
@@ -112,47 +109,51 @@ describe('allowlist: refused directives name the directive and the line', () => 
     ['client-connect x.sh', 'client-connect', SCRIPT],
     ['client-disconnect x.sh', 'client-disconnect', SCRIPT],
     ['learn-address x.sh', 'learn-address', SCRIPT],
-    ['script-security 2', 'script-security', 'enables scripts; Ferry never runs scripts from a profile'],
+    ['iproute /usr/local/bin/ip', 'iproute', SCRIPT],
     ['plugin /usr/lib/openvpn/plugin.so', 'plugin', 'loads a plugin; Ferry never loads plugins from a profile'],
-    ['management 127.0.0.1 7505', 'management', MGMT],
-    ['management-hold', 'management-hold', MGMT],
-    ['management-query-passwords', 'management-query-passwords', MGMT],
+    ['engine dynamic', 'engine', 'loads an OpenSSL engine (a shared library) into openvpn; Ferry loads no code from a profile'],
     ['log /tmp/vpn.log', 'log', FILES],
     ['log-append /tmp/vpn.log', 'log-append', FILES],
     ['status /tmp/status 10', 'status', FILES],
     ['writepid /run/x.pid', 'writepid', FILES],
-    ['cd /etc/openvpn', 'cd', FILES],
-    ['chroot /var/empty', 'chroot', FILES],
     ['tmp-dir /tmp', 'tmp-dir', FILES],
-    ['iproute /usr/local/bin/ip', 'iproute', FILES],
-    ['syslog', 'syslog', PROCESS],
-    ['daemon', 'daemon', PROCESS],
-    ['user nobody', 'user', PROCESS],
-    ['group nogroup', 'group', PROCESS],
-    ['setenv-safe FOO bar', 'setenv-safe', PROCESS],
+    ['replay-persist /tmp/replay', 'replay-persist', FILES],
+    ['chroot /var/empty', 'chroot', "makes openvpn look for its files under a folder the profile names (as root, ferry-helper's own DNS hook would run from there)"],
     ['config other.conf', 'config', 'includes another file; Ferry reads only the profile itself'],
     ['askpass pass.txt', 'askpass', 'reads the key passphrase from a file; Ferry asks for it and keeps it in the keychain'],
-    ['route 198.18.5.0 255.255.255.0', 'route', NETWORK],
-    ['route-ipv6 2001:db8::/32', 'route-ipv6', NETWORK],
-    ['dhcp-option DNS 198.18.0.53', 'dhcp-option', NETWORK],
-    ['ifconfig 198.18.9.2 198.18.9.1', 'ifconfig', NETWORK],
     ['dev-node /dev/net/tun', 'dev-node', 'names a device node on this computer; Ferry creates its own tunnel device'],
+    ['mark 42', 'mark', ROOT_SOCKET],
+    ['bind-dev eth0', 'bind-dev', ROOT_SOCKET],
     ['secret static.key', 'secret', 'uses static-key mode, which has no forward secrecy and which Ferry does not support'],
     ['tls-server', 'tls-server', SERVER],
     ['mode server', 'mode', SERVER],
-    ['push "route 198.18.2.0 255.255.255.0"', 'push', SERVER],
+    ['server 10.8.0.0 255.255.255.0', 'server', SERVER],
     ['pkcs11-id "pkcs11:token"', 'pkcs11-id', TOKEN],
-    ['cryptoapicert "SUBJ:alice"', 'cryptoapicert', TOKEN],
-    ['http-proxy proxy.example 8080 creds.txt', 'http-proxy', 'sets a proxy, which Ferry does not support'],
+    ['management-external-key', 'management-external-key', 'has the program driving openvpn sign with a key Ferry does not hold'],
+    ['http-proxy proxy.example 8080 creds.txt', 'http-proxy', 'gives the proxy credentials (a file, or asking for them), which Ferry cannot supply yet'],
+    ['socks-proxy proxy.example 1080 creds.txt', 'socks-proxy', 'reads the proxy credentials from a file; Ferry keeps passwords only in the keychain'],
     ['cipher none', 'cipher', 'turns encryption off'],
-    ['pull-filter accept "route"', 'pull-filter', 'accept is not supported (only "pull-filter ignore" is)'],
+    ['data-ciphers AES-256-GCM:none', 'data-ciphers', 'turns encryption off'],
+    ['auth none', 'auth', 'turns packet authentication off'],
+    ['no-replay', 'no-replay', 'turns replay protection off (openvpn 2.6 still reads it, but its manual lists it as removed)'],
+    ['tls-cert-profile insecure', 'tls-cert-profile', "lowers OpenSSL's security level to 0 (MD5 and SHA-1 signatures, short keys), below openvpn 2.6's default"],
+    ['tls-cipher DEFAULT:@SECLEVEL=0', 'tls-cipher', "lowers OpenSSL's security level to 0, below openvpn 2.6's default"],
     ['proto tcp-server', 'proto', 'tcp-server is a server protocol; a client profile uses tcp or udp'],
-    ['remote-cert-eku "TLS Web Client Authentication"', 'remote-cert-eku', 'asks for a certificate usage check Ferry does not support (Ferry always requires a server certificate)'],
+    ['key-method 2', 'key-method', 'was removed in openvpn 2.5; only method 2 remains, and it is always used'],
     // `setenv opt X` means "apply X if known": judged like X itself.
     ['setenv opt up /tmp/evil.sh', 'up', SCRIPT],
   ])('line 4 "%s"', async (line, name, why) => {
     const e = await refusal(importText(profile([line])));
     expect(e.message).toBe(`profile.ovpn line 4: "${name}" ${why} — remove the line and import again`);
+  });
+
+  it.each([
+    ['capath /etc/ssl/certs', 'profile.ovpn line 4: "capath" reads CA certificates from a folder on this computer; Ferry keeps profiles self-contained — put the CA certificates into <ca> and import again'],
+    ['cryptoapicert "SUBJ:alice"', 'profile.ovpn line 4: "cryptoapicert" takes the client certificate from the Windows certificate store — export the certificate with its key (a .p12 file) and import that with the profile'],
+    ['tun-max-mtu 1600', 'profile.ovpn line 4: "tun-max-mtu" is not an option openvpn 2.6 reads (its manual misspells "tun-mtu-max") — write "tun-mtu-max" instead and import again'],
+    ['setenv GENERIC_CONFIG', 'profile.ovpn line 4: "setenv" marks a template openvpn itself refuses to run — ask your administrator for your own profile and import that'],
+  ])('refused with what to do instead: %s', async (line, message) => {
+    expect((await refusal(importText(profile([line])))).message).toBe(message);
   });
 
   it.each([
@@ -165,24 +166,26 @@ describe('allowlist: refused directives name the directive and the line', () => 
     );
   });
 
-  it('refuses an unknown directive by name and line', async () => {
+  it('refuses an option openvpn 2.6 does not know, by name and line', async () => {
     const e = await refusal(importText(profile(['frobnicate-tunnel yes'])));
-    expect(e.message).toBe(
-      'profile.ovpn line 4: "frobnicate-tunnel" is not an option Ferry accepts (Ferry rebuilds every profile from a list of safe options) — remove the line and import again',
-    );
+    expect(e.message).toBe('profile.ovpn line 4: "frobnicate-tunnel" is not an option openvpn 2.6 knows — check its spelling, or remove the line and import again');
   });
 
+  const syntaxHint = (problem: string, syntax: string) => `${problem} (openvpn's syntax: ${syntax}); fix the line and import again`;
   it.each([
-    ['remote-cert-tls client', '"remote-cert-tls client" has a value Ferry does not accept — a client profile checks the server: use "remote-cert-tls server"'],
+    ['remote-cert-tls client', '"remote-cert-tls client" has a value Ferry does not accept — ' + syntaxHint('type (server) is not valid here', 'remote-cert-tls type (server)')],
     ['proto sctp', '"proto sctp" has a value Ferry does not accept — use udp or tcp'],
     ['remote "bad host;rm -rf" 1194', '"remote bad host;rm -rf 1194" has a value Ferry does not accept — the host must be a hostname or an IP address'],
     ['remote vpn.example.com 99999', '"remote vpn.example.com 99999" has a value Ferry does not accept — fix or remove the line and import again'],
-    ['cipher AES-256-GCM;id', '"cipher AES-256-GCM;id" has a value Ferry does not accept — fix or remove the line and import again'],
-    ['key-direction 2', '"key-direction 2" has a value Ferry does not accept — the key direction is 0 or 1'],
-    ['compress zstd', '"compress zstd" has a value Ferry does not accept — fix or remove the line and import again'],
-    ['redirect-gateway def1 everything', '"redirect-gateway def1 everything" has a value Ferry does not accept — fix or remove the line and import again'],
-    ['tun-mtu 100', '"tun-mtu 100" has a value Ferry does not accept — fix or remove the line and import again'],
-    ['verify-x509-name vpn wildcard', '"verify-x509-name vpn wildcard" has a value Ferry does not accept — fix or remove the line and import again'],
+    ['cipher AES-256-GCM;id', '"cipher AES-256-GCM;id" has a value Ferry does not accept — ' + syntaxHint('algorithm is not valid here', 'cipher algorithm')],
+    ['key-direction 2', '"key-direction 2" has a value Ferry does not accept — ' + syntaxHint('direction (0|1) is not valid here', 'key-direction direction (0|1)')],
+    ['compress zstd', '"compress zstd" has a value Ferry does not accept — ' + syntaxHint('algorithm (stub|stub-v2|lz4|lz4-v2|lzo|migrate) is not valid here', 'compress [algorithm (stub|stub-v2|lz4|lz4-v2|lzo|migrate)]')],
+    ['tun-mtu 99', '"tun-mtu 99" has a value Ferry does not accept — ' + syntaxHint('mtu is not valid here', 'tun-mtu mtu [occ-mtu]')],
+    ['keepalive 10 15', '"keepalive 10 15" has a value Ferry does not accept — ' + syntaxHint('timeout must be at least twice the interval', 'keepalive interval timeout')],
+    ['reneg-sec 10 20 30', '"reneg-sec 10 20 30" has a value Ferry does not accept — ' + syntaxHint('takes 1 to 2 arguments', 'reneg-sec seconds [seconds]')],
+    ['verify-x509-name vpn wildcard', '"verify-x509-name vpn wildcard" has a value Ferry does not accept — ' + syntaxHint('type (subject|name|name-prefix) is not valid here', 'verify-x509-name name [type (subject|name|name-prefix)]')],
+    ['dns server 200 address 198.18.0.53', '"dns server 200 address 198.18.0.53" has a value Ferry does not accept — ' + syntaxHint('the server priority is a number from -128 to 127', 'dns kind (search-domains|server) value [value ...]')],
+    [`tls-cipher ${'A'.repeat(241)}`, `"tls-cipher ${'A'.repeat(68)}…" has a value Ferry does not accept — ` + syntaxHint('list is not valid here', 'tls-cipher list')],
     ['dev null', '"dev null" has a value Ferry does not accept — use "dev tun"'],
   ])('refuses a bad value: %s', async (line, message) => {
     expect((await refusal(importText(profile([line])))).message).toBe(`profile.ovpn line 4: ${message}`);
@@ -198,9 +201,9 @@ describe('allowlist: refused directives name the directive and the line', () => 
   });
 
   it.each([
-    [['<dh>', 'AAAA', '</dh>'], '<dh> is a server option, not a client one — remove the block and import again'],
     [['<secret>', 'AAAA', '</secret>'], '<secret> uses static-key mode, which has no forward secrecy and which Ferry does not support — remove the block and import again'],
-    [['<frob>', 'AAAA', '</frob>'], '<frob> is not an option Ferry accepts (Ferry rebuilds every profile from a list of safe options) — remove the block and import again'],
+    [['<frob>', 'AAAA', '</frob>'], '<frob> is not an option openvpn 2.6 knows — check its spelling, or remove the block and import again'],
+    [['<http-proxy-user-pass>', 'alice', 'pw', '</http-proxy-user-pass>'], '<http-proxy-user-pass> keeps proxy credentials in a file or in the profile; Ferry keeps passwords only in the keychain — remove the block and import again'],
     [['<tls-crypt>', 'no end tag'], '<tls-crypt> has no closing </tls-crypt> (the file is cut short) — get the profile again'],
     [['ca ca.crt'], '"ca" is given again (first on line 4) — keep one and import again'],
     [['tls-crypt [inline]', inline('tls-crypt', staticKey()), inline('tls-auth', staticKey(9))], '"tls-auth" cannot be combined with "tls-crypt" (line 5) — keep one and import again'],
@@ -210,25 +213,56 @@ describe('allowlist: refused directives name the directive and the line', () => 
   });
 });
 
-describe('allowlist: harmless options are accepted and dropped', () => {
+describe('option table: what Ferry owns, drops or finds inert', () => {
+  const BASE_ENGINE = { dev: 'tun', directives: [{ name: 'remote-cert-tls', args: ['server'] }] };
+
   it.each([
     'tls-client', 'pull', 'nobind', 'persist-key', 'persist-tun', 'resolv-retry infinite', 'verb 4', 'mute 20', 'mute-replay-warnings',
-    'auth-nocache', 'auth-retry nointeract', 'explicit-exit-notify 2', 'float', 'connect-retry 5 30', 'connect-retry-max 3',
-    'server-poll-timeout 4', 'hand-window 30', 'push-peer-info', 'disable-occ', 'fast-io', 'sndbuf 393216', 'rcvbuf 393216',
-    'ping-timer-rem', 'tun-mtu-extra 32', 'remote-random-hostname', 'block-outside-dns', 'topology subnet', 'mlock',
-    'allow-compression yes', 'tls-version-max 1.3', 'setenv CLIENT_CERT 0', 'setenv FORWARD_COMPATIBLE 1', 'setenv opt block-outside-dns',
-    'setenv opt some-future-option 1', 'ignore-unknown-option some-new-thing', 'remote-cert-eku "TLS Web Server Authentication"',
-    'mssfix', 'ns-cert-type server',
-  ])('%s', async (line) => {
+    'auth-nocache', 'auth-retry nointeract', 'connect-retry 5 30', 'connect-retry-max 3', 'connect-timeout 10', 'server-poll-timeout 4',
+    'script-security 2', 'management-hold', 'management-query-passwords', 'daemon', 'cd /etc/openvpn', 'askpass', 'errors-to-stderr',
+    'ip-win32 dynamic', 'route-method exe', 'register-dns', 'windows-driver wintun', 'setenv SERVER_POLL_TIMEOUT 4', 'setenv IV_GUI_VER other',
+    'ignore-unknown-option some-new-thing', 'status-version 2', 'up-restart',
+  ])('%s: left out silently, the draft unchanged', async (line) => {
     const base = await importText(profile());
     const withLine = await importText(profile([line]));
     expect(withLine.draft).toEqual(base.draft);
     expect(withLine.warnings).toEqual([]);
   });
 
-  it('honours ignore-unknown-option for options it names (but never for refused ones)', async () => {
+  it.each([
+    ['push-peer-info', '"push-peer-info"'],
+    ['management 127.0.0.1 7505', '"management"'],
+    ['user nobody', '"user"'],
+    ['group nogroup', '"group"'],
+    ['syslog', '"syslog"'],
+    ['lport 1194', '"lport"'],
+    ['block-outside-dns', '"block-outside-dns"'],
+    ['setenv opt block-outside-dns', '"block-outside-dns"'],
+    ['setenv CLIENT_CERT 0', '"setenv CLIENT_CERT"'],
+    ['setenv FORWARD_COMPATIBLE 1', '"setenv FORWARD_COMPATIBLE"'],
+    ['setenv opt some-future-option 1', '"some-future-option"'],
+    ['down-pre', '"down-pre"'],
+    ['setenv-safe FOO bar', '"setenv-safe"'],
+    ['push "route 198.18.2.0 255.255.255.0"', '"push"'],
+    ['dh none', '"dh"'],
+    ['<dh>\nAAAA\n</dh>', '<dh>'],
+    ['tun-ipv6', '"tun-ipv6"'],
+    ['show-ciphers', '"show-ciphers"'],
+  ])('%s: left out with a notice naming it and its line', async (line, shown) => {
+    const base = await importText(profile());
+    const withLine = await importText(profile([line]));
+    expect(withLine.draft).toEqual(base.draft);
+    expect(withLine.warnings).toHaveLength(1);
+    expect(withLine.warnings[0]!.startsWith(`profile.ovpn line 4: ${shown} left out — `)).toBe(true);
+  });
+
+  it('honours ignore-unknown-option (for the lines after it) and FORWARD_COMPATIBLE, never for refused options', async () => {
     const ok = await importText(profile(['ignore-unknown-option fancy-feature', 'fancy-feature on']));
-    expect(ok.draft.engine).toEqual({ dev: 'tun', remoteCertTls: 'server' });
+    expect(ok.draft.engine).toEqual(BASE_ENGINE);
+    expect(ok.warnings).toEqual(['profile.ovpn line 5: "fancy-feature" left out — openvpn 2.6 does not know it, and the profile lets openvpn skip it']);
+    expect((await refusal(importText(profile(['fancy-feature on', 'ignore-unknown-option fancy-feature'])))).message).toMatch(/^profile\.ovpn line 4: "fancy-feature" is not an option openvpn 2\.6 knows/);
+    const compatible = await importText(profile(['setenv FORWARD_COMPATIBLE 1', 'fancy-feature on']));
+    expect(compatible.warnings[1]).toMatch(/^profile\.ovpn line 5: "fancy-feature" left out/);
     const e = await refusal(importText(profile(['ignore-unknown-option up', 'up /tmp/x'])));
     expect(e.message).toMatch(/^profile\.ovpn line 5: "up" runs a script/);
   });
@@ -241,15 +275,9 @@ describe('allowlist: harmless options are accepted and dropped', () => {
   });
 });
 
-describe('allowlist: kept options', () => {
+describe('option table: kept options are written back exactly', () => {
   it('maps a commercial-style profile onto the draft', async () => {
-    const text = [
-      'client',
-      'dev tap',
-      'proto tcp',
-      'port 443',
-      'remote a.example.com',
-      'remote b.example.com 1195 udp',
+    const KEPT = [
       'remote-random',
       'cipher aes-256-cbc',
       'auth SHA512',
@@ -266,6 +294,15 @@ describe('allowlist: kept options', () => {
       'redirect-gateway def1 bypass-dhcp',
       'pull-filter ignore "redirect-gateway"',
       'route-nopull',
+    ];
+    const text = [
+      'client',
+      'dev tap',
+      'proto tcp',
+      'port 443',
+      'remote a.example.com',
+      'remote b.example.com 1195 udp',
+      ...KEPT,
       'auth-user-pass',
       'static-challenge "Enter your OTP" 1',
       'key-direction 1',
@@ -284,25 +321,16 @@ describe('allowlist: kept options', () => {
       staticChallenge: { text: 'Enter your OTP', echo: true },
       files: ['ca.crt', 'client.crt', 'client.key', 'tls-auth.key'],
     });
+    const d = (line: string) => {
+      const [name, ...args] = tokenizeLine(line, 1, 'x');
+      return { name: name!, args };
+    };
     expect(result.draft.engine).toEqual({
       dev: 'tap',
-      dataCiphers: 'AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305:AES-256-CBC',
-      dataCiphersFallback: 'AES-256-CBC',
-      auth: 'SHA512',
-      tlsAuth: { direction: 1 },
-      verifyX509Name: { name: 'CN=vpn server', type: 'subject' },
-      remoteCertTls: 'server',
-      tlsVersionMin: '1.2',
-      tlsCipher: 'TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384',
-      compLzo: 'no',
-      tunMtu: 1500,
-      mssfix: 1450,
-      renegSec: 0,
-      keepalive: { interval: 15, timeout: 60 },
-      remoteRandom: true,
-      routeNopull: true,
-      redirectGateway: ['def1', 'bypass-dhcp'],
-      pullFilterIgnore: ['redirect-gateway'],
+      tlsAuth: {},
+      // In the profile's order, each exactly as written (no upper-casing, no folding of
+      // ping + ping-restart into keepalive, no cipher appended to data-ciphers).
+      directives: [...KEPT, 'key-direction 1'].map(d),
     });
     expect(result.files['tls-auth.key']).toBe(staticKey().slice(staticKey().indexOf('-----BEGIN')));
     expect(ProfileSchema.parse({ ...result.draft, id: 'x', createdAt: NOW.toISOString(), version: PROFILE_VERSION })).toBeTruthy();
@@ -313,21 +341,36 @@ describe('allowlist: kept options', () => {
     [[inline('tls-crypt-v2', '-----BEGIN OpenVPN tls-crypt-v2 client key-----\n' + 'QUJD'.repeat(40) + '\n-----END OpenVPN tls-crypt-v2 client key-----')], { tlsCryptV2: true }, 'tls-crypt-v2.key'],
     [['tls-auth [inline] 0', inline('tls-auth', staticKey())], { tlsAuth: { direction: 0 } }, 'tls-auth.key'],
     [[inline('tls-auth', staticKey())], { tlsAuth: {} }, 'tls-auth.key'],
-    [['data-ciphers AES-256-GCM:CHACHA20-POLY1305', 'cipher AES-128-CBC'], { dataCiphers: 'AES-256-GCM:CHACHA20-POLY1305', dataCiphersFallback: 'AES-128-CBC' }, undefined],
-    [['ncp-ciphers AES-128-GCM', 'data-ciphers-fallback BF-CBC'], { dataCiphers: 'AES-128-GCM', dataCiphersFallback: 'BF-CBC' }, undefined],
-    [['compress'], { compress: 'stub' }, undefined],
-    [['compress lz4-v2'], { compress: 'lz4-v2' }, undefined],
-    [['comp-lzo'], { compLzo: 'adaptive' }, undefined],
-    [['keepalive 10 60'], { keepalive: { interval: 10, timeout: 60 } }, undefined],
-    [['ping 10', 'ping-restart 0'], {}, undefined],
-    [['fragment 1300', 'mssfix 1300 mtu'], { fragment: 1300, mssfix: 1300 }, undefined],
-    [['redirect-gateway', 'redirect-gateway ipv6'], { redirectGateway: ['ipv6'] }, undefined],
+    // key-direction and tls-auth's direction set the same thing: the later line wins, as in openvpn.
+    [['key-direction 1', 'tls-auth [inline] 0', inline('tls-auth', staticKey())], { tlsAuth: { direction: 0 } }, 'tls-auth.key'],
     [['dev tun0'], {}, undefined],
     [['dev corp-vpn', 'dev-type tap'], { dev: 'tap' }, undefined],
   ])('%j', async (lines, engine, file) => {
     const result = await importText(profile(lines));
-    expect(result.draft.engine).toEqual({ dev: 'tun', remoteCertTls: 'server', ...engine });
+    expect(result.draft.engine).toEqual({ dev: 'tun', directives: [{ name: 'remote-cert-tls', args: ['server'] }], ...engine });
     if (file) expect(Object.keys(result.files)).toContain(file);
+  });
+
+  it.each([
+    [['data-ciphers AES-256-GCM:?CHACHA20-POLY1305', 'cipher AES-128-CBC'], [['data-ciphers', 'AES-256-GCM:?CHACHA20-POLY1305'], ['cipher', 'AES-128-CBC']]],
+    [['ncp-ciphers AES-128-GCM', 'data-ciphers-fallback BF-CBC', 'providers legacy default'], [['ncp-ciphers', 'AES-128-GCM'], ['data-ciphers-fallback', 'BF-CBC'], ['providers', 'legacy', 'default']]],
+    [['tls-auth [inline] 0', 'key-direction 1', inline('tls-auth', staticKey())], [['key-direction', '1']]],
+    [['compress'], [['compress']]],
+    [['compress lz4-v2', 'allow-compression asym'], [['compress', 'lz4-v2'], ['allow-compression', 'asym']]],
+    [['comp-lzo'], [['comp-lzo']]],
+    [['keepalive 10 60'], [['keepalive', '10', '60']]],
+    [['ping 10', 'ping-restart 0'], [['ping', '10'], ['ping-restart', '0']]],
+    [['fragment 1300', 'mssfix 1300 mtu'], [['fragment', '1300'], ['mssfix', '1300', 'mtu']]],
+    [['redirect-gateway', 'redirect-gateway ipv6'], [['redirect-gateway'], ['redirect-gateway', 'ipv6']]],
+    [['explicit-exit-notify 2', 'float', 'hand-window 30', 'sndbuf 393216', 'fast-io'], [['explicit-exit-notify', '2'], ['float'], ['hand-window', '30'], ['sndbuf', '393216'], ['fast-io']]],
+    [['route 198.18.5.0 255.255.255.0 vpn_gateway', 'route-ipv6 2001:db8::/32', 'dhcp-option DNS 198.18.0.53', 'dns search-domains example.com'], [['route', '198.18.5.0', '255.255.255.0', 'vpn_gateway'], ['route-ipv6', '2001:db8::/32'], ['dhcp-option', 'DNS', '198.18.0.53'], ['dns', 'search-domains', 'example.com']]],
+    [['pull-filter accept "route 198.18."', 'pull-filter ignore "route"', 'pull-filter accept "route 198.18."'], [['pull-filter', 'accept', 'route 198.18.'], ['pull-filter', 'ignore', 'route']]],
+    [['cipher AES-128-CBC', 'cipher AES-256-CBC', 'cipher AES-128-CBC'], [['cipher', 'AES-256-CBC'], ['cipher', 'AES-128-CBC']]],
+    [['setenv REMOTE_RANDOM_HOSTNAME', 'mode p2p', 'http-proxy proxy.example 3128', 'http-proxy-option AGENT "Ferry 1.0"'], [['remote-random-hostname'], ['mode', 'p2p'], ['http-proxy', 'proxy.example', '3128'], ['http-proxy-option', 'AGENT', 'Ferry 1.0']]],
+    [[inline('peer-fingerprint', `${'AB:'.repeat(31)}CD\n${'01:'.repeat(31)}23`)], [['peer-fingerprint', `${'AB:'.repeat(31)}CD`], ['peer-fingerprint', `${'01:'.repeat(31)}23`]]],
+  ])('%j', async (lines, kept) => {
+    const result = await importText(profile(lines));
+    expect(result.draft.engine.directives).toEqual([...kept, ['remote-cert-tls', 'server']].map(([name, ...args]) => ({ name, args })));
   });
 
   it('refuses a device name without a type, and a damaged static key', async () => {
@@ -411,7 +454,7 @@ describe('allowlist: kept options', () => {
     const [renamed] = await writeFiles(path.join(dir, 'renamed'), { 'vpn.txt': profile() });
     expect((await importFiles([renamed!], OPTS)).draft.name).toBe('vpn');
     const [odd] = await writeFiles(path.join(dir, 'odd'), { 'odd.conf': 'weird-option 1\n' });
-    expect((await refusal(importFiles([odd!], OPTS))).message).toMatch(/^odd\.conf line 1: "weird-option" is not an option Ferry accepts/);
+    expect((await refusal(importFiles([odd!], OPTS))).message).toMatch(/^odd\.conf line 1: "weird-option" is not an option openvpn 2\.6 knows/);
   });
 });
 

@@ -79,13 +79,16 @@ describe('ferry-server bundles round-trip', () => {
       keyEncrypted: false,
       files: ['ca.crt', 'client.crt', 'client.key'],
     });
+    // The bundle's own options, exactly as ferry-server writes them (its compression too).
     expect(result.draft.engine).toEqual({
       dev: 'tun',
-      dataCiphers: 'AES-256-GCM',
-      verifyX509Name: { name: settings.serverCommonName, type: 'name' },
-      remoteCertTls: 'server',
-      tlsVersionMin: '1.2',
-      ...(want.compress ? { compress: want.compress } : {}),
+      directives: [
+        { name: 'remote-cert-tls', args: ['server'] },
+        { name: 'verify-x509-name', args: [settings.serverCommonName, 'name'] },
+        { name: 'tls-version-min', args: ['1.2'] },
+        { name: 'data-ciphers', args: ['AES-256-GCM'] },
+        ...(want.compress ? [{ name: 'allow-compression', args: ['yes'] }, { name: 'compress', args: [want.compress] }] : []),
+      ],
     });
     expect(result.certificates.map((c) => [c.role, c.subject, c.keyType])).toEqual([
       ['ca', 'CN=Ferry CA (ferry)', 'EC P-256'],
@@ -135,10 +138,10 @@ describe('zips that are not ferry-server bundles', () => {
     );
   });
 
-  it('an .ovpn inside a zip is held to the same allowlist', async () => {
+  it('an .ovpn inside a zip is held to the same option table', async () => {
     const zip = await writeZip({ 'evil.ovpn': strToU8(['client', 'remote vpn.example.com', 'script-security 2', 'up "/bin/sh -c id"', inline('ca', ca.certPem)].join('\n')) });
     expect((await refusal(importFiles([zip], { now: NOW }))).message).toBe(
-      'bundle.zip:evil.ovpn line 3: "script-security" enables scripts; Ferry never runs scripts from a profile — remove the line and import again',
+      'bundle.zip:evil.ovpn line 4: "up" runs a script; Ferry never runs scripts from a profile — remove the line and import again',
     );
   });
 });

@@ -77,7 +77,7 @@ describe('PEM import: the seed\'s three files', () => {
       passwordRequired: true,
       keyEncrypted: false,
       files: ['ca.crt', 'client.crt', 'client.key'],
-      engine: { dev: 'tun', remoteCertTls: 'server' },
+      engine: { dev: 'tun', directives: [{ name: 'remote-cert-tls', args: ['server'] }] },
     });
     // Valid per the stored schema once the store adds id, createdAt and version.
     expect(ProfileSchema.parse({ ...draft, id: 'p1', createdAt: NOW.toISOString(), version: PROFILE_VERSION })).toBeTruthy();
