@@ -211,7 +211,7 @@ function serverConfigLines(lab: Lab, opts: StockServerOptions & { proto: 'udp' |
   return lines;
 }
 
-async function untilReady(server: Watched): Promise<void> {
+export async function untilReady(server: Watched): Promise<void> {
   const died = server.exited.then((code) => {
     throw new Error(`${server.label} exited (${code}) before it was ready:\n${server.lines.slice(-30).join('\n')}`);
   });
@@ -234,7 +234,7 @@ function cidrToAddressMask(cidr: string): string {
 }
 
 /** Quotes a config-file parameter (OpenVPN's parser: double quotes, backslash escapes). */
-function quote(value: string): string {
+export function quote(value: string): string {
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
@@ -248,7 +248,7 @@ function quote(value: string): string {
  * (the otpauth package is required by absolute path), so it does not depend on the
  * environment openvpn gives it.
  */
-async function writeVerifyScript(dir: string, auth: Exclude<StockAuth, { kind: 'none' }>, verifyLog: string): Promise<string> {
+export async function writeVerifyScript(dir: string, auth: Exclude<StockAuth, { kind: 'none' }>, verifyLog: string): Promise<string> {
   const data = { auth, verifyLog, statesFile: path.join(dir, 'crv1-states.json'), otpauth: OTPAUTH };
   // Test fixture accounts, readable only by root, like any admin's password file.
   await writeFile(path.join(dir, 'auth.json'), JSON.stringify(data, null, 2), { mode: 0o600 });
