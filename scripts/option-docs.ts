@@ -70,7 +70,7 @@ export function renderOptionDocs(): string {
     '- **inert here**: no effect on this platform (Windows-only settings). Left out; a notice where it matters.',
     '- **refused**: runs a program, reads or writes a file outside the profile, lends a root-only privilege, turns a protection off, or was removed from openvpn. Import stops with one line naming the option, its line, the reason and what to do instead.',
     '',
-    'An option openvpn 2.6 does not know is refused too, unless the profile marks it optional the way openvpn understands (`ignore-unknown-option NAME`, `setenv opt NAME …`, `setenv FORWARD_COMPATIBLE 1`): then it is left out with a notice. When a profile never checks that the gateway holds a server certificate (no `remote-cert-tls`, `ns-cert-type`, `remote-cert-ku`/`-eku`, `verify-x509-name` or `peer-fingerprint`), Ferry adds `remote-cert-tls server`, as openvpn\'s own warning advises, and says so at import.',
+    'An option openvpn 2.6 does not know is refused too, unless the profile marks it optional the way openvpn understands (`ignore-unknown-option NAME`, `setenv opt NAME …`, `setenv FORWARD_COMPATIBLE 1`): then it is left out with a notice. When a profile never checks that the gateway holds a server certificate (no `remote-cert-tls`, `ns-cert-type`, `remote-cert-ku`/`-eku`, `verify-x509-name` or `peer-fingerprint`), Ferry adds `remote-cert-tls server`, as openvpn\'s own warning advises, and says so at import — when the profile carries a client certificate (its CA issues certificates another client could pose with). A password-only profile without a check (Synology\'s export) is kept as written, with the same warning.',
     '',
     `In all: ${OPTION_ROWS.length} options, ${counts.join(', ')}.`,
   ];

@@ -238,12 +238,17 @@ export type Missing = 'CA certificate' | 'client certificate' | 'client key';
 /**
  * Decides which certificate is which and checks that they belong together: a CA that is
  * a CA, one client certificate it issued, one key that matches, all within their dates.
+ * `foreignClientIssuer`: what to do with a client certificate the CA did not issue. For
+ * loose files that means the wrong file ('refuse'); a server's own profile may verify the
+ * gateway with a public CA while its clients' certificates come from a private one (Azure
+ * point-to-site does exactly that), and openvpn does not mind: 'warn'.
  */
 export async function settleCredentials(
   pool: CredentialPool,
   ctx: SettleContext,
   requireClient: boolean,
   missing: (what: Missing) => ImportError,
+  foreignClientIssuer: 'refuse' | 'warn' = 'refuse',
 ): Promise<Credentials> {
   for (const c of pool.certs) {
     if (c.role === 'ca' && !c.cert.ca) throw notCa(c);
@@ -279,13 +284,12 @@ export async function settleCredentials(
   const issuer = cas.find((ca) => issuedBy(client.cert, ca.cert));
   if (!issuer) {
     const ca = cas[0]!;
-    throw new ImportError(
-      `${client.display} (${certLabel(client.cert)}) was not issued by the CA in ${ca.display} (${certLabel(ca.cert)}): the files come from different servers — ask your administrator for a matching set`,
-      client.file,
-    );
+    const notIssued = `${client.display} (${certLabel(client.cert)}) was not issued by the CA in ${ca.display} (${certLabel(ca.cert)})`;
+    if (foreignClientIssuer === 'refuse') throw new ImportError(`${notIssued}: the files come from different servers — ask your administrator for a matching set`, client.file);
+    ctx.warnings.push(`${notIssued}: fine if the gateway's certificate comes from another CA than yours (as with Azure); if the connection fails, ask your administrator for a matching set`);
   }
   // Only the issuing CA must be in date: CA bundles often carry old roots openvpn ignores.
-  checkValidity(issuer.cert, 'ca', issuer.display, issuer.file, ctx.now, ctx.warnings);
+  for (const ca of issuer ? [issuer] : cas) checkValidity(ca.cert, 'ca', ca.display, ca.file, ctx.now, ctx.warnings);
   checkValidity(client.cert, 'client', client.display, client.file, ctx.now, ctx.warnings);
   return { cas, client, key: await loadKey(pool.keys[0]!, client, ctx) };
 }

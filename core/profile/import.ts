@@ -318,7 +318,7 @@ async function fromOvpn(text: string, display: string, file: string, resolve: Re
     const spelled = { 'CA certificate': '"ca" or <ca>', 'client certificate': '"cert" or <cert>', 'client key': '"key" or <key>' }[what];
     const extra = what === 'client certificate' && !ovpn.passwordRequired && pool.keys.length === 0 ? ' and no "auth-user-pass"' : '';
     return new ImportError(`${display} has no ${what} (${spelled})${extra} — ${needs}`, file);
-  });
+  }, 'warn');
   return {
     source: display,
     remotes: ovpn.remotes,

@@ -56,6 +56,7 @@ export interface OptionRow {
 
 const SCRIPT = 'runs a script; Ferry never runs scripts from a profile';
 const WRITES = 'reads or writes files on this computer; Ferry keeps profiles self-contained';
+const LOG_FILE = "Ferry never lets openvpn write files; openvpn's log is kept by Ferry (the Log view, `ferry connect` output)";
 const SERVER = "is a server's option; a client has no use for it";
 const SERVER_ROLE = "makes openvpn a server; this is a server's config, not a client profile";
 const PUSHED = "is sent by a server in its reply to the client's pull, not written in a profile";
@@ -166,7 +167,7 @@ const ROWS: OptionRow[] = [
   own('remap-usr1', 'generic-options', "Ferry's session restarts openvpn through the management socket and relies on openvpn's usual signal meanings", { notice: true }),
   own('script-security', 'generic-options', 'Ferry writes its own level: no script of the profile can run whatever the profile says (each script option is refused)'),
   own('setcon', 'generic-options', PROCESS, { notice: true }),
-  refuse('status', 'generic-options', WRITES),
+  own('status', 'generic-options', "Ferry never lets openvpn write files; the tunnel's status is in Ferry's own status", { notice: true }),
   own('status-version', 'generic-options', 'only shapes the status file, which Ferry never lets openvpn write'),
   drop('test-crypto', 'generic-options', ONE_OFF),
   refuse('tmp-dir', 'generic-options', WRITES),
@@ -177,8 +178,10 @@ const ROWS: OptionRow[] = [
   // log-options.rst
   drop('echo', 'log-options', 'sends a message to the graphical client driving openvpn (other clients use it); Ferry has none to act on'),
   own('errors-to-stderr', 'log-options', OUTPUT),
-  refuse('log', 'log-options', WRITES),
-  refuse('log-append', 'log-options', WRITES),
+  // Azure's downloaded profile says `log openvpn.log`: refusing it would lock every Azure
+  // user out for a file nobody needs, since Ferry keeps openvpn's log itself.
+  own('log', 'log-options', LOG_FILE, { notice: true }),
+  own('log-append', 'log-options', LOG_FILE, { notice: true }),
   own('machine-readable-output', 'log-options', OUTPUT),
   own('mute', 'log-options', OUTPUT),
   own('mute-replay-warnings', 'log-options', OUTPUT),

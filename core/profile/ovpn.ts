@@ -156,7 +156,7 @@ interface PartialRemote {
 /** What a `<connection>` block may hold: where to connect, nothing else. */
 const CONNECTION_KEYS = new Set(['remote', 'proto', 'port', 'rport']);
 
-/** The profile's own checks that the gateway is the server; without one, Ferry adds remote-cert-tls server. */
+/** The profile's own checks that the gateway is the server; without one (and with a client certificate), Ferry adds remote-cert-tls server. */
 const SERVER_CHECKS = new Set(['remote-cert-tls', 'ns-cert-type', 'remote-cert-eku', 'remote-cert-ku', 'verify-x509-name', 'peer-fingerprint']);
 
 /** `setenv NAME …` of a variable only scripts, plugins or other clients read. */
@@ -535,17 +535,26 @@ class Interpreter {
     } else if (this.deviceType) dev = this.deviceType;
     // A profile that never checks that the gateway holds a server certificate would let any
     // other client of the same CA pose as the gateway; openvpn warns about exactly that.
-    // Ferry asks for the check openvpn recommends, and says so, since a gateway whose
-    // certificate lacks the key usages then fails (the failure names the certificate).
+    // Where the CA issues client certificates (this profile carries one) Ferry asks for the
+    // check openvpn recommends, and says so, since a gateway whose certificate lacks the key
+    // usages then fails (the failure names the certificate). A password-only profile
+    // (Synology's, say) has no client certificate from that CA, and its gateways' often
+    // carry no extensions at all: it is kept as written, with the same warning openvpn gives.
     // The builder writes tls-auth before the kept options: of a tls-auth direction and a
     // key-direction line, keep only the one openvpn would end up with (the later).
     const tlsAuthDirection = this.tlsAuthDirection && this.tlsAuthDirection.line > this.keyDirectionLine ? this.tlsAuthDirection.direction : undefined;
     const directives = [...this.kept.values()].filter((d) => !(tlsAuthDirection !== undefined && d.name === 'key-direction'));
     if (!directives.some((d) => SERVER_CHECKS.has(d.name))) {
-      directives.unshift({ name: 'remote-cert-tls', args: ['server'] });
-      this.warnings.push(
-        `${this.display}: the profile does not check that the gateway holds a server certificate — Ferry adds "remote-cert-tls server" (the gateway's certificate needs the TLS Web Server usage)`,
-      );
+      if (this.refs.cert || this.refs.pkcs12) {
+        directives.unshift({ name: 'remote-cert-tls', args: ['server'] });
+        this.warnings.push(
+          `${this.display}: the profile does not check that the gateway holds a server certificate — Ferry adds "remote-cert-tls server" (the gateway's certificate needs the TLS Web Server usage)`,
+        );
+      } else {
+        this.warnings.push(
+          `${this.display}: the profile does not check that the gateway holds a server certificate (no remote-cert-tls or verify-x509-name); it is kept as written, as openvpn would run it — ask your administrator for a profile with "remote-cert-tls server"`,
+        );
+      }
     }
     return {
       ...(dev ? { dev } : {}),

@@ -137,6 +137,10 @@ describe('what Ferry leaves out, it says', () => {
     ['setenv PUSH_PEER_INFO', 'setenv'],
     ['dh none', 'dh'],
     ['push "route 10.0.0.0 255.0.0.0"', 'push'],
+    // Azure's download names a log file: Ferry keeps the log itself and writes no file.
+    ['log openvpn.log', 'log'],
+    ['log-append /tmp/vpn.log', 'log-append'],
+    ['status /tmp/status 10', 'status'],
   ])('%s: dropped with a notice naming it and its line', async (line, name) => {
     const result = await importText(profile([line, 'remote-cert-tls server']));
     expect(result.warnings).toHaveLength(1);
@@ -151,7 +155,25 @@ describe('what Ferry leaves out, it says', () => {
     expect(lines(await built([]), 'remote-cert-tls')).toEqual(['remote-cert-tls server']);
   });
 
-  it('owned options are left out silently; ones the profile meant something by are said', async () => {
+  it('a password-only profile without a check is kept as written (its CA issues no client certificates to pose with), and is told so', async () => {
+    const text = ['client', 'dev tun', 'remote vpn.example.com 1194 udp', 'auth-user-pass', inline('ca', ca.certPem), ''].join('\n');
+    const result = await importText(text);
+    expect(result.warnings).toEqual([
+      'profile.ovpn: the profile does not check that the gateway holds a server certificate (no remote-cert-tls or verify-x509-name); it is kept as written, as openvpn would run it — ask your administrator for a profile with "remote-cert-tls server"',
+    ]);
+    expect(result.draft.engine.directives?.some((d) => d.name === 'remote-cert-tls')).toBe(false);
+  });
+
+    it("a profile whose client certificate comes from another CA than the gateway's (Azure point-to-site) imports with a notice; loose files are still refused", async () => {
+    const gatewayCa = await makeCa({ cn: 'Public Gateway CA' });
+    const text = ['client', 'dev tun', 'remote vpn.example.com 1194 udp', 'remote-cert-tls server', inline('ca', gatewayCa.certPem), inline('cert', client.certPem), inline('key', client.keyPem), ''].join('\n');
+    const result = await importText(text);
+    expect(result.warnings.some((w) => /was not issued by the CA in .*fine if the gateway's certificate comes from another CA than yours \(as with Azure\)/.test(w))).toBe(true);
+    const [caFile, certFile, keyFile] = await writeFiles(path.join(dir, `loose-${++counter}`), { 'ca.crt': gatewayCa.certPem, 'client.crt': client.certPem, 'client.key': client.keyPem });
+    expect((await refusal(importFiles([caFile!, certFile!, keyFile!], { ...OPTS, gateway: { host: 'vpn.example.com' } }))).message).toMatch(/was not issued by the CA in .*ask your administrator for a matching set/);
+  });
+
+    it('owned options are left out silently; ones the profile meant something by are said', async () => {
     const quiet = await importText(profile(['persist-key', 'nobind', 'verb 4', 'auth-nocache', 'resolv-retry infinite', 'remote-cert-tls server']));
     expect(quiet.warnings).toEqual([]);
     const said = await importText(profile(['management 127.0.0.1 7505', 'block-outside-dns', 'remote-cert-tls server']));
