@@ -95,7 +95,8 @@ export function formatDate(d: Date): string {
 export function summarizeCertificate(input: string | X509Certificate, role: 'ca' | 'client'): CertificateSummary {
   const cert = typeof input === 'string' ? storedCertificate(input, role === 'ca' ? 'ca.crt' : 'client.crt') : input;
   const { from, to } = validity(cert);
-  const keyType = keyTypeOf(cert.publicKey);
+  const publicKey = readPublicKey(cert);
+  const keyType = publicKey && keyTypeOf(publicKey);
   return {
     role,
     subject: formatName(cert.subject),
@@ -135,7 +136,20 @@ export function parseCertificate(input: string | Buffer, display: string, file?:
   if (!readValidity(cert)) {
     throw new ImportError(`${display}: the certificate is damaged (its validity dates cannot be read) — ask your administrator for a new one`, file);
   }
+  // Read once here, so no later use (the summary's key type, a signature check) meets a
+  // raw OpenSSL error: an unknown key OID parses as a certificate but not as a key.
+  if (!readPublicKey(cert)) {
+    throw new ImportError(`${display} (${certLabel(cert)}): the certificate's public key is of a type Ferry cannot read — ask your administrator for the certificate again`, file);
+  }
   return cert;
+}
+
+function readPublicKey(cert: X509Certificate): KeyObject | undefined {
+  try {
+    return cert.publicKey;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -168,7 +182,11 @@ export function checkValidity(
   }
 }
 
-/** The CA named in the issuer field really signed this certificate. */
+/**
+ * The CA named in the issuer field really signed this certificate. checkIssued compares
+ * names (and key identifiers) only, so the costly signature check runs for name-matching
+ * candidates alone; MAX_CERTIFICATES bounds how many those can be.
+ */
 export function issuedBy(cert: X509Certificate, ca: X509Certificate): boolean {
   try {
     return cert.checkIssued(ca) && cert.verify(ca.publicKey);
@@ -180,7 +198,11 @@ export function issuedBy(cert: X509Certificate, ca: X509Certificate): boolean {
 /** The private key is the one the certificate was issued for. */
 export function keyMatches(cert: X509Certificate, key: KeyObject): boolean {
   const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
-  return spki(cert.publicKey).equals(spki(createPublicKey(key)));
+  try {
+    return spki(cert.publicKey).equals(spki(createPublicKey(key)));
+  } catch {
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -205,12 +227,26 @@ export interface KeyIn {
   p12?: { key: KeyObject; passphrase: string };
 }
 
+/**
+ * Most certificates one import may bring, all inputs together. A profile needs the CA (a
+ * bundle may add a few roots and intermediates) and one client certificate. Every
+ * certificate may cost a signature check, and a crafted RSA key (a 3070-bit exponent)
+ * makes each take ~10 ms: the bound keeps that to a fraction of a second.
+ */
+export const MAX_CERTIFICATES = 16;
+
 /** Everything the inputs hold, before anyone decides which is which. */
 export class CredentialPool {
   readonly certs: CertIn[] = [];
   readonly keys: KeyIn[] = [];
 
   addCert(c: CertIn): void {
+    if (this.certs.length >= MAX_CERTIFICATES) {
+      throw new ImportError(
+        `${c.display}: more than ${MAX_CERTIFICATES} certificates in all — a profile needs only the CA certificate (and its intermediates, if any) and one client certificate; remove the others and import again`,
+        c.file,
+      );
+    }
     const twin = this.certs.find((o) => o.cert.fingerprint256 === c.cert.fingerprint256);
     // A PKCS#12 file usually repeats the CA given beside it: that is no mistake.
     if (twin && (twin.fromP12 || c.fromP12)) return;
@@ -254,9 +290,10 @@ export async function settleCredentials(
   const cas = pool.certs.filter((c) => c.role === 'ca' || (!c.role && c.cert.ca));
   const clients = pool.certs.filter((c) => c.role === 'client' || (!c.role && !c.cert.ca));
   if (clients.length > 1) {
-    // A "CA" without CA:TRUE looks like a second client certificate: name it for what it is.
-    const issuer = clients.find((x) => clients.some((y) => y !== x && issuedBy(y.cert, x.cert)));
-    if (issuer && cas.length === 0) throw notCa(issuer);
+    // A "CA" without CA:TRUE looks like a second client certificate: name it for what it
+    // is. By name only: checking signatures between every pair was quadratic in costly checks.
+    const issuer = cas.length === 0 ? clients.find((x) => clients.some((y) => y !== x && y.cert.issuer === x.cert.subject)) : undefined;
+    if (issuer) throw notCa(issuer);
     const [a, b] = clients as [CertIn, CertIn];
     throw new ImportError(
       `${b.display} holds a second client certificate (${certLabel(b.cert)}) besides the one in ${a.display} (${certLabel(a.cert)}) — import one account at a time`,
