@@ -6,7 +6,8 @@
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { CertificateSummary } from './schema.js';
 import { FerryError } from '../util/errors.js';
-import { checkKeyWork, ImportError, loadPrivateKey, printable, type PemBlock } from './pem.js';
+import { ImportError, printable, type PemBlock } from './pem.js';
+import { readPemKey } from './pem-key.js';
 
 const DAY_MS = 86_400_000;
 /** Warn this long before a certificate expires: time enough to get a new one. */
@@ -349,20 +350,19 @@ async function loadKey(k: KeyIn, client: CertIn, ctx: SettleContext): Promise<{ 
         : key.export({ type: 'pkcs8', format: 'pem' }),
     );
   } else {
-    const block = k.block!;
+    const pem = readPemKey(k.block!, k);
     let passphrase: string | undefined;
-    if (block.encrypted) {
-      checkKeyWork(block, k.display, k.file);
+    if (pem.encrypted) {
       passphrase = ctx.askPassphrase ? await ctx.askPassphrase(k.display) : undefined;
       if (passphrase === undefined) {
         throw new ImportError(`the key ${k.display} is passphrase-protected; run the import from a terminal so Ferry can ask`, k.file);
       }
     }
-    key = loadPrivateKey(block, k.display, k.file, passphrase);
-    encrypted = block.encrypted;
-    // An encrypted key is kept as it came (openvpn asks for its passphrase); a plain one is
-    // normalised to PKCS#8, dropping whatever else shared its file.
-    text = encrypted ? block.text : String(key.export({ type: 'pkcs8', format: 'pem' }));
+    key = pem.open(passphrase);
+    encrypted = pem.encrypted;
+    // An encrypted key is kept encrypted (openvpn asks for its passphrase), as the bytes that
+    // were checked; a plain one is normalised to PKCS#8, dropping whatever else shared its file.
+    text = encrypted ? pem.text : String(key.export({ type: 'pkcs8', format: 'pem' }));
   }
   if (!keyMatches(client.cert, key)) {
     throw new ImportError(
