@@ -8,6 +8,7 @@ import type { CertificateSummary } from './schema.js';
 import { FerryError } from '../util/errors.js';
 import { ImportError, printable, type PemBlock } from './pem.js';
 import { readPemKey } from './pem-key.js';
+import { replaceUnprintable } from '../util/unprintable.js';
 
 const DAY_MS = 86_400_000;
 /** Warn this long before a certificate expires: time enough to get a new one. */
@@ -100,8 +101,9 @@ export function summarizeCertificate(input: string | X509Certificate, role: 'ca'
   const keyType = publicKey && keyTypeOf(publicKey);
   return {
     role,
-    subject: formatName(cert.subject),
-    issuer: formatName(cert.issuer),
+    // Node escapes C0 controls in names but not C1, bidi controls or U+2028: shown on terminals and screens.
+    subject: replaceUnprintable(formatName(cert.subject)),
+    issuer: replaceUnprintable(formatName(cert.issuer)),
     validFrom: from.toISOString(),
     validTo: to.toISOString(),
     sha1: colonHex(createHash('sha1').update(cert.raw).digest()),

@@ -7,6 +7,7 @@
  */
 import { EngineOptionsSchema, HostSchema, StaticChallengeSchema, type EngineOptions, type Proto, type Remote } from './schema.js';
 import { ImportError, printable } from './pem.js';
+import { hasUnprintable } from '../util/unprintable.js';
 
 export interface Directive {
   name: string;
@@ -249,6 +250,23 @@ export function interpretOvpn(text: string, display: string, file?: string): Ovp
   return new Interpreter(display, file).run(text);
 }
 
+/**
+ * The account a ferry-server bundle names in a comment: the default username, which
+ * reaches terminals (the import summary, `ferry profiles`, the password prompt). One
+ * holding control or bidi characters is refused with its line rather than shown.
+ */
+function accountComment(text: string, display: string, file: string | undefined): string | undefined {
+  const m = /^#\s*Ferry profile for account "([^"\r\n]+)"/m.exec(text);
+  if (m && hasUnprintable(m[1]!)) {
+    const line = text.slice(0, m.index).split('\n').length;
+    throw new ImportError(
+      `${display} line ${line}: the account name in "# Ferry profile for account" holds control characters or bidi controls — remove them (or give --username) and import again`,
+      file,
+    );
+  }
+  return m?.[1];
+}
+
 class Interpreter {
   private readonly remotes: PartialRemote[] = [];
   private readonly engine: Partial<EngineOptions> = {};
@@ -280,7 +298,7 @@ class Interpreter {
     // we honour it for options we do not know, never for ones we refuse.
     for (const d of directives) if (d.name === 'ignore-unknown-option') d.args.forEach((a) => this.optional.add(a));
     for (const d of directives) this.apply(d);
-    const account = /^#\s*Ferry profile for account "([^"\r\n]+)"/m.exec(text)?.[1];
+    const account = accountComment(text, this.display, this.file);
     return {
       remotes: this.finishRemotes(),
       engine: this.finishEngine(),

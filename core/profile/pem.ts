@@ -5,9 +5,7 @@
  * without an import cycle.
  */
 import { InputError } from '../util/errors.js';
-
-/** Line breaks, terminal escapes and bidi overrides: what must never reach a message from a file. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+import { replaceUnprintable } from '../util/unprintable.js';
 
 /**
  * One import failure: one line naming the file and what to do. `file` is the path the user
@@ -19,14 +17,14 @@ export class ImportError extends InputError {
     message: string,
     readonly file?: string,
   ) {
-    super(message.replace(UNPRINTABLE, '?'));
+    super(replaceUnprintable(message));
     this.name = 'ImportError';
   }
 }
 
 /** Text from a file (a name, a label, a path) fit to quote in a message: printable, at most `max` characters. */
 export function printable(text: string, max = 80): string {
-  const head = text.slice(0, max + 1).replace(UNPRINTABLE, '?');
+  const head = replaceUnprintable(text.slice(0, max + 1));
   return head.length > max ? `${head.slice(0, max - 1)}…` : head;
 }
 

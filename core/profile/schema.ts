@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { hasControlCharacter, lineBudget, quotedBytes } from '../engine/quote.js';
+import { hasUnprintable } from '../util/unprintable.js';
 
 export const PROFILE_VERSION = 1;
 
@@ -28,7 +29,10 @@ export const ProfileNameSchema = z
   .trim()
   .min(1, 'a profile name cannot be empty')
   .max(64, 'a profile name is at most 64 characters')
-  .refine((s) => !/[\u0000-\u001f\u007f/\\]/.test(s), 'a profile name cannot contain control characters or slashes');
+  .refine((s) => !hasUnprintable(s) && !/[/\\]/.test(s), 'a profile name cannot contain control characters or slashes');
+
+/** Shown on terminals (`ferry profiles`, the password prompt) and sent to the gateway. */
+export const UsernameSchema = z.string().max(256).refine((s) => !hasUnprintable(s), 'a username cannot contain control characters or bidi controls');
 
 /**
  * A hostname or IPv4/IPv6 literal: no spaces, quotes or control characters reach openvpn's
@@ -131,7 +135,7 @@ export const ProfileSchema = z.object({
   name: ProfileNameSchema,
   remotes: z.array(RemoteSchema).min(1).max(16),
   /** Username for the server's password check (ferry-server: the account name). */
-  username: z.string().max(256).regex(/^[^\r\n]*$/).optional(),
+  username: UsernameSchema.optional(),
   /** The server expects a username/password (openvpn `auth-user-pass`). */
   passwordRequired: z.boolean(),
   staticChallenge: StaticChallengeSchema.optional(),
