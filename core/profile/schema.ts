@@ -44,7 +44,9 @@ export const HostSchema = z
   .string()
   .min(1)
   .max(HOST_MAX, `a gateway host is at most ${HOST_MAX} characters`)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'a gateway host is a hostname or an IP address');
+  .regex(/^[A-Za-z0-9._:-]+$/, 'a gateway host is a hostname or an IP address')
+  // "-x" would read as an option to tools given the host; ".:." names nothing.
+  .refine((s) => !s.startsWith('-') && /[A-Za-z0-9]/.test(s), 'a gateway host is a hostname or an IP address');
 
 export const ProtoSchema = z.enum(['udp', 'tcp']);
 export type Proto = z.infer<typeof ProtoSchema>;

@@ -137,3 +137,17 @@ describe('error messages', () => {
     expect((await refusal(importFiles(paths, GW))).message).toBe('ca.crt holds a "A?B" block — leave it out and import again');
   });
 });
+
+describe('gateway hosts', () => {
+  it.each(['-', '--up', '-x.example.com', '.:.', '...', ':'])('refuses %s as a host (it must not start with "-" and needs a letter or digit)', async (host) => {
+    const paths = await files({ 'p.ovpn': ovpn('# a profile') });
+    expect((await refusal(importFiles(paths, { ...GW, gateway: { host } }))).message).toBe(`--gateway "${host}" is not a hostname or an IP address`);
+  });
+
+  it('refuses the same in a remote line, and still reads hostnames and IPv6 literals', async () => {
+    const refused = await files({ 'p.ovpn': ovpn('# a profile', ['remote .:. 1194']) });
+    expect((await refusal(importFiles(refused, { now: NOW }))).message).toMatch(/^p\.ovpn line 4: "remote \.:\. 1194" has a value Ferry does not accept/);
+    const fine = await files({ 'p.ovpn': ovpn('# a profile', ['remote 2001:db8::1 1195', 'remote a-1.example.com']) });
+    expect((await importFiles(fine, { now: NOW })).draft.remotes.map((r) => r.host)).toEqual(['vpn.example.com', '2001:db8::1', 'a-1.example.com']);
+  });
+});
