@@ -35,20 +35,25 @@ export function keyTypeOf(key: KeyObject): string | undefined {
   }
 }
 
+/** A certificate's subject or issuer as Node writes it; '' for the empty name, which Node reports as undefined. */
+function nameOf(cert: X509Certificate, which: 'subject' | 'issuer'): string {
+  return (cert[which] as string | undefined) ?? '';
+}
+
 /** Node writes distinguished names one attribute per line; a summary wants one line. */
 export function formatName(dn: string): string {
   return dn.split('\n').filter(Boolean).join(', ');
 }
 
 export function commonName(cert: X509Certificate): string | undefined {
-  const line = cert.subject.split('\n').find((l) => l.startsWith('CN='));
+  const line = nameOf(cert, 'subject').split('\n').find((l) => l.startsWith('CN='));
   return line?.slice(3) || undefined;
 }
 
 /** How a certificate is named in messages: its CN, else its whole subject. */
 export function certLabel(cert: X509Certificate): string {
   const cn = commonName(cert);
-  return printable(cn ? `CN=${cn}` : formatName(cert.subject) || 'no subject');
+  return printable(cn ? `CN=${cn}` : formatName(nameOf(cert, 'subject')) || 'no subject');
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -102,8 +107,8 @@ export function summarizeCertificate(input: string | X509Certificate, role: 'ca'
   return {
     role,
     // Node escapes C0 controls in names but not C1, bidi controls or U+2028: shown on terminals and screens.
-    subject: replaceUnprintable(formatName(cert.subject)),
-    issuer: replaceUnprintable(formatName(cert.issuer)),
+    subject: replaceUnprintable(formatName(nameOf(cert, 'subject'))),
+    issuer: replaceUnprintable(formatName(nameOf(cert, 'issuer'))),
     validFrom: from.toISOString(),
     validTo: to.toISOString(),
     sha1: colonHex(createHash('sha1').update(cert.raw).digest()),
@@ -295,7 +300,8 @@ export async function settleCredentials(
   if (clients.length > 1) {
     // A "CA" without CA:TRUE looks like a second client certificate: name it for what it
     // is. By name only: checking signatures between every pair was quadratic in costly checks.
-    const issuer = cas.length === 0 ? clients.find((x) => clients.some((y) => y !== x && y.cert.issuer === x.cert.subject)) : undefined;
+    const namedAsIssuer = (x: CertIn) => nameOf(x.cert, 'subject') !== '' && clients.some((y) => y !== x && nameOf(y.cert, 'issuer') === nameOf(x.cert, 'subject'));
+    const issuer = cas.length === 0 ? clients.find(namedAsIssuer) : undefined;
     if (issuer) throw notCa(issuer);
     const [a, b] = clients as [CertIn, CertIn];
     throw new ImportError(

@@ -111,7 +111,7 @@ describe('two client certificates are named at once, without signature checks', 
   });
 });
 
-describe('a certificate whose public key cannot be read', () => {
+describe('certificates Node reads only in part', () => {
   const unknownKey = () => seq(algorithm('1.2.3.4'), bits(Buffer.from('not a key')));
 
   it('an extra CA with an unknown key type is an ImportError naming the file, not a raw OpenSSL error', async () => {
@@ -128,6 +128,16 @@ describe('a certificate whose public key cannot be read', () => {
     expect((await refusal(importFiles(paths, GW))).message).toBe(
       "client.crt (CN=odd): the certificate's public key is of a type Ferry cannot read — ask your administrator for the certificate again",
     );
+  });
+
+  it('an empty subject (Node reports it as undefined) is named, not a crash', async () => {
+    const anonymous = craftedCert({ subject: '', spki: rsaSpki(2048, 17) });
+    const paths = await files({ 'ca.crt': ca.certPem, 'client.crt': anonymous, 'client.key': client.keyPem });
+    expect((await refusal(importFiles(paths, GW))).message).toBe(
+      'client.crt (no subject) was not issued by the CA in ca.crt (CN=Bounds CA): the files come from different servers — ask your administrator for a matching set',
+    );
+    const extraCa = await files({ 'ca.crt': `${ca.certPem}${craftedCert({ subject: '', ca: true, spki: rsaSpki(2048, 17) })}`, 'client.crt': client.certPem, 'client.key': client.keyPem });
+    expect((await importFiles(extraCa, GW)).certificates.map((c) => c.subject)).toEqual(['CN=Bounds CA', '', 'CN=carol']);
   });
 
   it('an RSA key with an ordinary exponent still reads (the crafted keys above differ only in size)', () => {
