@@ -7,16 +7,14 @@
  * hang guard; the spy counts the signature checks.
  */
 import { X509Certificate } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { importFiles, type ImportOptions } from '../../core/profile/import.js';
-import { tempDir } from '../support/cli.js';
-import { NOW, inline, makeCa, makeClient, writeFiles, type Identity } from '../fixtures/import/generate.js';
+import { NOW, inline, makeCa, makeClient, type Identity } from '../fixtures/import/generate.js';
 import { algorithm, craftedCert, pkcs12Of, rsaSpki, selfIssued } from '../fixtures/import/crafted.js';
 import { bits, seq } from '../fixtures/import/der.js';
 import { refusal } from '../fixtures/import/refusal.js';
+import { importWorkspace } from '../fixtures/import/workspace.js';
 
 const GW = { gateway: { host: 'vpn.example.com' }, now: NOW } satisfies ImportOptions;
 const HANG_GUARD = { timeout: 15_000 };
@@ -24,31 +22,21 @@ const MAX_CERTIFICATES = 16;
 const tooMany = (display: string) =>
   `${display}: more than ${MAX_CERTIFICATES} certificates in all — a profile needs only the CA certificate (and its intermediates, if any) and one client certificate; remove the others and import again`;
 
-let dir: string;
 let ca: Identity;
 let client: Identity;
-let n = 0;
+const { files } = importWorkspace('ferry-bounds-');
 /** 100 self-issued certificates: the old pairwise search made ~9,900 costly signature checks. */
 let hundred: string;
 
 beforeAll(async () => {
-  dir = await tempDir('ferry-bounds-');
   ca = await makeCa({ cn: 'Bounds CA' });
   client = await makeClient(ca, { cn: 'carol' });
   hundred = selfIssued(100);
 });
 
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-async function files(content: Record<string, string | Uint8Array>): Promise<string[]> {
-  return writeFiles(path.join(dir, `b${++n}`), content);
-}
 
 function countVerify() {
   return vi.spyOn(X509Certificate.prototype, 'verify');

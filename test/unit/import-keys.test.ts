@@ -9,16 +9,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { importFiles, type ImportOptions } from '../../core/profile/import.js';
-import { tempDir } from '../support/cli.js';
-import { NOW, encryptKey, inline, makeCa, makeClient, writeFiles, type Identity } from '../fixtures/import/generate.js';
+import { NOW, encryptKey, inline, makeCa, makeClient, type Identity } from '../fixtures/import/generate.js';
 import { encryptedKeyWithIterations } from '../fixtures/import/hostile.js';
 import { OID, algorithm, derOf, dsaPkcs8, legacyEncrypted, oddNumber, pbes2Encrypt, pkcs12Of, rsaPkcs1, rsaPkcs8 } from '../fixtures/import/crafted.js';
 import { explicit, int, octets, oid, pem, seq } from '../fixtures/import/der.js';
 import { refusal } from '../fixtures/import/refusal.js';
+import { importWorkspace } from '../fixtures/import/workspace.js';
 
 const GW = { gateway: { host: 'vpn.example.com' }, now: NOW } satisfies ImportOptions;
 const HANG_GUARD = { timeout: 15_000 };
@@ -29,28 +27,18 @@ const damaged = (display: string) => `${display}: the private key is damaged and
 const notAccepted = (display: string, type: string) =>
   `${display} holds a private key of type ${type}; Ferry accepts RSA, EC and Ed25519/Ed448 keys — ask your administrator for a key of one of those types`;
 
-let dir: string;
 let ca: Identity;
 let client: Identity;
 let rsaCa: Identity;
 let rsaClient: Identity;
-let n = 0;
+const { files } = importWorkspace('ferry-keys-');
 
 beforeAll(async () => {
-  dir = await tempDir('ferry-keys-');
   ca = await makeCa({ cn: 'Keys CA' });
   client = await makeClient(ca, { cn: 'erin' });
   rsaCa = await makeCa({ cn: 'Keys RSA CA', kind: 'rsa' });
   rsaClient = await makeClient(rsaCa, { cn: 'frank', kind: 'rsa' });
 });
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function files(content: Record<string, string | Uint8Array>): Promise<string[]> {
-  return writeFiles(path.join(dir, `k${++n}`), content);
-}
 
 /** The three files with `key` as client.key. */
 async function withKey(key: string, set: { ca: Identity; client: Identity } = { ca, client }): Promise<string[]> {

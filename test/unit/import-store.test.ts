@@ -7,34 +7,29 @@
  * store's lock removes them: while it holds the lock no other command can be writing one,
  * so any it finds is a leftover (staleness is a matter of the lock, not of time).
  */
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { importFiles, type ImportedProfile } from '../../core/profile/import.js';
 import { ProfileStore } from '../../core/profile/store.js';
-import { tempDir } from '../support/cli.js';
-import { NOW, makeCa, makeClient, writeFiles, type Identity } from '../fixtures/import/generate.js';
+import { NOW, makeCa, makeClient, type Identity } from '../fixtures/import/generate.js';
+import { importWorkspace } from '../fixtures/import/workspace.js';
 
-let dir: string;
+const workspace = importWorkspace('ferry-store-');
 let client: Identity;
 let imported: ImportedProfile;
 let store: ProfileStore;
 let n = 0;
 
 beforeAll(async () => {
-  dir = await tempDir('ferry-store-');
   const ca = await makeCa({ cn: 'Store CA' });
   client = await makeClient(ca, { cn: 'heidi' });
-  const paths = await writeFiles(path.join(dir, 'in'), { 'ca.crt': ca.certPem, 'client.crt': client.certPem, 'client.key': client.keyPem });
+  const paths = await workspace.files({ 'ca.crt': ca.certPem, 'client.crt': client.certPem, 'client.key': client.keyPem });
   imported = await importFiles(paths, { gateway: { host: 'vpn.example.com' }, now: NOW });
 });
 
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 beforeEach(() => {
-  store = new ProfileStore(path.join(dir, `home${++n}`));
+  store = new ProfileStore(path.join(workspace.dir, `home${++n}`));
 });
 
 /** A profile directory as a killed command leaves it: the key, a certificate, a half-written temp file. */

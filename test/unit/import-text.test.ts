@@ -5,18 +5,16 @@
  * to some terminals), a bidi control that reorders what is shown, or a Unicode line
  * separator. One character class (core/util/unprintable.ts) says which, for all of them.
  */
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { summarizeCertificate } from '../../core/profile/certificates.js';
 import { importFiles, type ImportOptions } from '../../core/profile/import.js';
 import { ProfileSchema } from '../../core/profile/schema.js';
 import { hasControlCharacter } from '../../core/engine/quote.js';
-import { tempDir } from '../support/cli.js';
-import { NOW, inline, makeCa, makeClient, writeFiles, type Identity } from '../fixtures/import/generate.js';
+import { NOW, inline, makeCa, makeClient, type Identity } from '../fixtures/import/generate.js';
 import { craftedCert, rsaSpki } from '../fixtures/import/crafted.js';
 import { refusal } from '../fixtures/import/refusal.js';
+import { importWorkspace } from '../fixtures/import/workspace.js';
 
 const GW = { gateway: { host: 'vpn.example.com' }, now: NOW } satisfies ImportOptions;
 /** Named for the test titles: printed raw, they would do to vitest's output what they are tested for. */
@@ -33,24 +31,14 @@ const HOSTILE: [string, string][] = [
 ];
 const named = (chars: string[]) => HOSTILE.filter(([, c]) => chars.includes(c));
 
-let dir: string;
 let ca: Identity;
 let client: Identity;
-let n = 0;
+const { files } = importWorkspace('ferry-text-');
 
 beforeAll(async () => {
-  dir = await tempDir('ferry-text-');
   ca = await makeCa({ cn: 'Text CA' });
   client = await makeClient(ca, { cn: 'grace' });
 });
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function files(content: Record<string, string | Uint8Array>): Promise<string[]> {
-  return writeFiles(path.join(dir, `t${++n}`), content);
-}
 
 function ovpn(first: string, extra: string[] = []): string {
   return [first, 'client', 'remote vpn.example.com', ...extra, inline('ca', ca.certPem), inline('cert', client.certPem), inline('key', client.keyPem), ''].join('\n');
