@@ -4,7 +4,7 @@ import { FerryClient } from './client.js';
 import { OTP_CODE_LINE, OTP_SECRET_LINE, PASSWORD_LINE, readSecretLines } from './cli/stdin-secrets.js';
 import { TerminalPrompter } from './cli/terminal-prompter.js';
 import { formatBytes, stateLine } from './cli/format.js';
-import { editedRemotes, normaliseOtpSecret, parseGateway } from './profile/fields.js';
+import { editedRemotes, formatHostPort, normaliseOtpSecret, parseGateway } from './profile/fields.js';
 import { ProtoSchema, type Profile, type ProfilePatch } from './profile/schema.js';
 import { isSaved } from './secrets/secret-store.js';
 import { SessionCredentials } from './session/credentials.js';
@@ -96,7 +96,7 @@ async function importCommand(client: FerryClient, args: string[], io: Io): Promi
   });
   for (const warning of imported.warnings) io.err(`ferry: warning: ${warning}`);
   const remote = profile.remotes[0]!;
-  io.out(`imported "${profile.name}": gateway ${remote.host}:${remote.port} (${remote.proto})${profile.username ? `, user ${profile.username}` : ''}${profile.passwordRequired ? ', password required' : ''}`);
+  io.out(`imported "${profile.name}": gateway ${formatHostPort(remote.host, remote.port)} (${remote.proto})${profile.username ? `, user ${profile.username}` : ''}${profile.passwordRequired ? ', password required' : ''}`);
 }
 
 async function profilesCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
@@ -114,7 +114,7 @@ async function profilesCommand(client: FerryClient, args: string[], io: Io): Pro
   }
   for (const p of profiles) {
     const r = p.remotes[0]!;
-    io.out(`${p.name}\t${r.host}:${r.port}/${r.proto}\t${p.username ?? '-'}\t${live.get(p.id) ?? 'DISCONNECTED'}`);
+    io.out(`${p.name}\t${formatHostPort(r.host, r.port)}/${r.proto}\t${p.username ?? '-'}\t${live.get(p.id) ?? 'DISCONNECTED'}`);
   }
 }
 
@@ -142,7 +142,7 @@ async function showCommand(client: FerryClient, args: string[], io: Io): Promise
     return;
   }
   io.out(`name:              ${profile.name}`);
-  for (const r of profile.remotes) io.out(`gateway:           ${r.host}:${r.port} (${r.proto})`);
+  for (const r of profile.remotes) io.out(`gateway:           ${formatHostPort(r.host, r.port)} (${r.proto})`);
   io.out(`username:          ${profile.username ?? '-'}`);
   io.out(`password:          ${profile.passwordRequired ? 'required' : 'not used'}`);
   io.out(`one-time code:     ${profile.otp.kind === 'none' ? (profile.staticChallenge ? 'asked each time' : 'none') : profile.otp.kind.toUpperCase()}`);

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { FERRY_VERSION, type FerryClient } from '../core/client.js';
-import { editedRemotes, normaliseOtpSecret, parseGateway } from '../core/profile/fields.js';
+import { editedRemotes, formatHostPort, normaliseOtpSecret, parseGateway } from '../core/profile/fields.js';
 import { ImportError, importFiles, type ImportOptions } from '../core/profile/import.js';
 import type { Profile, ProfilePatch } from '../core/profile/schema.js';
 import { isSaved } from '../core/secrets/secret-store.js';
@@ -229,7 +229,7 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
       const remote = imported.draft.remotes[0]!;
       return {
         name: imported.draft.name,
-        gateway: `${remote.host.includes(':') ? `[${remote.host}]` : remote.host}:${remote.port}`,
+        gateway: formatHostPort(remote.host, remote.port),
         proto: remote.proto,
         username: imported.draft.username ?? '',
         passwordRequired: imported.draft.passwordRequired,

@@ -1,4 +1,5 @@
 /** How `ferry connect` and `ferry status` print states and sizes for people. */
+import { formatHostPort } from '../profile/fields.js';
 import type { Remote } from '../profile/schema.js';
 import type { SessionSnapshot } from '../session/snapshot.js';
 
@@ -6,7 +7,7 @@ export function stateLine(snapshot: SessionSnapshot, remote: Remote): string {
   const s = snapshot.stats;
   switch (snapshot.state) {
     case 'CONNECTING':
-      return `CONNECTING to ${remote.host}:${remote.port} (${remote.proto})`;
+      return `CONNECTING to ${formatHostPort(remote.host, remote.port)} (${remote.proto})`;
     case 'CONNECTED':
       return `CONNECTED  address ${s.virtualIp ?? '?'}, gateway ${s.server ?? remote.host}${s.cipher ? `, ${s.cipher}` : ''}`;
     case 'RECONNECTING':

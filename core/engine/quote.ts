@@ -11,20 +11,20 @@
  * - parse_line() splits on whitespace; inside "double quotes" a backslash escapes the next
  *   character, and only \, " or whitespace may follow it. A newline always ends the line,
  *   so a value holding one would start a directive of its own: values may hold no control
- *   characters at all, and we refuse the C1 range and U+2028/2029 too (line breaks to
- *   other readers of the text, never needed in a VPN setting).
+ *   characters at all, and we refuse the C1 range, U+2028/2029 (line breaks to other
+ *   readers of the text) and bidi controls too, never needed in a VPN setting: the shared
+ *   class of core/util/unprintable.ts.
  */
 import { FerryError } from '../util/errors.js';
+import { hasUnprintable } from '../util/unprintable.js';
 
 /** openvpn's src/openvpn/options.h. */
 export const OPTION_LINE_SIZE = 256;
 /** Bytes of text a config line may hold: fgets' buffer minus the newline and the byte strlen may not reach. */
 export const MAX_LINE_BYTES = OPTION_LINE_SIZE - 2;
 
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
-
 export function hasControlCharacter(value: string): boolean {
-  return CONTROL_CHARACTER.test(value);
+  return hasUnprintable(value);
 }
 
 const utf8 = new TextEncoder();

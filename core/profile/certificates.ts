@@ -6,7 +6,9 @@
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { CertificateSummary } from './schema.js';
 import { FerryError } from '../util/errors.js';
-import { checkKeyWork, ImportError, loadPrivateKey, printable, type PemBlock } from './pem.js';
+import { ImportError, printable, type PemBlock } from './pem.js';
+import { readPemKey } from './pem-key.js';
+import { replaceUnprintable } from '../util/unprintable.js';
 
 const DAY_MS = 86_400_000;
 /** Warn this long before a certificate expires: time enough to get a new one. */
@@ -33,20 +35,25 @@ export function keyTypeOf(key: KeyObject): string | undefined {
   }
 }
 
+/** A certificate's subject or issuer as Node writes it; '' for the empty name, which Node reports as undefined. */
+function nameOf(cert: X509Certificate, which: 'subject' | 'issuer'): string {
+  return (cert[which] as string | undefined) ?? '';
+}
+
 /** Node writes distinguished names one attribute per line; a summary wants one line. */
 export function formatName(dn: string): string {
   return dn.split('\n').filter(Boolean).join(', ');
 }
 
 export function commonName(cert: X509Certificate): string | undefined {
-  const line = cert.subject.split('\n').find((l) => l.startsWith('CN='));
+  const line = nameOf(cert, 'subject').split('\n').find((l) => l.startsWith('CN='));
   return line?.slice(3) || undefined;
 }
 
 /** How a certificate is named in messages: its CN, else its whole subject. */
 export function certLabel(cert: X509Certificate): string {
   const cn = commonName(cert);
-  return printable(cn ? `CN=${cn}` : formatName(cert.subject) || 'no subject');
+  return printable(cn ? `CN=${cn}` : formatName(nameOf(cert, 'subject')) || 'no subject');
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -95,11 +102,13 @@ export function formatDate(d: Date): string {
 export function summarizeCertificate(input: string | X509Certificate, role: 'ca' | 'client'): CertificateSummary {
   const cert = typeof input === 'string' ? storedCertificate(input, role === 'ca' ? 'ca.crt' : 'client.crt') : input;
   const { from, to } = validity(cert);
-  const keyType = keyTypeOf(cert.publicKey);
+  const publicKey = readPublicKey(cert);
+  const keyType = publicKey && keyTypeOf(publicKey);
   return {
     role,
-    subject: formatName(cert.subject),
-    issuer: formatName(cert.issuer),
+    // Node escapes C0 controls in names but not C1, bidi controls or U+2028: shown on terminals and screens.
+    subject: replaceUnprintable(formatName(nameOf(cert, 'subject'))),
+    issuer: replaceUnprintable(formatName(nameOf(cert, 'issuer'))),
     validFrom: from.toISOString(),
     validTo: to.toISOString(),
     sha1: colonHex(createHash('sha1').update(cert.raw).digest()),
@@ -135,7 +144,20 @@ export function parseCertificate(input: string | Buffer, display: string, file?:
   if (!readValidity(cert)) {
     throw new ImportError(`${display}: the certificate is damaged (its validity dates cannot be read) — ask your administrator for a new one`, file);
   }
+  // Read once here, so no later use (the summary's key type, a signature check) meets a
+  // raw OpenSSL error: an unknown key OID parses as a certificate but not as a key.
+  if (!readPublicKey(cert)) {
+    throw new ImportError(`${display} (${certLabel(cert)}): the certificate's public key is of a type Ferry cannot read — ask your administrator for the certificate again`, file);
+  }
   return cert;
+}
+
+function readPublicKey(cert: X509Certificate): KeyObject | undefined {
+  try {
+    return cert.publicKey;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -168,7 +190,11 @@ export function checkValidity(
   }
 }
 
-/** The CA named in the issuer field really signed this certificate. */
+/**
+ * The CA named in the issuer field really signed this certificate. checkIssued compares
+ * names (and key identifiers) only, so the costly signature check runs for name-matching
+ * candidates alone; MAX_CERTIFICATES bounds how many those can be.
+ */
 export function issuedBy(cert: X509Certificate, ca: X509Certificate): boolean {
   try {
     return cert.checkIssued(ca) && cert.verify(ca.publicKey);
@@ -180,7 +206,11 @@ export function issuedBy(cert: X509Certificate, ca: X509Certificate): boolean {
 /** The private key is the one the certificate was issued for. */
 export function keyMatches(cert: X509Certificate, key: KeyObject): boolean {
   const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
-  return spki(cert.publicKey).equals(spki(createPublicKey(key)));
+  try {
+    return spki(cert.publicKey).equals(spki(createPublicKey(key)));
+  } catch {
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -205,12 +235,26 @@ export interface KeyIn {
   p12?: { key: KeyObject; passphrase: string };
 }
 
+/**
+ * Most certificates one import may bring, all inputs together. A profile needs the CA (a
+ * bundle may add a few roots and intermediates) and one client certificate. Every
+ * certificate may cost a signature check, and a crafted RSA key (a 3070-bit exponent)
+ * makes each take ~10 ms: the bound keeps that to a fraction of a second.
+ */
+export const MAX_CERTIFICATES = 16;
+
 /** Everything the inputs hold, before anyone decides which is which. */
 export class CredentialPool {
   readonly certs: CertIn[] = [];
   readonly keys: KeyIn[] = [];
 
   addCert(c: CertIn): void {
+    if (this.certs.length >= MAX_CERTIFICATES) {
+      throw new ImportError(
+        `${c.display}: more than ${MAX_CERTIFICATES} certificates in all — a profile needs only the CA certificate (and its intermediates, if any) and one client certificate; remove the others and import again`,
+        c.file,
+      );
+    }
     const twin = this.certs.find((o) => o.cert.fingerprint256 === c.cert.fingerprint256);
     // A PKCS#12 file usually repeats the CA given beside it: that is no mistake.
     if (twin && (twin.fromP12 || c.fromP12)) return;
@@ -259,9 +303,11 @@ export async function settleCredentials(
   const cas = pool.certs.filter((c) => c.role === 'ca' || (!c.role && c.cert.ca));
   const clients = pool.certs.filter((c) => c.role === 'client' || (!c.role && !c.cert.ca));
   if (clients.length > 1) {
-    // A "CA" without CA:TRUE looks like a second client certificate: name it for what it is.
-    const issuer = clients.find((x) => clients.some((y) => y !== x && issuedBy(y.cert, x.cert)));
-    if (issuer && cas.length === 0) throw notCa(issuer);
+    // A "CA" without CA:TRUE looks like a second client certificate: name it for what it
+    // is. By name only: checking signatures between every pair was quadratic in costly checks.
+    const namedAsIssuer = (x: CertIn) => nameOf(x.cert, 'subject') !== '' && clients.some((y) => y !== x && nameOf(y.cert, 'issuer') === nameOf(x.cert, 'subject'));
+    const issuer = cas.length === 0 ? clients.find(namedAsIssuer) : undefined;
+    if (issuer) throw notCa(issuer);
     const [a, b] = clients as [CertIn, CertIn];
     throw new ImportError(
       `${b.display} holds a second client certificate (${certLabel(b.cert)}) besides the one in ${a.display} (${certLabel(a.cert)}) — import one account at a time`,
@@ -316,20 +362,19 @@ async function loadKey(k: KeyIn, client: CertIn, ctx: SettleContext): Promise<{ 
         : key.export({ type: 'pkcs8', format: 'pem' }),
     );
   } else {
-    const block = k.block!;
+    const pem = readPemKey(k.block!, k);
     let passphrase: string | undefined;
-    if (block.encrypted) {
-      checkKeyWork(block, k.display, k.file);
+    if (pem.encrypted) {
       passphrase = ctx.askPassphrase ? await ctx.askPassphrase(k.display) : undefined;
       if (passphrase === undefined) {
         throw new ImportError(`the key ${k.display} is passphrase-protected; run the import from a terminal so Ferry can ask`, k.file);
       }
     }
-    key = loadPrivateKey(block, k.display, k.file, passphrase);
-    encrypted = block.encrypted;
-    // An encrypted key is kept as it came (openvpn asks for its passphrase); a plain one is
-    // normalised to PKCS#8, dropping whatever else shared its file.
-    text = encrypted ? block.text : String(key.export({ type: 'pkcs8', format: 'pem' }));
+    key = pem.open(passphrase);
+    encrypted = pem.encrypted;
+    // An encrypted key is kept encrypted (openvpn asks for its passphrase), as the bytes that
+    // were checked; a plain one is normalised to PKCS#8, dropping whatever else shared its file.
+    text = encrypted ? pem.text : String(key.export({ type: 'pkcs8', format: 'pem' }));
   }
   if (!keyMatches(client.cert, key)) {
     throw new ImportError(

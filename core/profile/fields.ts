@@ -17,6 +17,11 @@ export function parseGateway(value: string, what = 'gateway'): { host: string; p
   return { host, port };
 }
 
+/** HOST:PORT as parseGateway reads it back: an IPv6 address in brackets ([2001:db8::1]:1194), or the port looks like part of it. */
+export function formatHostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 /** The profile's remotes after changing its gateway and/or protocol (the first remote is the one edited). */
 export function editedRemotes(profile: Profile, gateway: { host: string; port?: number } | undefined, proto: Remote['proto'] | undefined): Remote[] {
   const first = profile.remotes[0]!;

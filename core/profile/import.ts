@@ -9,6 +9,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isZip, readZip, type ZipEntry } from './archive.js';
 import {
+  certLabel,
   commonName,
   CredentialPool,
   parseCertificate,
@@ -20,10 +21,12 @@ import {
 import { isPkcs12, readPkcs12 } from './pkcs12.js';
 import { interpretOvpn, looksLikeOvpn, type MaterialName, type MaterialRef, type OvpnProfile } from './ovpn.js';
 import { checkStaticKey, describeOther, hasPemBlock, ImportError, parsePemBlocks, printable } from './pem.js';
+import { hasUnprintable, replaceUnprintable } from '../util/unprintable.js';
 import {
   HostSchema,
   ProfileNameSchema,
   ProfileSchema,
+  UsernameSchema,
   type CertificateSummary,
   type EngineOptions,
   type Profile,
@@ -364,7 +367,7 @@ function finish(r: Intermediate, defaultName: string | undefined, ctx: Context):
     files['client.crt'] = r.client.cert.toString();
     files['client.key'] = r.key.text;
   }
-  const username = opts.username ?? r.account ?? cn;
+  const username = chooseUsername(opts.username, r, cn);
   const draft = {
     name: chooseName(opts.name, defaultName, cn),
     remotes,
@@ -402,6 +405,20 @@ function chooseRemotes(r: Intermediate, opts: ImportOptions): Remote[] {
   return opts.proto ? r.remotes.map((x) => ({ ...x, proto: opts.proto! })) : r.remotes;
 }
 
+/** --username, else the account the profile names (ovpn.ts checked it), else the client certificate's CN. */
+function chooseUsername(given: string | undefined, r: Intermediate, cn: string | undefined): string | undefined {
+  if (given !== undefined) {
+    const parsed = UsernameSchema.safeParse(given);
+    if (!parsed.success) throw new ImportError(`--username "${given}": ${parsed.error.issues[0]!.message}`);
+    return parsed.data;
+  }
+  if (r.account !== undefined || cn === undefined || !hasUnprintable(cn)) return r.account ?? cn;
+  throw new ImportError(
+    `${r.client!.display}: the client certificate's name (${certLabel(r.client!.cert)}) holds control characters or bidi controls, so it cannot be the username — give --username U`,
+    r.client!.file,
+  );
+}
+
 function chooseName(given: string | undefined, fallback: string | undefined, cn: string | undefined): string {
   if (given !== undefined) {
     const parsed = ProfileNameSchema.safeParse(given);
@@ -410,7 +427,7 @@ function chooseName(given: string | undefined, fallback: string | undefined, cn:
   }
   // Derived names are made valid rather than refused: the person did not choose them.
   for (const candidate of [fallback, cn]) {
-    const cleaned = candidate?.replace(/[\u0000-\u001f\u007f/\\]/g, '-').trim().slice(0, 64);
+    const cleaned = candidate && replaceUnprintable(candidate, '-').replace(/[/\\]/g, '-').trim().slice(0, 64);
     if (cleaned) return cleaned;
   }
   return 'VPN';

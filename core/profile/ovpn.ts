@@ -11,6 +11,7 @@ import { checkArgs, directiveLine, syntax } from './option-args.js';
 import { OPTION_POLICY, type OptionRow } from './option-policy.js';
 import { ImportError, printable } from './pem.js';
 import { HostSchema, MAX_DIRECTIVES, StaticChallengeSchema, type Directive as EngineDirective, type EngineOptions, type Proto, type Remote } from './schema.js';
+import { hasUnprintable } from '../util/unprintable.js';
 
 export interface Directive {
   name: string;
@@ -224,6 +225,23 @@ const INTERPRET: Record<string, (it: Interpreter, d: Directive) => void> = {
 /** Names the importer reads itself: the option table's kept rows without `args`, and a few whose disposition depends on their arguments. */
 export const INTERPRETED_OPTIONS: readonly string[] = Object.keys(INTERPRET);
 
+/**
+ * The account a ferry-server bundle names in a comment: the default username, which
+ * reaches terminals (the import summary, `ferry profiles`, the password prompt). One
+ * holding control or bidi characters is refused with its line rather than shown.
+ */
+function accountComment(text: string, display: string, file: string | undefined): string | undefined {
+  const m = /^#\s*Ferry profile for account "([^"\r\n]+)"/m.exec(text);
+  if (m && hasUnprintable(m[1]!)) {
+    const line = text.slice(0, m.index).split('\n').length;
+    throw new ImportError(
+      `${display} line ${line}: the account name in "# Ferry profile for account" holds control characters or bidi controls — remove them (or give --username) and import again`,
+      file,
+    );
+  }
+  return m?.[1];
+}
+
 class Interpreter {
   readonly remotes: PartialRemote[] = [];
   /** The options kept as written, in the profile's order, by their text (see keep()). */
@@ -252,7 +270,7 @@ class Interpreter {
 
   run(text: string): OvpnProfile {
     for (const d of parseOvpn(text, this.display, this.file)) this.apply(d);
-    const account = /^#\s*Ferry profile for account "([^"\r\n]+)"/m.exec(text)?.[1];
+    const account = accountComment(text, this.display, this.file);
     return {
       remotes: this.finishRemotes(),
       engine: this.finishEngine(),

@@ -1,26 +1,12 @@
 /**
  * Password-based encryption parameters read straight from the ASN.1 (with node-forge's
- * DER reader), so the work a file asks for can be bounded before anyone derives a key with
- * it: PKCS#12 files (pkcs12.ts) and encrypted PKCS#8 keys ("ENCRYPTED PRIVATE KEY").
+ * DER reader), so the work a PKCS#12 file (pkcs12.ts) asks for can be bounded before
+ * forge derives a key with it.
  */
 import forge from 'node-forge';
+import { integer, kids, oidOf } from './asn1.js';
 
-const Type = forge.asn1.Type;
 const SCRYPT = '1.3.6.1.4.1.11591.4.11';
-
-export function kids(node: forge.asn1.Asn1 | undefined): forge.asn1.Asn1[] {
-  return node && Array.isArray(node.value) ? node.value : [];
-}
-
-/** An INTEGER's value, unsigned (as forge reads counts); undefined for anything else. */
-export function integer(node: forge.asn1.Asn1 | undefined): bigint | undefined {
-  if (node?.type !== Type.INTEGER || typeof node.value !== 'string') return undefined;
-  return node.value === '' ? 0n : BigInt(`0x${forge.util.bytesToHex(node.value)}`);
-}
-
-export function oidOf(node: forge.asn1.Asn1 | undefined): string | undefined {
-  return node?.type === Type.OID && typeof node.value === 'string' ? forge.asn1.derToOid(node.value) : undefined;
-}
 
 /**
  * The work a password-based-encryption algorithm asks for: PBKDF2's iteration count,
@@ -48,13 +34,4 @@ export function pbeWork(oid: string, params: forge.asn1.Asn1 | undefined): bigin
 export function algorithmWork(algorithm: forge.asn1.Asn1 | undefined): bigint | undefined {
   const oid = oidOf(kids(algorithm)[0]);
   return oid ? pbeWork(oid, kids(algorithm)[1]) : undefined;
-}
-
-/** The work an encrypted PKCS#8 key (EncryptedPrivateKeyInfo { algorithm, data }, DER) asks for; undefined if unreadable. */
-export function encryptedKeyWork(der: Buffer): bigint | undefined {
-  try {
-    return algorithmWork(kids(forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary'))))[0]);
-  } catch {
-    return undefined;
-  }
 }

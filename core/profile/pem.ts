@@ -4,12 +4,8 @@
  * them (ignored). Also home of ImportError, so every reader below import.ts can throw it
  * without an import cycle.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { InputError } from '../util/errors.js';
-import { encryptedKeyWork } from './pbe.js';
-
-/** Line breaks, terminal escapes and bidi overrides: what must never reach a message from a file. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+import { replaceUnprintable } from '../util/unprintable.js';
 
 /**
  * One import failure: one line naming the file and what to do. `file` is the path the user
@@ -21,14 +17,14 @@ export class ImportError extends InputError {
     message: string,
     readonly file?: string,
   ) {
-    super(message.replace(UNPRINTABLE, '?'));
+    super(replaceUnprintable(message));
     this.name = 'ImportError';
   }
 }
 
 /** Text from a file (a name, a label, a path) fit to quote in a message: printable, at most `max` characters. */
 export function printable(text: string, max = 80): string {
-  const head = text.slice(0, max + 1).replace(UNPRINTABLE, '?');
+  const head = replaceUnprintable(text.slice(0, max + 1));
   return head.length > max ? `${head.slice(0, max - 1)}…` : head;
 }
 
@@ -39,8 +35,6 @@ export interface PemBlock {
   kind: PemKind;
   /** The block alone, BEGIN to END, LF line ends: what gets stored. */
   text: string;
-  /** The key needs a passphrase (PKCS#8 ENCRYPTED or legacy Proc-Type: 4,ENCRYPTED). */
-  encrypted: boolean;
   /** 1-based line of the BEGIN line in its file (or inline block). */
   line: number;
 }
@@ -137,46 +131,12 @@ export function parsePemBlocks(text: string, display: string, file?: string): Pe
         label,
         kind: kindOf(label),
         text: `${body.join('\n')}\n`,
-        encrypted: label === 'ENCRYPTED PRIVATE KEY' || body.some((l) => /^Proc-Type:\s*4,ENCRYPTED$/i.test(l)),
         line: i + 1,
       });
     }
     i = end;
   }
   return blocks;
-}
-
-/**
- * Most key-derivation iterations an encrypted key may ask for. OpenSSL (and Node) write
- * 2048; OWASP's PBKDF2-SHA256 advice is 600,000. OpenSSL derives natively at ~0.2 s per
- * million here, so the bound costs little; 2^31-1 would have been ~15 minutes.
- */
-export const MAX_KEY_ITERATIONS = 1_000_000;
-
-/** Refuses an encrypted PKCS#8 key that asks for more derivation work than the bound, before anyone types its passphrase. */
-export function checkKeyWork(block: PemBlock, display: string, file?: string): void {
-  if (block.label !== 'ENCRYPTED PRIVATE KEY') return; // legacy Proc-Type keys derive with one MD5 round
-  const body = block.text.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
-  const work = encryptedKeyWork(Buffer.from(body, 'base64'));
-  if (work !== undefined && work > BigInt(MAX_KEY_ITERATIONS)) {
-    throw new ImportError(`${display} asks for ${work} key-derivation iterations; Ferry reads at most ${MAX_KEY_ITERATIONS} — export the key again with the default settings`, file);
-  }
-}
-
-/**
- * Loads a private key. Encrypted keys need `passphrase`; a wrong one is reported as such
- * (never echoing it), anything else as a damaged key.
- */
-export function loadPrivateKey(block: PemBlock, display: string, file: string | undefined, passphrase?: string): KeyObject {
-  checkKeyWork(block, display, file);
-  try {
-    return block.encrypted ? createPrivateKey({ key: block.text, format: 'pem', passphrase: passphrase ?? '' }) : createPrivateKey(block.text);
-  } catch {
-    if (block.encrypted) {
-      throw new ImportError(`wrong passphrase for ${display} — run the import again and type the passphrase of this key`, file);
-    }
-    throw new ImportError(`${display}: the private key is damaged and cannot be read — get ${display} again from your administrator`, file);
-  }
 }
 
 /** OpenVPN static keys (tls-auth, tls-crypt) are 2048 bits written as 16 lines of hex. */

@@ -4,10 +4,12 @@
  * 2^31-1 would hold the import for hours. So the iteration counts are read from the ASN.1
  * and bounded before forge derives anything with them.
  */
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { parseCertificate } from './certificates.js';
-import { algorithmWork, integer, kids, oidOf, pbeWork } from './pbe.js';
+import { integer, kids, oidOf } from './asn1.js';
+import { algorithmWork, pbeWork } from './pbe.js';
+import { openPrivateKey } from './key-type.js';
 import { ImportError } from './pem.js';
 
 /**
@@ -165,7 +167,7 @@ export async function readPkcs12(
   }
 
   const certs: X509Certificate[] = [];
-  const keys: KeyObject[] = [];
+  const keyBags: forge.asn1.Asn1[] = [];
   try {
     for (const safe of p12.safeContents) {
       for (const bag of safe.safeBags) {
@@ -175,7 +177,7 @@ export async function readPkcs12(
           if (asn) certs.push(parseCertificate(der(asn), display, file));
         } else if (bag.type === forge.pki.oids.keyBag || bag.type === forge.pki.oids.pkcs8ShroudedKeyBag) {
           const asn = bag.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key)) : raw.asn1;
-          if (asn) keys.push(createPrivateKey({ key: der(asn), format: 'der', type: 'pkcs8' }));
+          if (asn) keyBags.push(asn);
         }
       }
     }
@@ -183,8 +185,10 @@ export async function readPkcs12(
     if (err instanceof ImportError) throw err;
     throw new ImportError(`${display}: a certificate or key inside cannot be read — export the PKCS#12 file again`, file);
   }
-  if (keys.length > 1) throw new ImportError(`${display} holds ${keys.length} private keys — export only your VPN certificate and its key`, file);
-  return { certs, passphrase, ...(keys[0] ? { key: keys[0] } : {}) };
+  if (keyBags.length > 1) throw new ImportError(`${display} holds ${keyBags.length} private keys — export only your VPN certificate and its key`, file);
+  // Its type and size are checked before Node loads it (key-type.ts): OpenSSL does costly work on some.
+  const key = keyBags[0] && openPrivateKey(der(keyBags[0]), 'pkcs8', { display, file });
+  return { certs, passphrase, ...(key ? { key } : {}) };
 }
 
 /** undefined = wrong passphrase; any other failure is a file Ferry cannot read. Each attempt has its own round budget. */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { hasControlCharacter, lineBudget, MAX_LINE_BYTES, quotedBytes, utf8Bytes } from '../engine/quote.js';
+import { hasUnprintable } from '../util/unprintable.js';
 import { checkArgs, directiveLine, MAX_ARGS } from './option-args.js';
 import { passThrough } from './option-policy.js';
 
@@ -30,7 +31,10 @@ export const ProfileNameSchema = z
   .trim()
   .min(1, 'a profile name cannot be empty')
   .max(64, 'a profile name is at most 64 characters')
-  .refine((s) => !/[\u0000-\u001f\u007f/\\]/.test(s), 'a profile name cannot contain control characters or slashes');
+  .refine((s) => !hasUnprintable(s) && !/[/\\]/.test(s), 'a profile name cannot contain control characters or slashes');
+
+/** Shown on terminals (`ferry profiles`, the password prompt) and sent to the gateway. */
+export const UsernameSchema = z.string().max(256).refine((s) => !hasUnprintable(s), 'a username cannot contain control characters or bidi controls');
 
 /**
  * A hostname or IPv4/IPv6 literal: no spaces, quotes or control characters reach openvpn's
@@ -42,7 +46,9 @@ export const HostSchema = z
   .string()
   .min(1)
   .max(HOST_MAX, `a gateway host is at most ${HOST_MAX} characters`)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'a gateway host is a hostname or an IP address');
+  .regex(/^[A-Za-z0-9._:-]+$/, 'a gateway host is a hostname or an IP address')
+  // "-x" would read as an option to tools given the host; ".:." names nothing.
+  .refine((s) => !s.startsWith('-') && /[A-Za-z0-9]/.test(s), 'a gateway host is a hostname or an IP address');
 
 export const ProtoSchema = z.enum(['udp', 'tcp']);
 export type Proto = z.infer<typeof ProtoSchema>;
@@ -206,7 +212,7 @@ export const ProfileSchema = z.object({
   name: ProfileNameSchema,
   remotes: z.array(RemoteSchema).min(1).max(16),
   /** Username for the server's password check (ferry-server: the account name). */
-  username: z.string().max(256).regex(/^[^\r\n]*$/).optional(),
+  username: UsernameSchema.optional(),
   /** The server expects a username/password (openvpn `auth-user-pass`). */
   passwordRequired: z.boolean(),
   staticChallenge: StaticChallengeSchema.optional(),

@@ -1,8 +1,9 @@
 /**
  * Profiles on disk: $FERRY_HOME/profiles/<id>/profile.json plus the PEM and static-key
  * files it names, 0700 directories and 0600 files. A new profile is written into a
- * temporary directory and renamed into place, so it appears whole or not at all; a
- * corrupt profile is reported on its own and never hides the others. No secret is ever
+ * temporary directory and renamed into place, so it appears whole or not at all (what a
+ * killed command leaves is removed by the next one that takes the lock); a corrupt profile
+ * is reported on its own and never hides the others. No secret is ever
  * written here (see core/secrets).
  */
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,7 @@ export interface ProfileLoadError {
 const PROFILE_FILE = 'profile.json';
 const TEMP_PREFIX = '.incoming-';
 const TRASH_PREFIX = '.removed-';
+const BUSY = 'another ferry command is changing profiles; try again in a moment';
 
 export class ProfileStore {
   readonly profilesDir: string;
@@ -82,7 +84,7 @@ export class ProfileStore {
   async add(imported: ImportedProfile): Promise<Profile> {
     await ensurePrivateDir(this.home);
     await ensurePrivateDir(this.profilesDir);
-    return withDirLock(this.profilesDir, 'another ferry command is changing profiles; try again in a moment', async () => {
+    return this.locked(async () => {
       const { profiles } = await this.list();
       if (profiles.some((p) => p.name.toLowerCase() === imported.draft.name.toLowerCase())) {
         throw new InputError(`a profile named "${imported.draft.name}" already exists; pick another with --name or remove it with \`ferry remove\``);
@@ -114,7 +116,7 @@ export class ProfileStore {
   /** Applies a validated patch (the profile editor, `ferry set`). */
   async update(name: string, patch: ProfilePatch): Promise<Profile> {
     const changes = ProfilePatchSchema.parse(patch);
-    return withDirLock(this.profilesDir, 'another ferry command is changing profiles; try again in a moment', async () => {
+    return this.locked(async () => {
       const current = await this.get(name);
       if (changes.name && changes.name.toLowerCase() !== current.name.toLowerCase()) {
         const { profiles } = await this.list();
@@ -130,7 +132,7 @@ export class ProfileStore {
 
   /** Removes the profile's directory (atomically, by rename first) and its saved secrets. */
   async remove(name: string, secrets?: SecretStore): Promise<Pick<Profile, 'id' | 'name'>> {
-    const profile = await withDirLock(this.profilesDir, 'another ferry command is changing profiles; try again in a moment', async () => {
+    const profile = await this.locked(async () => {
       const found = await this.get(name).catch(async (err: unknown) => {
         // A damaged profile cannot be loaded by name; its error message gives its id.
         if (/^[a-z0-9][a-z0-9-]{0,40}$/.test(name) && (await stat(path.join(this.profilesDir, name)).catch(() => undefined))?.isDirectory()) {
@@ -150,6 +152,26 @@ export class ProfileStore {
       }
     }
     return profile;
+  }
+
+  /** Runs `fn` holding the store's lock, after clearing what killed commands left behind. */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    return withDirLock(this.profilesDir, BUSY, async () => {
+      await this.removeLeftovers();
+      return fn();
+    });
+  }
+
+  /**
+   * A command killed between writing and renaming leaves `.incoming-<id>/` (add: the new
+   * profile, its key included, plaintext if the source was) or `.removed-<id>/` (remove).
+   * Only a command holding the lock writes them, so with the lock held any that exist are
+   * leftovers — whatever their age.
+   */
+  private async removeLeftovers(): Promise<void> {
+    for (const entry of await readdir(this.profilesDir)) {
+      if (entry.startsWith(TEMP_PREFIX) || entry.startsWith(TRASH_PREFIX)) await rm(path.join(this.profilesDir, entry), { recursive: true, force: true });
+    }
   }
 
   private async load(dir: string): Promise<Profile> {

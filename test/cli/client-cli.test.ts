@@ -187,6 +187,15 @@ describe('ferry CLI', () => {
     expect(await readdir(elsewhere)).toEqual([]);
   });
 
+  it('shows an IPv6 gateway as [address]:port, so the port cannot be read as part of the address', async () => {
+    const client = await clientHome();
+    const imported = await ferry(client, ['import', bundle, '--gateway', '[2001:db8::1]:1195']);
+    expect(imported.stderr).toBe('');
+    expect(imported.stdout).toMatch(/^imported "alice": gateway \[2001:db8::1\]:1195 \(tcp\)/m);
+    expect((await ferry(client, ['profiles'])).stdout).toMatch(/^alice\t\[2001:db8::1\]:1195\/tcp\t/m);
+    expect((await ferry(client, ['show', 'alice'])).stdout).toMatch(/^gateway: +\[2001:db8::1\]:1195 \(tcp\)$/m);
+  });
+
   it('a damaged profile is reported while the others still list', async () => {
     const client = await withProfile();
     const broken = path.join(client.home, 'profiles', 'broken-000000');

@@ -1,6 +1,6 @@
 /**
  * Valid inputs the fuzzer starts from, one of each kind `ferry import` takes: the three
- * PEM files (plain and with an encrypted key), one combined PEM file, an .ovpn with
+ * PEM files (plain, with an encrypted key, with a two-CA bundle), one combined PEM file, an .ovpn with
  * everything inline and <connection> blocks, an .ovpn naming files beside it, bundle
  * .zips, PKCS#12 files. Made fresh by the import fixtures (nothing secret is committed),
  * so a seed replays the same mutations, not the same key bytes: a failing input is saved.
@@ -75,6 +75,8 @@ export async function buildCorpus(): Promise<Seed[]> {
       files: { 'ca.crt': text(rsaCa.certPem), 'client.crt': text(rsaClient.certPem), 'client.key': text(encryptKey(rsaClient.keyPem, PASSPHRASE)) },
       needsGateway: true,
     },
+    // An old root beside the issuing CA, as CA bundles carry: the extra CA is summarised too.
+    { name: 'pem-ca-bundle', files: { 'ca.crt': text(`${rsaCa.certPem}${ca.certPem}`), 'client.crt': text(client.certPem), 'client.key': text(client.keyPem) }, needsGateway: true },
     {
       name: 'pem-combined',
       files: { 'all.pem': text(`Bag Attributes\n    friendlyName: fuzzy\n${client.certPem}\n${ca.certPem}-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n${client.keyPem}`) },

@@ -2,7 +2,8 @@
  * Ways to damage a valid input, as a careless tool or an attacker would: byte flips,
  * truncation, duplicated lines and blocks, huge repeats of the markers the readers look
  * for, nesting, random PEM labels, splices from other files; zips rebuilt around mutated
- * entries (or nested, or with hostile names), PKCS#12 iteration counts rewritten.
+ * entries (or nested, or with hostile names), PKCS#12 iteration counts rewritten, key-type
+ * OIDs of certificates and keys made unknown.
  */
 import { strToU8, unzipSync, zipSync, type Zippable } from 'fflate';
 import type { Random } from './random.js';
@@ -124,7 +125,10 @@ const TEXT_MUTATORS: Record<string, Mutator> = {
   },
 };
 
-/** Rewrites DER INTEGERs (iteration counts, versions) and lengths in a PKCS#12 file. */
+/** The key-type OIDs of certificates and keys (id-ecPublicKey, rsaEncryption), as DER TLVs. */
+const KEY_OIDS = [Buffer.from('06072a8648ce3d0201', 'hex'), Buffer.from('06092a864886f70d010101', 'hex')];
+
+/** Rewrites DER INTEGERs (iteration counts, versions), lengths and key-type OIDs in a certificate, key or PKCS#12 file. */
 const DER_MUTATORS: Record<string, Mutator> = {
   integer(data, rnd) {
     // 02 02 08 00 is an INTEGER 2048: forge's and OpenSSL's default count.
@@ -138,6 +142,19 @@ const DER_MUTATORS: Record<string, Mutator> = {
   length(data, rnd) {
     const out = Buffer.from(data);
     if (out.length > 1) out[rnd.int(out.length - 1) + 1] = rnd.pick([0x80, 0x81, 0x82, 0x84, 0xff, 0x00]);
+    return out;
+  },
+  /** A key type nobody knows (1.2.3.4.…, same length, so the DER stays whole): certificates parse, their keys do not. */
+  keyOid(data, rnd) {
+    const out = Buffer.from(data);
+    const spots = KEY_OIDS.flatMap((tlv) => {
+      const found: number[] = [];
+      for (let at = out.indexOf(tlv); at >= 0; at = out.indexOf(tlv, at + 1)) found.push(at);
+      return found.map((at) => ({ at, length: tlv.length - 2 }));
+    });
+    if (spots.length === 0) return out;
+    const { at, length } = rnd.pick(spots);
+    for (let i = 0; i < length; i++) out[at + 2 + i] = i === 0 ? 0x2a : 2 + i;
     return out;
   },
 };
