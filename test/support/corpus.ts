@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { Lab } from '../lab/lab.js';
 import { tempDir } from './cli.js';
 import { AUTH_FAILED, CONNECTED, Watched } from './processes.js';
-import { untilReady, writeVerifyScript } from './stock-server.js';
+import { easyRsaEnv, untilReady, writeVerifyScript } from './stock-server.js';
 
 export const CORPUS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/corpus');
 
@@ -77,13 +77,7 @@ export interface EasyRsa3Pki {
  */
 export async function easyRsa3Pki(dir: string, opts: EasyRsa3Options): Promise<EasyRsa3Pki> {
   const pkiDir = path.join(dir, 'pki');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    EASYRSA_BATCH: '1',
-    EASYRSA_PKI: pkiDir,
-    EASYRSA_ALGO: opts.algo,
-    ...(opts.algo === 'ec' ? { EASYRSA_CURVE: opts.curve ?? 'prime256v1' } : { EASYRSA_KEY_SIZE: String(opts.keySize ?? 2048) }),
-  };
+  const env = easyRsaEnv(pkiDir, opts.algo, { ...(opts.curve ? { curve: opts.curve } : {}), ...(opts.keySize ? { keySize: opts.keySize } : {}) });
   await mkdir(dir, { recursive: true });
   const easyrsa = (...args: string[]) => run(EASYRSA, args, { env, cwd: dir });
   await easyrsa('init-pki');

@@ -49,6 +49,17 @@ function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?
   });
 }
 
+/** easy-rsa's batch-mode environment for a PKI in `pkiDir` (the defaults: P-256, or RSA 2048). */
+export function easyRsaEnv(pkiDir: string, algo: 'ec' | 'rsa', size: { curve?: string; keySize?: number } = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    EASYRSA_BATCH: '1',
+    EASYRSA_PKI: pkiDir,
+    EASYRSA_ALGO: algo,
+    ...(algo === 'ec' ? { EASYRSA_CURVE: size.curve ?? 'prime256v1' } : { EASYRSA_KEY_SIZE: String(size.keySize ?? 2048) }),
+  };
+}
+
 /**
  * A CA, a server certificate ("server") and one client certificate per name, built the way
  * the easy-rsa README tells administrators to (batch mode, no passphrases). The files stay in
@@ -56,13 +67,7 @@ function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?
  */
 export async function makeEasyRsaPki(dir: string, opts: EasyRsaOptions): Promise<EasyRsaPki> {
   const pkiDir = path.join(dir, 'pki');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    EASYRSA_BATCH: '1',
-    EASYRSA_PKI: pkiDir,
-    EASYRSA_ALGO: opts.algo,
-    ...(opts.algo === 'ec' ? { EASYRSA_CURVE: 'prime256v1' } : { EASYRSA_KEY_SIZE: '2048' }),
-  };
+  const env = easyRsaEnv(pkiDir, opts.algo);
   // Run from `dir` so that nothing easy-rsa might write beside itself lands in the repo.
   await mkdir(dir, { recursive: true });
   const easyrsa = (...args: string[]) => run(EASYRSA, args, { env, cwd: dir });
