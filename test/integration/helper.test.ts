@@ -114,7 +114,6 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
   });
 
   afterAll(async () => {
-    if (process.env.DEBUG_HELPER) console.log(helper.lines.join('\n'));
     await helper?.stop('SIGTERM');
     await gateway?.stop();
     await lab?.teardown();
