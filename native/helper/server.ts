@@ -68,10 +68,13 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Serv
   type Usage = { connections: number; streams: number; refused: number };
   const perAccount = new Map<string, Usage>();
   const usage = (account: string) => perAccount.get(account) ?? perAccount.set(account, { connections: 0, streams: 0, refused: 0 }).get(account)!;
+  const forgetIfIdle = (account: string) => {
+    const u = perAccount.get(account);
+    if (u && u.connections === 0 && u.streams === 0 && u.refused === 0) perAccount.delete(account);
+  };
   const release = (account: string, kind: keyof Usage) => {
-    const u = usage(account);
-    u[kind]--;
-    if (u.connections === 0 && u.streams === 0 && u.refused === 0) perAccount.delete(account);
+    usage(account)[kind]--;
+    forgetIfIdle(account);
   };
   const server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
@@ -89,14 +92,17 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Serv
     // Over an account's own limit: told why, without taking a machine-wide slot, so one
     // person cannot fill the helper. One who keeps on is closed on without a word.
     if (!isRoot && mine.connections >= PER_USER.connections) {
-      if (mine.refused >= PER_USER.connections) return void socket.destroy();
+      if (mine.refused >= PER_USER.connections) return void socket.destroy(); // the account holds connections: not idle
       mine.refused++;
       socket.once('close', () => release(caller.account, 'refused'));
       // Told, then closed; not destroyed at once, which could discard the line unread.
       socket.end(`${JSON.stringify({ ok: false, error: `too many connections from your user (at most ${PER_USER.connections} at once)` })}\n`);
       return void setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS).unref();
     }
-    if (!isRoot && (open.all >= MAX_CONNECTIONS || (guest && open.guests >= MAX_GUEST_CONNECTIONS))) return void socket.destroy();
+    if (!isRoot && (open.all >= MAX_CONNECTIONS || (guest && open.guests >= MAX_GUEST_CONNECTIONS))) {
+      forgetIfIdle(caller.account); // an account seen only here must not stay in the map
+      return void socket.destroy();
+    }
     const counted = !isRoot;
     if (counted) open.all++;
     if (counted && guest) open.guests++;
