@@ -23,10 +23,6 @@ export const OPTION_LINE_SIZE = 256;
 /** Bytes of text a config line may hold: fgets' buffer minus the newline and the byte strlen may not reach. */
 export const MAX_LINE_BYTES = OPTION_LINE_SIZE - 2;
 
-export function hasControlCharacter(value: string): boolean {
-  return hasUnprintable(value);
-}
-
 const utf8 = new TextEncoder();
 
 /** (TextEncoder rather than Buffer: the profile schemas use this, and the renderer type-checks them.) */
@@ -61,7 +57,7 @@ export function lineBudget(before: string, after = ''): number {
 export function configText(lines: string[], what: string, fix = 'shorten its value'): string {
   lines.forEach((line, i) => {
     const directive = line.split(' ', 1)[0];
-    if (hasControlCharacter(line)) throw new FerryError(`${what}: line ${i + 1} ("${directive}") contains a control character; remove it`);
+    if (hasUnprintable(line)) throw new FerryError(`${what}: line ${i + 1} ("${directive}") contains a control character; remove it`);
     const bytes = utf8Bytes(line);
     if (bytes > MAX_LINE_BYTES) {
       throw new FerryError(`${what}: line ${i + 1} ("${directive}") is ${bytes} bytes, over openvpn's limit of ${MAX_LINE_BYTES}; ${fix}`);

@@ -5,7 +5,8 @@
  * or bounded free text (written back quoted); nothing here ever holds a control character,
  * so no value can end its line and start a directive of its own.
  */
-import { hasControlCharacter, quote, utf8Bytes } from '../engine/quote.js';
+import { quote, utf8Bytes } from '../engine/quote.js';
+import { hasUnprintable } from '../util/unprintable.js';
 
 export interface Param {
   /** How the manual names it, for the docs and for messages. */
@@ -79,7 +80,7 @@ export function checkArgs(spec: ArgSpec, values: readonly string[]): string | un
   }
   for (const [i, value] of values.entries()) {
     const param = spec.params[i] ?? spec.rest!.param;
-    if (hasControlCharacter(value)) return `${param.name} cannot contain control characters`;
+    if (hasUnprintable(value)) return `${param.name} cannot contain control characters`;
     if (!param.accepts(value)) return `${param.name} is not valid here`;
   }
   return spec.check?.([...values]);

@@ -4,7 +4,7 @@
  * (password, OTP secret, key passphrase) are never part of it: they live in the keychain.
  */
 import { z } from 'zod';
-import { hasControlCharacter, lineBudget, MAX_LINE_BYTES, quotedBytes, utf8Bytes } from '../engine/quote.js';
+import { lineBudget, MAX_LINE_BYTES, quotedBytes, utf8Bytes } from '../engine/quote.js';
 import { hasUnprintable } from '../util/unprintable.js';
 import { checkArgs, directiveLine, MAX_ARGS } from './option-args.js';
 import { passThrough } from './option-policy.js';
@@ -21,7 +21,7 @@ export function quotedConfigText(what: string, line: { before: string; after?: s
   const budget = lineBudget(line.before, line.after);
   return z
     .string()
-    .refine((s) => !hasControlCharacter(s), `${what} cannot contain control characters (line breaks, tabs, …)`)
+    .refine((s) => !hasUnprintable(s), `${what} cannot contain control characters (line breaks, tabs, …)`)
     .refine((s) => quotedBytes(s) <= budget, `${what} is too long for openvpn's config: at most ${budget - 2} bytes (UTF-8; each " or \\ counts twice)${fix ? `; ${fix}` : ''}`);
 }
 

@@ -19,11 +19,15 @@ export interface StartPolicy {
   readonly gid: number | undefined;
 }
 
-/** Looks the group up through NSS (getent), as `id` and `login` would. */
+/** One entry of an NSS database (getent), as `id` and `login` see it; its fields, or none. */
+async function getent(database: 'group' | 'passwd', key: string): Promise<string[]> {
+  const { stdout } = await promisify(execFile)('getent', [database, key]).catch(() => ({ stdout: '' }));
+  return stdout ? stdout.trim().split(':') : [];
+}
+
 export async function loadStartPolicy(group: string): Promise<StartPolicy> {
-  const { stdout } = await promisify(execFile)('getent', ['group', group]).catch(() => ({ stdout: '' }));
-  const gid = Number(stdout.split(':')[2]);
-  return { group, gid: stdout && Number.isInteger(gid) ? gid : undefined };
+  const gid = Number((await getent('group', group))[2]);
+  return { group, gid: Number.isInteger(gid) ? gid : undefined };
 }
 
 export interface CallerIdentity {
@@ -46,7 +50,6 @@ export async function startRefusal(policy: StartPolicy, uid: number): Promise<st
 }
 
 async function userName(uid: number): Promise<string> {
-  const { stdout } = await promisify(execFile)('getent', ['passwd', String(uid)]).catch(() => ({ stdout: '' }));
-  const name = stdout.split(':')[0] ?? '';
+  const name = (await getent('passwd', String(uid)))[0] ?? '';
   return /^[A-Za-z0-9._-]{1,32}$/.test(name) ? name : `"$(id -nu ${uid})"`;
 }

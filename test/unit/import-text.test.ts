@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { summarizeCertificate } from '../../core/profile/certificates.js';
 import { importFiles, type ImportOptions } from '../../core/profile/import.js';
 import { ProfileSchema } from '../../core/profile/schema.js';
-import { hasControlCharacter } from '../../core/engine/quote.js';
+import { hasUnprintable } from '../../core/util/unprintable.js';
 import { NOW, inline, makeCa, makeClient, type Identity } from '../fixtures/import/generate.js';
 import { craftedCert, rsaSpki } from '../fixtures/import/crafted.js';
 import { refusal } from '../fixtures/import/refusal.js';
@@ -115,7 +115,7 @@ describe('text written into the openvpn config', () => {
       const paths = await files({ 'p.ovpn': ovpn('# a profile', ['auth-user-pass', line]) });
       expect((await refusal(importFiles(paths, GW))).message).toMatch(/^p\.ovpn line 5: ".*" has a value Ferry does not accept — /);
     }
-    expect(hasControlCharacter(`a${bad}b`)).toBe(true);
+    expect(hasUnprintable(`a${bad}b`)).toBe(true);
   });
 });
 
