@@ -16,8 +16,10 @@ import { FERRY_VERSION, FerryClient } from '../core/client.js';
 import { buildClientConfig, type EngineSpec } from '../core/engine/config.js';
 import { MemorySecretStore } from '../core/secrets/secret-store.js';
 import { createLab, labPrerequisites, type Lab, type LabNs } from '../test/lab/lab.js';
+import { StateDir } from '../server/store.js';
 import { addAccounts, FERRY, FERRY_SERVER, ferryServer } from '../test/support/cli.js';
 import { clientHome, ferry, type ClientHome } from '../test/support/ferry.js';
+import { startStockServer, type StockServer } from '../test/support/stock-server.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -98,9 +100,22 @@ export interface Gateway {
   restart(gapMs?: number): Promise<Proc>;
 }
 
+/** A stock openvpn server next to the ferry-server gateway, and the raw client config for it. */
+export interface StockAnchor {
+  server: StockServer;
+  port: number;
+  /** gw.rawConfig with its remote pointing at the stock server. */
+  rawConfig: string;
+}
+
+/** Where the stock anchor listens, and its own tunnel pool (it runs next to the gateway). */
+const STOCK_PORT = 1195;
+const STOCK_POOL = '198.18.101.0/24';
+
 /** The lab plus everything the benchmark created, removed by cleanup(). */
 export class BenchLab {
   private readonly procs = new Set<Proc>();
+  private readonly stock = new Set<StockServer>();
   private readonly dirs: string[] = [];
 
   private constructor(readonly lab: Lab, readonly work: string) {
@@ -185,8 +200,35 @@ export class BenchLab {
   }
 
   /** The anchor: openvpn with the equivalent config in the client namespace. */
-  rawOpenvpn(gw: Gateway): Proc {
-    return this.spawn('client', ['openvpn', '--config', gw.rawConfig], 'raw openvpn');
+  rawOpenvpn(gw: Gateway, config = gw.rawConfig): Proc {
+    return this.spawn('client', ['openvpn', '--config', config], 'raw openvpn');
+  }
+
+  /**
+   * A stock openvpn server in the gateway namespace (test/support/stock-server.ts: a
+   * hand-written config, the password checked by an auth-user-pass-verify script via-file),
+   * with ferry-server's own PKI and the gateway's account and password, on its own port and
+   * pool so both run side by side; and gw.rawConfig aimed at it.
+   */
+  async stockAnchor(gw: Gateway): Promise<StockAnchor> {
+    const state = new StateDir(gw.serverDir);
+    const dir = await mkdtemp(path.join(this.work, 'stock-'));
+    const account = (await state.readIndex()).accounts[0]!.name;
+    const server = await startStockServer(this.lab, {
+      pki: { dir: state.pkiDir, ca: state.caCert, serverCert: state.serverCert, serverKey: state.serverKey, clients: {} },
+      proto: gw.proto,
+      port: STOCK_PORT,
+      pool: STOCK_POOL,
+      auth: { kind: 'password', users: { [account]: gw.password } },
+      dir,
+    });
+    this.stock.add(server);
+    const raw = await readFile(gw.rawConfig, 'utf8');
+    const aimed = raw.replace(/^remote (\S+) \d+ /gm, `remote $1 ${STOCK_PORT} `);
+    if (aimed === raw) throw new Error(`no remote line to re-aim in ${gw.rawConfig}`);
+    const rawConfig = path.join(path.dirname(gw.rawConfig), 'openvpn-stock.conf');
+    await writeFile(rawConfig, aimed, { mode: 0o600 });
+    return { server, port: STOCK_PORT, rawConfig };
   }
 
   /** Waits until the client namespace has no openvpn process and no tun device: the tunnel is fully down. */
@@ -205,6 +247,7 @@ export class BenchLab {
 
   async cleanup(): Promise<void> {
     await Promise.all([...this.procs].map((p) => p.stop('SIGTERM', 5_000)));
+    await Promise.all([...this.stock].map((s) => s.stop()));
     await this.lab.teardown();
     await Promise.all(this.dirs.map((d) => rm(d, { recursive: true, force: true })));
   }

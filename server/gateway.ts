@@ -17,6 +17,22 @@ import { StateDir } from './store.js';
 /** Re-sign the CRL at start-up when it would expire within this many days. */
 const CRL_REFRESH_DAYS = 365;
 
+/** IV_PROTO bits a client announces (openvpn src/openvpn/ssl.h). */
+const IV_PROTO_REQUEST_PUSH = 1 << 2;
+const IV_PROTO_AUTH_PENDING_KW = 1 << 4;
+/** OpenVPN's default --hand-window: what a client waits for PUSH_REPLY anyway. */
+const PENDING_AUTH_TIMEOUT_S = 60;
+
+/**
+ * A client that takes PUSH_REPLY without asking for it (so openvpn pushes as soon as it
+ * sees the authentication done) and understands AUTH_PENDING with keywords: OpenVPN 2.5+.
+ */
+export function takesPushUnasked(env: ReadonlyMap<string, string>): boolean {
+  const proto = Number(env.get('IV_PROTO') ?? 0);
+  const need = IV_PROTO_REQUEST_PUSH | IV_PROTO_AUTH_PENDING_KW;
+  return Number.isInteger(proto) && (proto & need) === need;
+}
+
 interface ClientRequest {
   kind: 'CONNECT' | 'REAUTH' | 'ESTABLISHED' | 'DISCONNECT';
   cid: string;
@@ -223,11 +239,42 @@ class Gateway {
     const decision = await decideAdmission({ env: req.env, settings, index, otherConnectedAccounts: others });
     if (decision.allow) {
       if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account: decision.account, established: false, admittedAt: now });
-      await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
+      if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) {
+        await this.admitAndWake(req);
+      } else {
+        await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
+      }
     } else {
       this.log(`ferry-server: refused ${decision.reason}`);
       await this.mgmt().command(`client-deny ${req.cid} ${req.kid} ${quoteArg(decision.reason)} ${quoteArg(decision.clientReason)}`);
     }
+  }
+
+  /**
+   * Why a client-pending-auth goes with the client-auth-nt (openvpn 2.6 sources): multi.c
+   * management_client_auth only records the result on the key (tls_authenticate_key) and
+   * reschedules nothing, so openvpn acts on it (ssl.c tls_multi_process, then
+   * multi_connection_established, which pushes at once to an IV_PROTO_REQUEST_PUSH client)
+   * only when the client's instance next runs: on its next packet, in practice the client's
+   * PUSH_REQUEST a second after it started, or its own timer (whole seconds). Every login
+   * waited about a second after our answer. management_client_pending_auth is the one
+   * management call that wakes the instance (multi_schedule_context_wakeup). Both go in one
+   * write, pending first: openvpn runs them in one read of its socket (manage.c man_read),
+   * then the instance, which pushes; a connected client never gets an AUTH_PENDING, and if
+   * the two are read apart the login is only as slow as before. The client sees AUTH_PENDING
+   * (timeout 60, its default hand-window: nothing changes) and an empty INFO_PRE, then PUSH_REPLY.
+   */
+  private async admitAndWake(req: ClientRequest): Promise<void> {
+    const [wake, admit] = this.mgmt().commands([
+      `client-pending-auth ${req.cid} ${req.kid} ${quoteArg('')} ${PENDING_AUTH_TIMEOUT_S}`,
+      `client-auth-nt ${req.cid} ${req.kid}`,
+    ]);
+    // The client is admitted whatever becomes of the wake-up; it only saves time.
+    const woken = wake!.then(
+      () => undefined,
+      (err: Error) => this.log(`ferry-server: client-pending-auth for client ${req.cid} failed (its push waits for its own request): ${err.message}`),
+    );
+    await Promise.all([admit, woken]);
   }
 
   async handleControl(req: ControlRequest): Promise<unknown> {

@@ -78,14 +78,22 @@ export class ManagementConnection {
    * lines of a multi-line answer up to END. ERROR: rejects.
    */
   command(command: string): Promise<string[]> {
-    if (/[\r\n]/.test(command)) {
-      return Promise.reject(new ManagementError('a management command must be one line'));
+    return this.commands([command])[0]!;
+  }
+
+  /**
+   * Sends several commands in one write, so that OpenVPN reads them together (one recv of
+   * its 256-byte buffer, when they fit) and runs them back to back, before its event loop
+   * does anything else. One promise per command, as command() gives.
+   */
+  commands(commands: string[]): Array<Promise<string[]>> {
+    if (commands.some((c) => /[\r\n]/.test(c))) {
+      return commands.map(() => Promise.reject(new ManagementError('a management command must be one line')));
     }
-    if (this.closed) return Promise.reject(new ManagementError('the management connection is closed'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ command, lines: [], resolve, reject });
-      this.socket.write(`${command}\n`);
-    });
+    if (this.closed) return commands.map(() => Promise.reject(new ManagementError('the management connection is closed')));
+    const answers = commands.map((command) => new Promise<string[]>((resolve, reject) => this.queue.push({ command, lines: [], resolve, reject })));
+    this.socket.write(commands.map((c) => `${c}\n`).join(''));
+    return answers;
   }
 
   onClose(listener: (err?: Error) => void): void {

@@ -17,7 +17,7 @@ describe.skipIf(labSkipReason()).each(['tcp', 'udp'] as const)('gateway over %s'
   beforeAll(async () => {
     lab = await createLab();
     dir = await initServer(['--proto', proto, '--host', lab.addr.gatewayUnderlay, '--pool', lab.addr.pool, '--subnet', lab.addr.vpcSubnet, '--port', '1194']);
-    passwords = await addAccounts(dir, ['alice', 'bob']);
+    passwords = await addAccounts(dir, ['alice', 'bob', 'carol']);
     gateway = await readyGateway(lab, dir);
   });
 
@@ -60,6 +60,33 @@ describe.skipIf(labSkipReason()).each(['tcp', 'udp'] as const)('gateway over %s'
       await client.waitFor(CONNECTED);
       await client.waitFor(/Data Channel: cipher 'AES-256-GCM'/);
       expect(await lab.ping('client', lab.addr.vpcHost, 3)).toBe(true);
+    } finally {
+      await client.stop();
+    }
+  });
+
+  it('pushes as soon as it admits a client: a client-pending-auth wakes openvpn, no waiting for the PUSH_REQUEST', async () => {
+    // openvpn's own log, through ferry-server's stdout, in order. Without the wake-up
+    // (server/gateway.ts admitAndWake) openvpn sits on the answer until the client's
+    // PUSH_REQUEST, a second after its start, makes it look again (over TCP; over UDP its own
+    // one-second timer may come first, so the AUTH_PENDING the client saw is checked too).
+    const from = gateway.lines.length;
+    const files = await unpackBundle(dir, 'carol');
+    const config = await handWrittenConfig(files, { host: lab.addr.gatewayUnderlay, port: 1194, proto, credentials: ['carol', passwords.get('carol')!] });
+    const client = startOpenvpnClient(lab, config);
+    try {
+      await client.waitFor(CONNECTED);
+      await gateway.waitFor(/SENT CONTROL \[carol\]: 'PUSH_REPLY/);
+      const log = gateway.lines.slice(from);
+      const admitted = log.findIndex((l) => /MANAGEMENT: CMD 'client-auth-nt /.test(l));
+      const pushed = log.findIndex((l) => /SENT CONTROL \[carol\]: 'PUSH_REPLY/.test(l));
+      expect(admitted).toBeGreaterThanOrEqual(0);
+      expect(pushed).toBeGreaterThan(admitted);
+      expect(log.slice(admitted, pushed).filter((l) => /PUSH: Received control message: 'PUSH_REQUEST'/.test(l))).toEqual([]);
+      // What the client sees of it: AUTH_PENDING with its own default timeout, then the push.
+      const seen = client.lines.findIndex((l) => /AUTH_PENDING received, extending handshake timeout from 60s to 60s/.test(l));
+      expect(seen).toBeGreaterThanOrEqual(0);
+      expect(client.lines.findIndex((l) => /PUSH: Received control message: 'PUSH_REPLY/.test(l))).toBeGreaterThan(seen);
     } finally {
       await client.stop();
     }

@@ -117,6 +117,8 @@ export interface StockServerOptions {
   proto?: 'udp' | 'tcp';
   /** Default 1194. */
   port?: number;
+  /** Tunnel pool (CIDR); default the lab's. Another server running in the same lab needs its own. */
+  pool?: string;
   /** `keepalive PING RESTART` seconds (pushed to clients too); default [10, 60]. */
   keepalive?: [number, number];
   /** Path of a tls-crypt key (see makeTlsCryptKey); clients then need the same key. */
@@ -198,7 +200,7 @@ function serverConfigLines(lab: Lab, opts: StockServerOptions & { proto: 'udp' |
     `proto ${opts.proto}`,
     'dev tun',
     'topology subnet',
-    `server ${cidrToAddressMask(lab.addr.pool)}`,
+    `server ${cidrToAddressMask(opts.pool ?? lab.addr.pool)}`,
     `push "route ${cidrToAddressMask(lab.addr.vpcSubnet)}"`,
     `ca ${quote(opts.pki.ca)}`,
     `cert ${quote(opts.pki.serverCert)}`,

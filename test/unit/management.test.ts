@@ -45,6 +45,27 @@ describe('ManagementConnection', () => {
     mgmt.close();
   });
 
+  it('sends a batch of commands in one write and answers each in order, an error only its own', async () => {
+    const chunks: string[] = [];
+    const peer = await fakePeer((line, socket) => {
+      if (line === 'client-pending-auth 3 1 "" 60') socket.write('ERROR: client-pending-auth command failed. Extra parameter might be too long\n');
+      if (line === 'client-auth-nt 3 1') socket.write('SUCCESS: client-auth command succeeded\n');
+    });
+    server = peer.server;
+    server.on('connection', (socket) => socket.on('data', (chunk) => chunks.push(chunk.toString())));
+    const mgmt = await ManagementConnection.connect(peer.socketPath, () => {});
+    const [pending, auth] = mgmt.commands(['client-pending-auth 3 1 "" 60', 'client-auth-nt 3 1']);
+    await expect(pending).rejects.toThrow(/client-pending-auth: client-pending-auth command failed/);
+    expect(await auth).toEqual(['client-auth command succeeded']);
+    // One write: openvpn reads both in one recv and runs them back to back (see server/gateway.ts).
+    expect(chunks).toEqual(['client-pending-auth 3 1 "" 60\nclient-auth-nt 3 1\n']);
+    // A batch with one bad line sends none of it.
+    await expect(Promise.all(mgmt.commands(['status', 'kill x\nsignal SIGTERM']))).rejects.toThrow(/one line/);
+    await mgmt.command('client-auth-nt 3 1');
+    expect(chunks.join('')).toBe('client-pending-auth 3 1 "" 60\nclient-auth-nt 3 1\nclient-auth-nt 3 1\n');
+    mgmt.close();
+  });
+
   it('refuses a command with a line break (no command injection)', async () => {
     const peer = await fakePeer(() => {});
     server = peer.server;
