@@ -24,6 +24,7 @@ const USAGE = `usage:
   ferry-server client bundle ACCOUNT --out FILE.zip
   ferry-server client passwd ACCOUNT [--json]
   ferry-server client revoke ACCOUNT
+  ferry-server client delete ACCOUNT...       删除 SSL 客户端 / delete SSL clients: revoke, cut, remove
   ferry-server client list [--json]
   ferry-server config
   ferry-server run
@@ -126,9 +127,15 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       const { values, positionals } = parse(rest, COMMON_OPTIONS, 1);
       const state = stateDir(values.dir);
       const account = await (await accounts()).revokeAccount(state, positionals[0]!);
-      const cut = (await controlRequest(state.controlSocket, { op: 'kill', account: account.name })) as { killed: number } | undefined;
-      const session = cut === undefined ? 'gateway not running' : cut.killed > 0 ? 'live session cut' : 'not connected';
-      io.out(`revoked ${account.name}: certificate added to the CRL; ${session}`);
+      io.out(`revoked ${account.name}: certificate added to the CRL; ${await cutSession(state, account.name)}`);
+      return;
+    }
+    case 'delete': {
+      const { values, positionals } = parse(rest, COMMON_OPTIONS, 'any');
+      const state = stateDir(values.dir);
+      for (const account of await (await accounts()).deleteAccounts(state, positionals)) {
+        io.out(`deleted ${account.name}: certificate in the CRL, account and files removed; ${await cutSession(state, account.name)}`);
+      }
       return;
     }
     case 'list': {
@@ -155,8 +162,14 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       return;
     }
     default:
-      throw new InputError(`unknown client command "${sub ?? ''}": use add, bundle, passwd, revoke or list`);
+      throw new InputError(`unknown client command "${sub ?? ''}": use add, bundle, passwd, revoke, delete or list`);
   }
+}
+
+/** Cuts an account's live session through the running gateway (after its revocation). */
+async function cutSession(state: StateDir, account: string): Promise<string> {
+  const cut = (await controlRequest(state.controlSocket, { op: 'kill', account })) as { killed: number } | undefined;
+  return cut === undefined ? 'gateway not running' : cut.killed > 0 ? 'live session cut' : 'not connected';
 }
 
 async function gatewayStatus(state: StateDir): Promise<GatewayStatus | undefined> {

@@ -132,20 +132,25 @@ export class StateDir {
 
   /**
    * Removes what a killed command left behind: temp files, and client key pairs that no
-   * index entry names. Only files older than ORPHAN_AGE_MS, because another command may be
-   * writing its new accounts' files right now, before it takes the lock to commit them.
-   * Call with the lock held.
+   * account names. Key pairs of retired serials (revoked, and no longer any account's: the
+   * account was deleted or added again) go at once: serials are random, so no command can be
+   * writing one of them. Anything else only once older than ORPHAN_AGE_MS, because another
+   * command may be writing its new accounts' files right now, before it takes the lock to
+   * commit them. Call with the lock held.
    */
   async collectGarbage(index: Index, now = Date.now()): Promise<string[]> {
-    const referenced = new Set([...index.accounts.map((a) => a.serial), ...index.revoked.map((r) => r.serial)]);
+    const live = new Set(index.accounts.map((a) => a.serial));
+    const retired = new Set(index.revoked.map((r) => r.serial).filter((serial) => !live.has(serial)));
     const removed: string[] = [];
     for (const dir of [this.dir, this.pkiDir, this.clientsDir]) {
       for (const name of await readdir(dir)) {
-        const orphan = name.endsWith('.tmp') || (dir === this.clientsDir && !referenced.has(name.replace(/\.(crt|key)$/, '')));
+        const serial = name.replace(/\.(crt|key)$/, '');
+        const orphan = name.endsWith('.tmp') || (dir === this.clientsDir && !live.has(serial));
         if (!orphan) continue;
         const file = path.join(dir, name);
         const info = await stat(file).catch(() => undefined);
-        if (!info?.isFile() || now - info.mtimeMs < ORPHAN_AGE_MS) continue;
+        const retiredPair = dir === this.clientsDir && retired.has(serial) && !name.endsWith('.tmp');
+        if (!info?.isFile() || (!retiredPair && now - info.mtimeMs < ORPHAN_AGE_MS)) continue;
         await rm(file, { force: true });
         removed.push(file);
       }
