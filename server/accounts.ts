@@ -46,6 +46,7 @@ export async function addAccounts(state: StateDir, names: string[], opts: { keyT
     const issued = await mapLimit(names, CONCURRENCY, (name) =>
       issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType, passwords.get(name), written),
     );
+    testHold('client-add:issued');
     await state.withLock(async () => {
       const index = await state.readIndex();
       checkNamesFree(index, names, settings);

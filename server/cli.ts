@@ -26,6 +26,7 @@ const USAGE = `usage:
   ferry-server client revoke ACCOUNT
   ferry-server client delete ACCOUNT...       删除 SSL 客户端 / delete SSL clients: revoke, cut, remove
   ferry-server client list [--json]
+  ferry-server delete [--yes]                 删除 SSL 服务端 / delete the SSL server (none of its clients may remain)
   ferry-server config
   ferry-server run
   ferry-server status [--json]
@@ -97,6 +98,10 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
     case 'status': {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
       return status(stateDir(values.dir), values.json ?? false, io);
+    }
+    case 'delete': {
+      const { values } = parse(rest, { ...COMMON_OPTIONS, yes: { type: 'boolean' } }, 0);
+      return (await import('./delete.js')).deleteServerCommand(stateDir(values.dir), values.yes ?? false, io);
     }
     default:
       throw new InputError(`unknown command "${command}" (see ferry-server --help)`);

@@ -1,7 +1,10 @@
 /**
  * Deleting against a running gateway: a deleted account's live session is cut and its old
- * bundle refused while a new account of the same name connects.
+ * bundle refused while a new account of the same name connects; deleting the server stops
+ * the gateway (or the openvpn a killed run left) and leaves nothing behind.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,5 +68,55 @@ describe.skipIf(labSkipReason())('client delete against a running gateway', () =
     expect(await again.waitForAny({ connected: CONNECTED, refused: AUTH_FAILED })).toBe('connected');
     expect(await lab.ping('client', lab.addr.vpcHost, 1)).toBe(true);
     await again.stop();
+  });
+});
+
+describe.skipIf(labSkipReason())('server delete against a running gateway', () => {
+  let lab: Lab;
+  let gateway: Watched | undefined;
+
+  beforeAll(async () => {
+    lab = await createLab();
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await lab?.teardown();
+  });
+
+  const processesInGateway = () => execFileSync('ip', ['netns', 'pids', lab.ns.gateway], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+
+  async function expectNothingLeft(dir: string): Promise<void> {
+    expect(processesInGateway()).toEqual([]);
+    expect((await lab.exec('gateway', ['ip', 'link', 'show', 'tun0'])).code).not.toBe(0);
+    expect(existsSync(dir)).toBe(false);
+  }
+
+  const newServer = () => initServer(['--no-two-factor', '--host', lab.addr.gatewayUnderlay, '--pool', lab.addr.pool, '--subnet', lab.addr.vpcSubnet]);
+
+  it('asks the running gateway to stop, waits for it, and leaves no process, tun device or file', async () => {
+    const dir = await newServer();
+    gateway = await readyGateway(lab, dir);
+    expect(processesInGateway()).toHaveLength(2); // ferry-server run and its openvpn
+    const deleted = await ferryServer(['delete', '--dir', dir, '--yes']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stdout).toMatch(/^deleted SSL server "ferry": removed .*; gateway stopped$/m);
+    // Checked as soon as the command returns: it waited for both processes to exit.
+    await expectNothingLeft(dir);
+    expect(await gateway.exited).toBe(0);
+    expect(gateway.lines.join('\n')).toMatch(/ferry-server: stopping \(asked to over the control socket\)/);
+    gateway = undefined;
+  });
+
+  it('stops the openvpn a SIGKILLed run left behind', async () => {
+    const dir = await newServer();
+    gateway = await readyGateway(lab, dir);
+    await gateway.stop('SIGKILL');
+    gateway = undefined;
+    expect(processesInGateway()).toHaveLength(1); // the orphaned openvpn
+    const deleted = await ferryServer(['delete', '--dir', dir, '--yes']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stdout).toMatch(/; stopped an openvpn left behind by a killed run$/m);
+    await expectNothingLeft(dir);
   });
 });
