@@ -1,4 +1,4 @@
-/** SSL client accounts: add, new password, revoke, list, bundle (the seed's section 3.4.3). */
+/** SSL client accounts: add, new password, revoke, delete, list, bundle (the seed's section 3.4.3). */
 import { readFile, rm } from 'node:fs/promises';
 import { zipSync, strToU8 } from 'fflate';
 import { writeFileAtomic } from '../core/util/atomic-file.js';
@@ -8,6 +8,7 @@ import { generatePassword, hashPassword } from './password.js';
 import type { CertificateAuthority } from './pki.js';
 import type { KeyType, Settings } from './settings.js';
 import { findAccount, StateDir, type Account, type Index } from './store.js';
+import { testHold } from './test-hold.js';
 
 const ACCOUNT_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 /** Issue this many accounts at once: overlaps key generation (thread pool) with file syncs. */
@@ -33,14 +34,7 @@ export interface AddedAccount {
  * single commit point, after uniqueness is checked again against what others committed.
  */
 export async function addAccounts(state: StateDir, names: string[], opts: { keyType?: KeyType } = {}): Promise<AddedAccount[]> {
-  if (names.length === 0) throw new InputError('name at least one account: ferry-server client add ACCOUNT...');
-  const seen = new Set<string>();
-  for (const name of names) {
-    validateAccountName(name);
-    const key = name.toLowerCase();
-    if (seen.has(key)) throw new InputError(`account "${name}" is listed twice`);
-    seen.add(key);
-  }
+  const seen = distinctNames(names, 'add');
   const settings = await state.readSettings();
   checkNamesFree(await state.readIndex(), names, settings);
   // The slow password hashes start now, on the thread pool, while the X.509 stack loads.
@@ -52,6 +46,7 @@ export async function addAccounts(state: StateDir, names: string[], opts: { keyT
     const issued = await mapLimit(names, CONCURRENCY, (name) =>
       issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType, passwords.get(name), written),
     );
+    testHold('client-add:issued');
     await state.withLock(async () => {
       const index = await state.readIndex();
       checkNamesFree(index, names, settings);
@@ -71,6 +66,19 @@ export async function addAccounts(state: StateDir, names: string[], opts: { keyT
     await Promise.all(written.map((file) => rm(file, { force: true })));
     throw err;
   }
+}
+
+/** Checks a command's account names (at least one, each valid, none twice); returns them lower-cased. */
+function distinctNames(names: string[], command: string): Set<string> {
+  if (names.length === 0) throw new InputError(`name at least one account: ferry-server client ${command} ACCOUNT...`);
+  const seen = new Set<string>();
+  for (const name of names) {
+    validateAccountName(name);
+    const key = name.toLowerCase();
+    if (seen.has(key)) throw new InputError(`account "${name}" is listed twice`);
+    seen.add(key);
+  }
+  return seen;
 }
 
 function checkNamesFree(index: Index, names: string[], settings: Settings): void {
@@ -149,6 +157,42 @@ export async function revokeAccount(state: StateDir, name: string): Promise<Acco
     await state.writeIndex(index); // commit point; the CRL below is re-derived if we die now
     await state.ensureCrlCurrent(index);
     return account;
+  });
+}
+
+/**
+ * Deletes accounts all-or-nothing (seed 3.4.3.2): an active one is revoked first, so its
+ * serial stays in index.revoked and the CRL for good; the account entry (password hash
+ * included) leaves the index, the single commit point; then the CRL is brought up to date
+ * and the key pairs of retired serials removed, which the next command that takes the lock
+ * also does if this one is killed in between. The caller cuts live sessions. The name is
+ * free again for `client add`.
+ */
+export async function deleteAccounts(state: StateDir, names: string[]): Promise<Account[]> {
+  const wanted = distinctNames(names, 'delete');
+  await state.readSettings();
+  return state.withLock(async () => {
+    const index = await state.readIndex();
+    const missing = names.filter((name) => !findAccount(index, name));
+    if (missing.length > 0) {
+      const list = missing.map((name) => `"${name}"`).join(', ');
+      throw new InputError(`no account${missing.length > 1 ? 's' : ''} ${list}; nothing was deleted (see "ferry-server client list")`);
+    }
+    const deleted = index.accounts.filter((a) => wanted.has(a.name.toLowerCase()));
+    const revokedAt = new Date().toISOString();
+    const listed = new Set(index.revoked.map((r) => r.serial));
+    const newlyRevoked = deleted.filter((a) => !listed.has(a.serial)); // active ones (or a revoked one the CRL somehow lacks)
+    const next: Index = {
+      ...index,
+      crlNumber: index.crlNumber + (newlyRevoked.length > 0 ? 1 : 0),
+      accounts: index.accounts.filter((a) => !wanted.has(a.name.toLowerCase())),
+      revoked: [...index.revoked, ...newlyRevoked.map((a) => ({ serial: a.serial, account: a.name, revokedAt }))],
+    };
+    await state.writeIndex(next); // commit point; a killed run leaves the CRL and files to the next command
+    testHold('client-delete:committed');
+    await state.ensureCrlCurrent(next);
+    await state.collectGarbage(next);
+    return deleted;
   });
 }
 

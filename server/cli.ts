@@ -24,7 +24,9 @@ const USAGE = `usage:
   ferry-server client bundle ACCOUNT --out FILE.zip
   ferry-server client passwd ACCOUNT [--json]
   ferry-server client revoke ACCOUNT
+  ferry-server client delete ACCOUNT...       删除 SSL 客户端 / delete SSL clients: revoke, cut, remove
   ferry-server client list [--json]
+  ferry-server delete [--yes]                 删除 SSL 服务端 / delete the SSL server (none of its clients may remain)
   ferry-server config
   ferry-server run
   ferry-server status [--json]
@@ -97,6 +99,10 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
       return status(stateDir(values.dir), values.json ?? false, io);
     }
+    case 'delete': {
+      const { values } = parse(rest, { ...COMMON_OPTIONS, yes: { type: 'boolean' } }, 0);
+      return (await import('./delete.js')).deleteServerCommand(stateDir(values.dir), values.yes ?? false, io);
+    }
     default:
       throw new InputError(`unknown command "${command}" (see ferry-server --help)`);
   }
@@ -126,9 +132,15 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       const { values, positionals } = parse(rest, COMMON_OPTIONS, 1);
       const state = stateDir(values.dir);
       const account = await (await accounts()).revokeAccount(state, positionals[0]!);
-      const cut = (await controlRequest(state.controlSocket, { op: 'kill', account: account.name })) as { killed: number } | undefined;
-      const session = cut === undefined ? 'gateway not running' : cut.killed > 0 ? 'live session cut' : 'not connected';
-      io.out(`revoked ${account.name}: certificate added to the CRL; ${session}`);
+      io.out(`revoked ${account.name}: certificate added to the CRL; ${await cutSession(state, account.name)}`);
+      return;
+    }
+    case 'delete': {
+      const { values, positionals } = parse(rest, COMMON_OPTIONS, 'any');
+      const state = stateDir(values.dir);
+      for (const account of await (await accounts()).deleteAccounts(state, positionals)) {
+        io.out(`deleted ${account.name}: certificate in the CRL, account and files removed; ${await cutSession(state, account.name)}`);
+      }
       return;
     }
     case 'list': {
@@ -155,8 +167,14 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       return;
     }
     default:
-      throw new InputError(`unknown client command "${sub ?? ''}": use add, bundle, passwd, revoke or list`);
+      throw new InputError(`unknown client command "${sub ?? ''}": use add, bundle, passwd, revoke, delete or list`);
   }
+}
+
+/** Cuts an account's live session through the running gateway (after its revocation). */
+async function cutSession(state: StateDir, account: string): Promise<string> {
+  const cut = (await controlRequest(state.controlSocket, { op: 'kill', account })) as { killed: number } | undefined;
+  return cut === undefined ? 'gateway not running' : cut.killed > 0 ? 'live session cut' : 'not connected';
 }
 
 async function gatewayStatus(state: StateDir): Promise<GatewayStatus | undefined> {

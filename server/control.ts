@@ -1,7 +1,8 @@
 /**
  * The control socket of `ferry-server run` (run/control.sock, 0600 in a 0700 directory).
  * OpenVPN serves one management client at a time and the running gateway holds it, so
- * other commands (status, revoke's session cut) ask the gateway through this socket.
+ * other commands (status, the session cut of revoke and delete, delete's shutdown) ask the
+ * gateway through this socket.
  * Protocol: one JSON request per line, one JSON reply per line.
  */
 import type { Server } from 'node:net';
@@ -11,6 +12,8 @@ import { requestJsonSocket, serveJsonSocket } from '../core/util/json-socket.js'
 export const ControlRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('status') }),
   z.object({ op: z.literal('kill'), account: z.string().min(1).max(64) }),
+  /** Stop the gateway (`ferry-server delete`); the reply names the pid to wait for. */
+  z.object({ op: z.literal('shutdown') }),
 ]);
 export type ControlRequest = z.infer<typeof ControlRequestSchema>;
 

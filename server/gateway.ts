@@ -1,10 +1,13 @@
 /**
  * `ferry-server run`: the real openvpn server in the foreground, admitted clients decided
- * here (management-client-auth), a control socket for status and session cuts, and a clean
- * stop on SIGTERM/SIGINT.
+ * here (management-client-auth), a control socket for status, session cuts and shutdown, and
+ * a clean stop on SIGTERM/SIGINT or a shutdown request.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import { writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError } from '../core/util/errors.js';
 import { ManagementConnection, quoteArg, type Notification } from '../core/management/connection.js';
@@ -76,7 +79,10 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
   let alive = true;
   void exited.then(() => (alive = false));
 
-  const gateway = new Gateway(state, log);
+  let requestShutdown!: () => void;
+  const shutdownRequested = new Promise<void>((resolve) => (requestShutdown = resolve));
+  // After the reply is on its way: the stop below closes the control socket.
+  const gateway = new Gateway(state, log, () => setImmediate(requestShutdown));
   const lastProblem = () => recentOutput.filter((l) => /error|fatal|cannot|exiting/i.test(l)).pop() ?? recentOutput.at(-1) ?? 'no output';
   let control: Server | undefined;
   let crlTimer: NodeJS.Timeout | undefined;
@@ -88,9 +94,13 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
     crlTimer = setInterval(() => void refreshCrlIfNeeded(state, log).catch((err: Error) => log(`ferry-server: CRL refresh failed: ${err.message}`)), 86_400_000);
     crlTimer.unref();
     log(`ferry-server: gateway "${settings.name}" ready on ${settings.proto.toUpperCase()} port ${settings.port}`);
-    const outcome = await Promise.race([opts.stopSignal.then(() => 'stop' as const), exited.then(() => 'exited' as const)]);
+    const outcome = await Promise.race([
+      opts.stopSignal.then(() => 'stop' as const),
+      shutdownRequested.then(() => 'shutdown' as const),
+      exited.then(() => 'exited' as const),
+    ]);
     if (outcome === 'exited') throw new FerryError(`openvpn stopped unexpectedly: ${lastProblem()}`);
-    log('ferry-server: stopping');
+    log(outcome === 'shutdown' ? 'ferry-server: stopping (asked to over the control socket)' : 'ferry-server: stopping');
   } catch (err) {
     if (!alive && !(err instanceof FerryError)) throw new FerryError(`openvpn failed to start: ${lastProblem()}`);
     throw err;
@@ -109,16 +119,74 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
  * was left by a `run` that was killed (SIGKILL): stop it, or it would keep the port and
  * the tun device, and hold new clients forever waiting for an admission decision.
  */
-async function stopOrphanedOpenvpn(state: StateDir, log: (line: string) => void): Promise<void> {
+async function stopOrphanedOpenvpn(state: StateDir, log: (line: string) => void): Promise<boolean> {
   const orphan = await ManagementConnection.connect(state.managementSocket, () => {}, { attempts: 1 }).catch(() => undefined);
   if (orphan) {
     const closed = new Promise<void>((resolve) => orphan.onClose(() => resolve()));
+    const pid = Number(/pid=(\d+)/.exec((await orphan.command('pid').catch(() => [])).join(' '))?.[1] ?? 0);
     await orphan.command('signal SIGTERM').catch(() => undefined);
-    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    await Promise.race([closed, sleep(10_000, undefined, { ref: false })]); // unref: a CLI must not wait out the timer
     orphan.close();
+    // The socket closes before openvpn has removed its tun device and exited: wait for that
+    // too, so the port and device are free when this returns.
+    const ours = () => isRunningConfig(pid, state.serverConfigFile);
+    if (pid > 0 && !(await waitUntilGone(ours, 10_000))) {
+      process.kill(pid, 'SIGKILL');
+      await waitUntilGone(ours, 10_000);
+    }
     log('ferry-server: stopped an openvpn left behind by a previous run');
   }
   await state.removeRunFile(state.managementSocket);
+  return orphan !== undefined;
+}
+
+/**
+ * For `ferry-server delete`: stops the gateway of `state` and returns once nothing of it
+ * runs any more. A running `ferry-server run` is asked over the control socket, then waited
+ * for until its process has exited (it stops its openvpn first); otherwise an openvpn a
+ * killed run left is stopped. Call only when run/ is a real directory of the state (not a
+ * link placed there).
+ */
+export async function stopGateway(state: StateDir): Promise<'stopped' | 'orphan' | 'none'> {
+  const reply = await controlRequest(state.controlSocket, { op: 'shutdown' }).catch((err: Error) => {
+    throw new FerryError(`the running gateway did not agree to stop (${err.message}); stop "ferry-server run" yourself, then run the command again`);
+  });
+  if (reply !== undefined) {
+    const parsed = z.object({ pid: z.number().int().positive() }).safeParse(reply);
+    if (!parsed.success) throw new FerryError('the running gateway did not say which process to wait for; stop "ferry-server run" yourself, then run the command again');
+    const { pid } = parsed.data;
+    if (!(await waitUntilGone(() => isRunning(pid), 60_000))) {
+      throw new FerryError(`the gateway (pid ${pid}) did not stop within a minute; stop it, then run the command again`);
+    }
+    return 'stopped';
+  }
+  return (await stopOrphanedOpenvpn(state, () => {})) ? 'orphan' : 'none';
+}
+
+/** Polls `alive` until false; false if it still holds after `timeoutMs`. */
+async function waitUntilGone(alive: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; await alive(); await sleep(20)) {
+    if (Date.now() > deadline) return false;
+  }
+  return true;
+}
+
+/** A process that exists and is not a zombie (one that exited, waiting for its parent to reap it). */
+async function isRunning(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat === undefined ? process.platform !== 'linux' : !/^\d+ \(.*\) Z/s.test(stat);
+}
+
+/** Only a process still running our config is our openvpn: a pid alone may have been reused. */
+async function isRunningConfig(pid: number, config: string): Promise<boolean> {
+  if (pid <= 0 || !(await isRunning(pid))) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.split('\0').includes(config);
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number | null>, alive: boolean): Promise<void> {
@@ -155,6 +223,7 @@ class Gateway {
   constructor(
     private readonly state: StateDir,
     private readonly log: (line: string) => void,
+    private readonly requestShutdown: () => void,
   ) {}
 
   async attach(isAlive: () => boolean): Promise<void> {
@@ -287,6 +356,9 @@ class Gateway {
         for (const cid of ids) await this.mgmt().command(`client-kill ${cid} HALT`);
         return { killed: ids.length };
       }
+      case 'shutdown':
+        this.requestShutdown();
+        return { pid: process.pid };
     }
   }
 

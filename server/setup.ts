@@ -49,14 +49,14 @@ export async function initServer(state: StateDir, input: SettingsInput): Promise
     serverCommonName: `ferry-gateway-${randomBytes(4).toString('hex')}`,
     profileRevision: 0,
   });
-  if (await state.isInitialised()) {
-    throw new InputError(`${state.dir} already holds a Ferry server; change it with "ferry-server set"`);
-  }
+  const refuseIfTaken = async () => {
+    if (await state.isInitialised()) throw new InputError(`${state.dir} already holds a Ferry server; change it with "ferry-server set"`);
+    if (await state.isBeingDeleted()) throw state.beingDeletedError();
+  };
+  await refuseIfTaken();
   await state.ensureLayout();
   return state.withLock(async () => {
-    if (await state.isInitialised()) {
-      throw new InputError(`${state.dir} already holds a Ferry server; change it with "ferry-server set"`);
-    }
+    await refuseIfTaken();
     // Everything below is overwritten by a retry until settings.json, the commit point, exists.
     const ca = await createCa(`Ferry CA (${draft.name})`, draft.keyType);
     await writeFileAtomic(state.caKey, ca.keyPem);

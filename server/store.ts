@@ -7,10 +7,13 @@
  *   pki/crl.pem crl.json the CRL and its number/nextUpdate (derived from index.json)
  *   clients/SERIAL.crt SERIAL.key   one pair per issued certificate, never overwritten
  *   run/                 openvpn config, management and control sockets of `ferry-server run`
+ *   deleting.json        settings.json renamed by `ferry-server delete`: its commit point
+ *   .lock                the lock (proper-lockfile)
  *
  * Mutations hold an exclusive lock and write files before the index that names them, so a
  * command killed half-way leaves at most unreferenced files; the CRL is re-derived from the
- * index whenever its number lags behind.
+ * index whenever its number lags behind. LAYOUT below lists these names: `delete` removes
+ * nothing else.
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -49,10 +52,27 @@ export type CrlMeta = z.infer<typeof CrlMetaSchema>;
 /** Files a killed command left are collected once they are this old (no command runs this long). */
 export const ORPHAN_AGE_MS = 10 * 60_000;
 
+/** writeFileAtomic's temporary files: `.NAME.<12 hex>.tmp`. */
+const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Every name ferry-server creates, by folder ('' is the state directory itself): files
+ * (regular files, or sockets in run/) and the three folders. What `delete` may remove.
+ */
+export const LAYOUT: Record<'' | 'pki' | 'clients' | 'run', RegExp[]> = {
+  '': [/^(settings|index|deleting)\.json$/, TEMP_FILE],
+  pki: [/^(ca|server)\.(crt|key)$/, /^auth-token\.key$/, /^crl\.(pem|json)$/, TEMP_FILE],
+  clients: [/^[0-9a-f]+\.(crt|key)$/, TEMP_FILE],
+  run: [/^server\.conf$/, /^(management|control)\.sock$/, TEMP_FILE],
+};
+export const LAYOUT_FOLDERS = ['pki', 'clients', 'run'] as const;
+export const LOCK_NAME = '.lock';
+
 export class StateDir {
   constructor(readonly dir: string) {}
 
   get settingsFile() { return path.join(this.dir, 'settings.json'); }
+  get deletingFile() { return path.join(this.dir, 'deleting.json'); }
   get indexFile() { return path.join(this.dir, 'index.json'); }
   get pkiDir() { return path.join(this.dir, 'pki'); }
   get clientsDir() { return path.join(this.dir, 'clients'); }
@@ -74,8 +94,19 @@ export class StateDir {
     return exists(this.settingsFile);
   }
 
+  /** `ferry-server delete` passed its commit point here and did not finish. */
+  async isBeingDeleted(): Promise<boolean> {
+    return exists(this.deletingFile);
+  }
+
+  /** The error for every command but `delete` on a half-deleted directory. */
+  beingDeletedError(): InputError {
+    return new InputError(`the SSL server in ${this.dir} was being deleted when that command was stopped; finish with "ferry-server delete"`);
+  }
+
   async readSettings(): Promise<Settings> {
     if (!(await this.isInitialised())) {
+      if (await this.isBeingDeleted()) throw this.beingDeletedError();
       throw new InputError(`no Ferry server in ${this.dir}: run "ferry-server init --host PUBLIC_HOST --subnet CIDR" first (or pass --dir)`);
     }
     return readJson(this.settingsFile, SettingsSchema);
@@ -126,26 +157,40 @@ export class StateDir {
   }
 
   /** Runs `fn` holding the state directory's exclusive lock (see core/util/lock.ts). */
-  withLock<T>(fn: () => Promise<T>): Promise<T> {
-    return withDirLock(this.dir, `another ferry-server command is holding ${this.dir}; try again when it has finished`, fn);
+  async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    // The lock lives in the directory: it cannot be taken once `delete` removed it (and
+    // proper-lockfile would retry that for 40 s).
+    const deleted = () => new FerryError(`the SSL server in ${this.dir} was deleted while this command ran; nothing was changed`);
+    if (!(await exists(this.dir))) throw deleted();
+    try {
+      return await withDirLock(this.dir, `another ferry-server command is holding ${this.dir}; try again when it has finished`, fn);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT' && !(await exists(this.dir))) throw deleted();
+      throw err;
+    }
   }
 
   /**
    * Removes what a killed command left behind: temp files, and client key pairs that no
-   * index entry names. Only files older than ORPHAN_AGE_MS, because another command may be
-   * writing its new accounts' files right now, before it takes the lock to commit them.
-   * Call with the lock held.
+   * account names. Key pairs of retired serials (revoked, and no longer any account's: the
+   * account was deleted or added again) go at once: serials are random, so no command can be
+   * writing one of them. Anything else only once older than ORPHAN_AGE_MS, because another
+   * command may be writing its new accounts' files right now, before it takes the lock to
+   * commit them. Call with the lock held.
    */
   async collectGarbage(index: Index, now = Date.now()): Promise<string[]> {
-    const referenced = new Set([...index.accounts.map((a) => a.serial), ...index.revoked.map((r) => r.serial)]);
+    const live = new Set(index.accounts.map((a) => a.serial));
+    const retired = new Set(index.revoked.map((r) => r.serial).filter((serial) => !live.has(serial)));
     const removed: string[] = [];
     for (const dir of [this.dir, this.pkiDir, this.clientsDir]) {
       for (const name of await readdir(dir)) {
-        const orphan = name.endsWith('.tmp') || (dir === this.clientsDir && !referenced.has(name.replace(/\.(crt|key)$/, '')));
+        const serial = name.replace(/\.(crt|key)$/, '');
+        const orphan = name.endsWith('.tmp') || (dir === this.clientsDir && !live.has(serial));
         if (!orphan) continue;
         const file = path.join(dir, name);
         const info = await stat(file).catch(() => undefined);
-        if (!info?.isFile() || now - info.mtimeMs < ORPHAN_AGE_MS) continue;
+        const retiredPair = dir === this.clientsDir && retired.has(serial) && !name.endsWith('.tmp');
+        if (!info?.isFile() || (!retiredPair && now - info.mtimeMs < ORPHAN_AGE_MS)) continue;
         await rm(file, { force: true });
         removed.push(file);
       }

@@ -1,5 +1,5 @@
 /** Runs the built `ferry-server` binary as a user would, and snapshots state directories. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,4 +88,33 @@ export async function unpackBundle(dir: string, account: string): Promise<string
   if (result.code !== 0) throw new Error(`bundle failed: ${result.stderr}`);
   for (const [name, data] of Object.entries(unzipSync(await readFile(zip)))) await write(path.join(out, name), data, { mode: 0o600 });
   return out;
+}
+
+/**
+ * Runs ferry-server with FERRY_SERVER_TEST_HOLD=point: the command stops itself (SIGSTOP)
+ * there and says so on stderr. Resolves once it is stopped there; throws if it ended first.
+ */
+export async function holdAt(point: string, args: string[]): Promise<{ child: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
+  const child = spawn(process.execPath, [FERRY_SERVER, ...args], {
+    env: { ...process.env, FERRY_SERVER_TEST_HOLD: point },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const held = await new Promise<boolean>((resolve) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes(`test hold at ${point}`)) resolve(true);
+    });
+    void exited.then(() => resolve(false));
+  });
+  if (!held) throw new Error(`ferry-server ${args.join(' ')} ended before reaching ${point}: ${stderr}`);
+  return { child, exited, stderr: () => stderr };
+}
+
+/** Stops the command at `point` and kills it there with SIGKILL, like a power cut at exactly that point. */
+export async function killAt(point: string, args: string[]): Promise<void> {
+  const { child, exited } = await holdAt(point, args);
+  child.kill('SIGKILL');
+  await exited;
 }
