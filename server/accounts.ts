@@ -32,7 +32,7 @@ export interface AddedAccount {
  * taking the lock (random serials need no counter); the index write under the lock is the
  * single commit point, after uniqueness is checked again against what others committed.
  */
-export async function addAccounts(state: StateDir, names: string[], opts: { keyType?: KeyType } = {}): Promise<AddedAccount[]> {
+export async function addAccounts(state: StateDir, names: string[], opts: { keyType?: KeyType; rateLimitMbps?: number } = {}): Promise<AddedAccount[]> {
   if (names.length === 0) throw new InputError('name at least one account: ferry-server client add ACCOUNT...');
   const seen = new Set<string>();
   for (const name of names) {
@@ -50,7 +50,7 @@ export async function addAccounts(state: StateDir, names: string[], opts: { keyT
   const written: string[] = [];
   try {
     const issued = await mapLimit(names, CONCURRENCY, (name) =>
-      issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType, passwords.get(name), written),
+      issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType, passwords.get(name), written, opts.rateLimitMbps),
     );
     await state.withLock(async () => {
       const index = await state.readIndex();
@@ -93,6 +93,7 @@ async function issueAccount(
   keyType: KeyType,
   pendingPassword: Promise<{ plain: string; hash: string }> | undefined,
   written: string[],
+  rateLimitMbps: number | undefined,
 ) {
   const { issueCertificate } = await import('./pki.js');
   const [cert, password] = await Promise.all([
@@ -111,6 +112,7 @@ async function issueAccount(
     notAfter: cert.notAfter.toISOString(),
     bundleRevision: settings.profileRevision,
     ...(password ? { passwordHash: password.hash } : {}),
+    ...(rateLimitMbps !== undefined ? { rateLimitMbps } : {}),
   };
   return { account, password: password?.plain };
 }
@@ -152,6 +154,20 @@ export async function revokeAccount(state: StateDir, name: string): Promise<Acco
   });
 }
 
+/** Sets (Mbit/s) or removes (undefined) an account's tunnel limit; the caller tells a running gateway. */
+export async function setRateLimit(state: StateDir, name: string, rateLimitMbps: number | undefined): Promise<Account> {
+  validateAccountName(name);
+  await state.readSettings();
+  return state.withLock(async () => {
+    const index = await state.readIndex();
+    const account = requireActive(index, name);
+    if (rateLimitMbps === undefined) delete account.rateLimitMbps;
+    else account.rateLimitMbps = rateLimitMbps;
+    await state.writeIndex(index);
+    return account;
+  });
+}
+
 function requireActive(index: Index, name: string): Account {
   const account = findAccount(index, name);
   if (!account) throw new InputError(`no account "${name}"; see "ferry-server client list"`);
@@ -168,6 +184,8 @@ export interface AccountView {
   /** The bundle predates a settings change and must be downloaded again. */
   bundleStale: boolean;
   connected: boolean;
+  /** Mbit/s in each direction; absent = unlimited. */
+  rateLimitMbps?: number;
 }
 
 export async function listAccounts(state: StateDir, connected: ReadonlySet<string>): Promise<AccountView[]> {
@@ -180,6 +198,7 @@ export async function listAccounts(state: StateDir, connected: ReadonlySet<strin
       expires: a.notAfter,
       createdAt: a.createdAt,
       ...(a.revokedAt ? { revokedAt: a.revokedAt } : {}),
+      ...(a.rateLimitMbps !== undefined ? { rateLimitMbps: a.rateLimitMbps } : {}),
       bundleStale: a.state === 'active' && a.bundleRevision < settings.profileRevision,
       connected: connected.has(a.name),
     }))
