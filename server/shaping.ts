@@ -173,7 +173,7 @@ export function planShaping(devices: ShapingDevices, from: Applied, to: ShapingT
     if (to.capKbit !== undefined && oldCap !== to.capKbit) {
       steps.push(
         tc('class', oldCap === undefined ? 'add' : 'change', 'dev', dev, 'parent', '1:1', 'classid', defaultClass, 'htb', ...htbRates(BORROWING_RATE_KBIT, to.capKbit)),
-        tc('qdisc', 'replace', 'dev', dev, 'parent', defaultClass, 'handle', `${hex(DEFAULT_MINOR - 1)}:`, 'pfifo', 'limit', String(queueLimit(to.capKbit))),
+        tc('qdisc', 'replace', 'dev', dev, 'parent', defaultClass, 'pfifo', 'limit', String(queueLimit(to.capKbit))),
       );
     }
     for (const address of before?.leaves.keys() ?? []) {
@@ -191,7 +191,8 @@ export function planShaping(devices: ShapingDevices, from: Applied, to: ShapingT
       const classid = `1:${hex(minor)}`;
       steps.push(
         tc('class', had ? 'change' : 'add', 'dev', dev, 'parent', '1:1', 'classid', classid, 'htb', ...htbRates(leaf.rateKbit, leaf.ceilKbit)),
-        tc('qdisc', 'replace', 'dev', dev, 'parent', classid, 'handle', `${hex(minor)}:`, 'pfifo', 'limit', String(queueLimit(leaf.ceilKbit))),
+        // No handle: the kernel picks a free one (every 16-bit major may be a tunnel's minor).
+        tc('qdisc', 'replace', 'dev', dev, 'parent', classid, 'pfifo', 'limit', String(queueLimit(leaf.ceilKbit))),
       );
       if (!had) {
         steps.push(
@@ -252,28 +253,35 @@ const STEP_TIMEOUT_MS = 10_000;
 /**
  * Runs steps with iproute2: consecutive tc steps as one `tc -batch -` (one process, stops
  * at the first failure). With ignoreErrors every step runs on its own and failures pass.
+ * `netns` runs them inside a named network namespace (tests).
  */
-export const runSteps: StepRunner = async (steps, { ignoreErrors }) => {
-  if (ignoreErrors) {
-    for (const step of steps) await run(step.cmd, step.args).catch(() => undefined);
-    return;
-  }
-  for (let i = 0; i < steps.length; ) {
-    const step = steps[i]!;
-    if (step.cmd === 'ip') {
-      await run('ip', step.args);
-      i++;
-      continue;
+export function stepRunner(netns?: string): StepRunner {
+  const run = (cmd: 'tc' | 'ip', args: string[], input?: string) =>
+    netns === undefined ? runTool(cmd, args, input) : runTool('ip', ['netns', 'exec', netns, cmd, ...args], input);
+  return async (steps, { ignoreErrors }) => {
+    if (ignoreErrors) {
+      for (const step of steps) await run(step.cmd, step.args).catch(() => undefined);
+      return;
     }
-    let j = i;
-    while (j < steps.length && steps[j]!.cmd === 'tc') j++;
-    const batch = steps.slice(i, j);
-    await run('tc', ['-batch', '-'], `${batch.map((s) => s.args.join(' ')).join('\n')}\n`);
-    i = j;
-  }
-};
+    for (let i = 0; i < steps.length; ) {
+      const step = steps[i]!;
+      if (step.cmd === 'ip') {
+        await run('ip', step.args);
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < steps.length && steps[j]!.cmd === 'tc') j++;
+      const batch = steps.slice(i, j);
+      await run('tc', ['-batch', '-'], `${batch.map((s) => s.args.join(' ')).join('\n')}\n`);
+      i = j;
+    }
+  };
+}
 
-function run(cmd: 'tc' | 'ip', args: string[], input?: string): Promise<void> {
+export const runSteps: StepRunner = stepRunner();
+
+function runTool(cmd: 'tc' | 'ip', args: string[], input?: string): Promise<void> {
   const binary = findExecutable(cmd);
   if (!binary) return Promise.reject(new FerryError(`${cmd} not found: rate limits need iproute2 (Debian/Ubuntu: apt install iproute2)`));
   return new Promise((resolve, reject) => {
