@@ -41,7 +41,7 @@ describe.skipIf(labSkipReason())('gateway rate limits (tc on the tun device, ifb
       iperf(lab, 'client', servers.alice, { seconds, reverse, omit: 1 }),
       iperf(lab, 'client2', servers.bob, { seconds, reverse, omit: 1 }),
     ]);
-    return { alice, bob };
+    return { alice: alice.mbps, bob: bob.mbps };
   }
 
   async function gatewayTc(): Promise<{ qdiscs: string; links: string }> {

@@ -44,15 +44,15 @@ export interface IperfOptions {
   omit?: number;
 }
 
-/** One TCP run from ns to host:port; Mbit/s of payload the receiving side got. */
-export async function iperf(lab: Lab, ns: LabNs, server: IperfServer, opts: IperfOptions): Promise<number> {
+/** One TCP run from ns to the server; Mbit/s of payload the receiving side got, and the sender's retransmits. */
+export async function iperf(lab: Lab, ns: LabNs, server: IperfServer, opts: IperfOptions): Promise<{ mbps: number; retransmits: number }> {
   await server.next();
   const { host, port } = server;
   const args = ['iperf3', '-c', host, '-p', String(port), '-t', String(opts.seconds), '-O', String(opts.omit ?? 1), '-J', ...(opts.reverse ? ['-R'] : [])];
   const res = await lab.exec(ns, args, { timeoutMs: (opts.seconds + (opts.omit ?? 1) + 30) * 1000 });
-  const out = JSON.parse(res.stdout || '{}') as { error?: string; end?: { sum_received?: { bits_per_second: number } } };
+  const out = JSON.parse(res.stdout || '{}') as { error?: string; end?: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } } };
   if (res.code !== 0 || !out.end?.sum_received) throw new Error(`iperf3 ${ns} → ${host}:${port} failed: ${out.error ?? res.stderr.trim()}`);
-  return out.end.sum_received.bits_per_second / 1e6;
+  return { mbps: out.end.sum_received.bits_per_second / 1e6, retransmits: out.end.sum_sent?.retransmits ?? 0 };
 }
 
 /** A run that reports every `interval` seconds as it goes (`--forceflush`), for changes mid-run. */
