@@ -33,7 +33,7 @@ export interface AddedAccount {
  * taking the lock (random serials need no counter); the index write under the lock is the
  * single commit point, after uniqueness is checked again against what others committed.
  */
-export async function addAccounts(state: StateDir, names: string[], opts: { keyType?: KeyType } = {}): Promise<AddedAccount[]> {
+export async function addAccounts(state: StateDir, names: string[], opts: { keyType?: KeyType; rateLimitMbps?: number } = {}): Promise<AddedAccount[]> {
   const seen = distinctNames(names, 'add');
   const settings = await state.readSettings();
   checkNamesFree(await state.readIndex(), names, settings);
@@ -44,7 +44,7 @@ export async function addAccounts(state: StateDir, names: string[], opts: { keyT
   const written: string[] = [];
   try {
     const issued = await mapLimit(names, CONCURRENCY, (name) =>
-      issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType, passwords.get(name), written),
+      issueAccount(state, settings, ca, name, opts.keyType ?? settings.keyType, passwords.get(name), written, opts.rateLimitMbps),
     );
     testHold('client-add:issued');
     await state.withLock(async () => {
@@ -101,6 +101,7 @@ async function issueAccount(
   keyType: KeyType,
   pendingPassword: Promise<{ plain: string; hash: string }> | undefined,
   written: string[],
+  rateLimitMbps: number | undefined,
 ) {
   const { issueCertificate } = await import('./pki.js');
   const [cert, password] = await Promise.all([
@@ -119,6 +120,7 @@ async function issueAccount(
     notAfter: cert.notAfter.toISOString(),
     bundleRevision: settings.profileRevision,
     ...(password ? { passwordHash: password.hash } : {}),
+    ...(rateLimitMbps !== undefined ? { rateLimitMbps } : {}),
   };
   return { account, password: password?.plain };
 }
@@ -196,6 +198,20 @@ export async function deleteAccounts(state: StateDir, names: string[]): Promise<
   });
 }
 
+/** Sets (Mbit/s) or removes (undefined) an account's tunnel limit; the caller tells a running gateway. */
+export async function setRateLimit(state: StateDir, name: string, rateLimitMbps: number | undefined): Promise<Account> {
+  validateAccountName(name);
+  await state.readSettings();
+  return state.withLock(async () => {
+    const index = await state.readIndex();
+    const account = requireActive(index, name);
+    if (rateLimitMbps === undefined) delete account.rateLimitMbps;
+    else account.rateLimitMbps = rateLimitMbps;
+    await state.writeIndex(index);
+    return account;
+  });
+}
+
 function requireActive(index: Index, name: string): Account {
   const account = findAccount(index, name);
   if (!account) throw new InputError(`no account "${name}"; see "ferry-server client list"`);
@@ -212,6 +228,8 @@ export interface AccountView {
   /** The bundle predates a settings change and must be downloaded again. */
   bundleStale: boolean;
   connected: boolean;
+  /** Mbit/s in each direction; absent = unlimited. */
+  rateLimitMbps?: number;
 }
 
 export async function listAccounts(state: StateDir, connected: ReadonlySet<string>): Promise<AccountView[]> {
@@ -224,6 +242,7 @@ export async function listAccounts(state: StateDir, connected: ReadonlySet<strin
       expires: a.notAfter,
       createdAt: a.createdAt,
       ...(a.revokedAt ? { revokedAt: a.revokedAt } : {}),
+      ...(a.rateLimitMbps !== undefined ? { rateLimitMbps: a.rateLimitMbps } : {}),
       bundleStale: a.state === 'active' && a.bundleRevision < settings.profileRevision,
       connected: connected.has(a.name),
     }))

@@ -7,6 +7,7 @@ import { FerryError, InputError } from '../core/util/errors.js';
 import { controlRequest, GatewayStatusSchema, type GatewayStatus } from './control.js';
 import { buildServerConfig } from './openvpn-config.js';
 import { KEY_TYPES, type KeyType } from './settings.js';
+import { parseMbps, requireTrafficControl } from './shaping.js';
 import type { SettingsInput, SetupResult } from './setup.js';
 import { StateDir } from './store.js';
 
@@ -18,9 +19,10 @@ const setup = () => import('./setup.js');
 const USAGE = `usage:
   ferry-server init --host PUBLIC_HOST --subnet CIDR... [--port 1194] [--proto tcp|udp] [--pool CIDR]
                     [--dns IP]... [--cipher AES-256-GCM] [--compress] [--no-two-factor]
-                    [--max-clients N] [--name NAME] [--key-type ec|rsa2048|rsa3072]
-  ferry-server set [same options as init; also --no-compress, --two-factor]
-  ferry-server client add ACCOUNT... [--json] [--key-type ec|rsa2048|rsa3072]
+                    [--max-clients N] [--name NAME] [--key-type ec|rsa2048|rsa3072] [--bandwidth MBPS]
+  ferry-server set [same options as init; also --no-compress, --two-factor, --bandwidth off]
+  ferry-server client add ACCOUNT... [--json] [--key-type ec|rsa2048|rsa3072] [--rate-limit MBPS]
+  ferry-server client set ACCOUNT --rate-limit MBPS|off
   ferry-server client bundle ACCOUNT --out FILE.zip
   ferry-server client passwd ACCOUNT [--json]
   ferry-server client revoke ACCOUNT
@@ -47,6 +49,7 @@ const SETTINGS_OPTIONS = {
   'max-clients': { type: 'string' },
   name: { type: 'string' },
   'key-type': { type: 'string' },
+  bandwidth: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const COMMON_OPTIONS = { dir: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
@@ -74,7 +77,8 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
       const input = settingsInput(values);
       const { initServer, updateServer } = await setup();
       const result = command === 'init' ? await initServer(state, input) : await updateServer(state, input);
-      reportSetup(command, result, io);
+      const live = result.changed.includes('bandwidthMbps') ? await reloadLimits(state) : undefined;
+      reportSetup(command, result, live, io);
       return;
     }
     case 'client':
@@ -112,9 +116,13 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'add': {
-      const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, 'key-type': { type: 'string' } }, 'any');
+      const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, 'key-type': { type: 'string' }, 'rate-limit': { type: 'string' } }, 'any');
       const keyType = values['key-type'] === undefined ? undefined : keyTypeOf(values['key-type']);
-      const added = await (await accounts()).addAccounts(stateDir(values.dir), positionals, keyType ? { keyType } : {});
+      const rateLimitMbps = values['rate-limit'] === undefined ? undefined : rateLimitOf(values['rate-limit'], false);
+      const added = await (await accounts()).addAccounts(stateDir(values.dir), positionals, {
+        ...(keyType ? { keyType } : {}),
+        ...(rateLimitMbps !== undefined ? { rateLimitMbps } : {}),
+      });
       if (values.json) io.out(JSON.stringify(added));
       else {
         for (const a of added) io.out(a.password ? `${a.account}\tpassword: ${a.password}` : `${a.account}\tadded (two-factor off: certificate only)`);
@@ -143,6 +151,16 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       }
       return;
     }
+    case 'set': {
+      const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, 'rate-limit': { type: 'string' } }, 1);
+      if (values['rate-limit'] === undefined) throw new InputError('nothing to set: use --rate-limit MBPS or --rate-limit off');
+      const limit = rateLimitOf(values['rate-limit'], true);
+      const state = stateDir(values.dir);
+      const account = await (await accounts()).setRateLimit(state, positionals[0]!, limit);
+      const live = await reloadLimits(state);
+      io.out(`${account.name}: ${limit === undefined ? 'no rate limit' : `rate limit ${limit} Mbit/s each way`}; ${live}`);
+      return;
+    }
     case 'list': {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
       const state = stateDir(values.dir);
@@ -153,8 +171,14 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
         return;
       }
       if (list.length === 0) io.out('no accounts yet: ferry-server client add ACCOUNT');
+      const rates = new Map(gateway?.clients.map((c) => [c.account, c]));
       for (const a of list) {
-        const notes = [a.connected ? 'connected' : '', a.bundleStale ? 'bundle stale: download again' : ''].filter(Boolean).join(', ');
+        const live = rates.get(a.account);
+        const notes = [
+          a.rateLimitMbps !== undefined ? `limit ${a.rateLimitMbps} Mbit/s` : '',
+          a.connected ? `connected${live ? ` (${currentRate(live)})` : ''}` : '',
+          a.bundleStale ? 'bundle stale: download again' : '',
+        ].filter(Boolean).join(', ');
         io.out(`${a.account}\t${a.state}\texpires ${a.expires.slice(0, 10)}${notes ? `\t${notes}` : ''}`);
       }
       return;
@@ -167,7 +191,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       return;
     }
     default:
-      throw new InputError(`unknown client command "${sub ?? ''}": use add, bundle, passwd, revoke, delete or list`);
+      throw new InputError(`unknown client command "${sub ?? ''}": use add, set, bundle, passwd, revoke, delete or list`);
   }
 }
 
@@ -175,6 +199,27 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
 async function cutSession(state: StateDir, account: string): Promise<string> {
   const cut = (await controlRequest(state.controlSocket, { op: 'kill', account })) as { killed: number } | undefined;
   return cut === undefined ? 'gateway not running' : cut.killed > 0 ? 'live session cut' : 'not connected';
+}
+
+/** Tells a running gateway to enforce the limits just written; says what happened. */
+async function reloadLimits(state: StateDir): Promise<string> {
+  let reply: unknown;
+  try {
+    reply = await controlRequest(state.controlSocket, { op: 'reload-limits' });
+  } catch (err) {
+    throw new FerryError(`saved, but the running gateway could not apply it: ${(err as Error).message}`);
+  }
+  return reply === undefined ? 'takes effect when "ferry-server run" starts' : 'applied to the running gateway';
+}
+
+/** `in 1.2 Mbit/s, out 9.8 Mbit/s` (from the client, to the client), when the gateway has measured it. */
+function currentRate(c: { rateInBps?: number | undefined; rateOutBps?: number | undefined }): string {
+  if (c.rateInBps === undefined || c.rateOutBps === undefined) return 'rate not measured yet';
+  return `in ${formatBps(c.rateInBps)}, out ${formatBps(c.rateOutBps)}`;
+}
+
+function formatBps(bps: number): string {
+  return bps >= 1e6 ? `${(bps / 1e6).toFixed(1)} Mbit/s` : `${Math.round(bps / 1e3)} kbit/s`;
 }
 
 async function gatewayStatus(state: StateDir): Promise<GatewayStatus | undefined> {
@@ -200,7 +245,15 @@ async function status(state: StateDir, json: boolean, io: Io): Promise<void> {
   if (json) {
     io.out(
       JSON.stringify({
-        server: { name: settings.name, host: settings.host, port: settings.port, proto: settings.proto, running: gateway !== undefined, ...(gateway ? { pid: gateway.pid, startedAt: gateway.startedAt } : {}) },
+        server: {
+          name: settings.name,
+          host: settings.host,
+          port: settings.port,
+          proto: settings.proto,
+          running: gateway !== undefined,
+          ...(settings.bandwidthMbps !== undefined ? { bandwidthMbps: settings.bandwidthMbps } : {}),
+          ...(gateway ? { pid: gateway.pid, startedAt: gateway.startedAt, ...(gateway.shaping ? { shaping: gateway.shaping } : {}) } : {}),
+        },
         crl: { nextUpdate: meta.nextUpdate, entries: meta.entries, daysLeft, ...(crlWarning ? { warning: crlWarning } : {}) },
         clients: gateway?.clients ?? [],
       }),
@@ -209,15 +262,21 @@ async function status(state: StateDir, json: boolean, io: Io): Promise<void> {
   }
   io.out(`server  "${settings.name}" ${settings.proto.toUpperCase()} ${settings.host}:${settings.port}: ${gateway ? `running (pid ${gateway.pid}, since ${gateway.startedAt})` : 'not running'}`);
   io.out(`crl     ${meta.entries} revoked, next update ${meta.nextUpdate} (${daysLeft} days)`);
+  io.out(`limits  bandwidth ${settings.bandwidthMbps !== undefined ? `${settings.bandwidthMbps} Mbit/s each way` : 'unlimited'}`);
+  if (gateway?.shaping?.state === 'failed') io.err(`warning: rate limits are NOT enforced: ${gateway.shaping.error}`);
   if (crlWarning) io.err(`warning: ${crlWarning}`);
   const clients = gateway?.clients ?? [];
   io.out(`clients ${clients.length} connected of ${settings.maxClients} allowed`);
   for (const c of clients) {
-    io.out(`  ${c.account}\treal ${c.realAddress}\tvirtual ${c.virtualAddress}\tin ${c.bytesReceived} B\tout ${c.bytesSent} B\tsince ${c.connectedSince}`);
+    const limit = c.rateLimitMbps !== undefined ? `limit ${c.rateLimitMbps} Mbit/s` : 'no limit';
+    io.out(`  ${c.account}\treal ${c.realAddress}\tvirtual ${c.virtualAddress}\tin ${c.bytesReceived} B\tout ${c.bytesSent} B\t${currentRate(c)}\t${limit}\tsince ${c.connectedSince}`);
   }
 }
 
-function reportSetup(command: 'init' | 'set', result: SetupResult, io: Io): void {
+/** Settings `ferry-server set` hands to a running gateway at once; the rest wait for a restart. */
+const LIVE_SETTINGS = ['bandwidthMbps'];
+
+function reportSetup(command: 'init' | 'set', result: SetupResult, live: string | undefined, io: Io): void {
   const s = result.settings;
   for (const warning of result.warnings) io.err(warning);
   if (command === 'init') {
@@ -229,7 +288,10 @@ function reportSetup(command: 'init' | 'set', result: SetupResult, io: Io): void
     io.out('nothing changed');
     return;
   }
-  io.out(`updated ${result.changed.join(', ')}; restart "ferry-server run" to apply`);
+  const restart = result.changed.filter((f) => !LIVE_SETTINGS.includes(f));
+  const immediate = result.changed.filter((f) => LIVE_SETTINGS.includes(f));
+  if (restart.length > 0) io.out(`updated ${restart.join(', ')}; restart "ferry-server run" to apply`);
+  if (immediate.length > 0) io.out(`updated ${immediate.join(', ')}; ${live ?? 'applied'}`);
   if (result.staleAccounts.length > 0) {
     io.out(`these accounts must download their bundle again (ferry-server client bundle ACCOUNT --out FILE.zip): ${result.staleAccounts.join(', ')}`);
   }
@@ -270,6 +332,7 @@ function settingsInput(v: SettingsValues): SettingsInput {
   input.compress = flag(v.compress, v['no-compress'], '--compress');
   input.twoFactor = flag(v['two-factor'], v['no-two-factor'], '--two-factor');
   if (v['key-type'] !== undefined) input.keyType = keyTypeOf(v['key-type']);
+  if (v.bandwidth !== undefined) input.bandwidthMbps = rateLimitOf(v.bandwidth, true, '--bandwidth') ?? null;
   return input;
 }
 
@@ -281,6 +344,17 @@ function flag(on: boolean | undefined, off: boolean | undefined, name: string): 
 function integer(text: string, name: string): number {
   if (!/^\d+$/.test(text)) throw new InputError(`${name} "${text}" must be a whole number`);
   return Number(text);
+}
+
+/** `MBPS` or (where allowed) `off` → Mbit/s, undefined for off. */
+function rateLimitOf(text: string, offAllowed: boolean, option = '--rate-limit'): number | undefined {
+  if (text.toLowerCase() === 'off') {
+    if (!offAllowed) throw new InputError(`${option} off: a new account has no limit unless you give one; leave ${option} out`);
+    return undefined;
+  }
+  const mbps = parseMbps(text, option);
+  requireTrafficControl(option);
+  return mbps;
 }
 
 function keyTypeOf(text: string): KeyType {

@@ -14,6 +14,8 @@ export const ControlRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('kill'), account: z.string().min(1).max(64) }),
   /** Stop the gateway (`ferry-server delete`); the reply names the pid to wait for. */
   z.object({ op: z.literal('shutdown') }),
+  /** Rate limits or the bandwidth changed in the state directory: enforce them now. */
+  z.object({ op: z.literal('reload-limits') }),
 ]);
 export type ControlRequest = z.infer<typeof ControlRequestSchema>;
 
@@ -25,13 +27,25 @@ export const ConnectedClientSchema = z.object({
   bytesSent: z.number(),
   connectedSince: z.string(),
   cipher: z.string().optional(),
+  rateLimitMbps: z.number().optional(),
+  /** Bits per second over the last second, from the client / to the client. */
+  rateInBps: z.number().optional(),
+  rateOutBps: z.number().optional(),
 });
 export type ConnectedClient = z.infer<typeof ConnectedClientSchema>;
+
+export const ShapingStateSchema = z.union([
+  z.object({ state: z.enum(['off', 'on']) }),
+  z.object({ state: z.literal('failed'), error: z.string() }),
+]);
+export type ShapingState = z.infer<typeof ShapingStateSchema>;
 
 export const GatewayStatusSchema = z.object({
   pid: z.number(),
   startedAt: z.string(),
   clients: z.array(ConnectedClientSchema),
+  bandwidthMbps: z.number().optional(),
+  shaping: ShapingStateSchema.optional(),
 });
 export type GatewayStatus = z.infer<typeof GatewayStatusSchema>;
 

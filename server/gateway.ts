@@ -14,8 +14,10 @@ import { ManagementConnection, quoteArg, type Notification } from '../core/manag
 import { findOpenvpn } from '../core/engine/openvpn-binary.js';
 import { decideAdmission } from './admission.js';
 import { controlRequest, serveControl, type ConnectedClient, type ControlRequest, type GatewayStatus } from './control.js';
+import { parseIpv4Cidr } from './net.js';
 import { buildServerConfig } from './openvpn-config.js';
-import { StateDir } from './store.js';
+import { mbpsToKbit, runSteps, Shaper, shapingDeviceNames, teardownSteps, type ShapingTarget } from './shaping.js';
+import { findAccount, StateDir } from './store.js';
 
 /** Re-sign the CRL at start-up when it would expire within this many days. */
 const CRL_REFRESH_DAYS = 365;
@@ -81,8 +83,11 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
 
   let requestShutdown!: () => void;
   const shutdownRequested = new Promise<void>((resolve) => (requestShutdown = resolve));
+  // Rate limits need Linux traffic control; elsewhere the gateway runs without them.
+  const shaper =
+    process.platform === 'linux' ? new Shaper({ ...shapingDeviceNames(state.dir), pool: parseIpv4Cidr(settings.pool, 'client address pool') }) : undefined;
   // After the reply is on its way: the stop below closes the control socket.
-  const gateway = new Gateway(state, log, () => setImmediate(requestShutdown));
+  const gateway = new Gateway(state, log, () => setImmediate(requestShutdown), shaper);
   const lastProblem = () => recentOutput.filter((l) => /error|fatal|cannot|exiting/i.test(l)).pop() ?? recentOutput.at(-1) ?? 'no output';
   let control: Server | undefined;
   let crlTimer: NodeJS.Timeout | undefined;
@@ -91,6 +96,7 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
     control = await serveControl(state.controlSocket, (req) => gateway.handleControl(req));
     await Promise.race([gateway.start(), exited]);
     if (!alive) throw new FerryError(`openvpn failed to start: ${lastProblem()}`);
+    await gateway.applyLimits().catch((err: Error) => log(`ferry-server: rate limits NOT enforced: ${err.message}`));
     crlTimer = setInterval(() => void refreshCrlIfNeeded(state, log).catch((err: Error) => log(`ferry-server: CRL refresh failed: ${err.message}`)), 86_400_000);
     crlTimer.unref();
     log(`ferry-server: gateway "${settings.name}" ready on ${settings.proto.toUpperCase()} port ${settings.port}`);
@@ -110,6 +116,7 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
     await state.removeRunFile(state.controlSocket);
     await stopChild(child, exited, alive);
     gateway.detach();
+    await shaper?.close(); // nothing of ours outlives run: the ifb device goes too
     await state.removeRunFile(state.managementSocket);
   }
 }
@@ -160,7 +167,10 @@ export async function stopGateway(state: StateDir): Promise<'stopped' | 'orphan'
     }
     return 'stopped';
   }
-  return (await stopOrphanedOpenvpn(state, () => {})) ? 'orphan' : 'none';
+  const orphan = await stopOrphanedOpenvpn(state, () => {});
+  // A killed run also left its ifb device (the tun went with its openvpn).
+  if (process.platform === 'linux') await runSteps(teardownSteps(shapingDeviceNames(state.dir)), { ignoreErrors: true });
+  return orphan ? 'orphan' : 'none';
 }
 
 /** Polls `alive` until false; false if it still holds after `timeoutMs`. */
@@ -211,12 +221,27 @@ async function refreshCrlIfNeeded(state: StateDir, log: (line: string) => void):
   });
 }
 
+/** Seconds between openvpn's per-client byte counts (management `bytecount`). */
+const BYTECOUNT_INTERVAL_S = 1;
+
+/** One client's tunnel as the gateway tracks it, from admission to DISCONNECT. */
+interface TunnelSession {
+  account: string;
+  established: boolean;
+  admittedAt: number;
+  /** Its address in the client pool, once established. */
+  address?: string;
+  lastCount?: { at: number; bytesIn: number; bytesOut: number };
+  /** Bits per second over the last byte-count interval, as seen by the gateway. */
+  rate?: { inBps: number; outBps: number };
+}
+
 /** The one router for the gateway's management messages, and the admission decisions. */
 class Gateway {
   private management?: ManagementConnection;
   private pending?: ClientRequest;
   /** Sessions counted against max-clients: client id -> account, from admission to DISCONNECT. */
-  private readonly sessions = new Map<string, { account: string; established: boolean; admittedAt: number }>();
+  private readonly sessions = new Map<string, TunnelSession>();
   private readonly startedAt = new Date();
   private readyResolve?: () => void;
 
@@ -224,6 +249,7 @@ class Gateway {
     private readonly state: StateDir,
     private readonly log: (line: string) => void,
     private readonly requestShutdown: () => void,
+    private readonly shaper: Shaper | undefined,
   ) {}
 
   async attach(isAlive: () => boolean): Promise<void> {
@@ -236,6 +262,38 @@ class Gateway {
     await this.mgmt().command('state on');
     await this.mgmt().command('hold release');
     await ready;
+    // >BYTECOUNT_CLI once a second per client: the current rates `status` shows.
+    await this.mgmt().command(`bytecount ${BYTECOUNT_INTERVAL_S}`);
+  }
+
+  /**
+   * Brings traffic control to the limits in the state directory for the tunnels now up.
+   * Called when a tunnel comes or goes and when an administrator changes a limit.
+   */
+  async applyLimits(): Promise<void> {
+    if (!this.shaper) {
+      const settings = await this.state.readSettings();
+      const index = await this.state.readIndex();
+      if (settings.bandwidthMbps !== undefined || index.accounts.some((a) => a.rateLimitMbps !== undefined)) {
+        throw new FerryError(`rate limits need Linux traffic control; this gateway runs on ${process.platform}`);
+      }
+      return;
+    }
+    await this.shaper.apply(() => this.shapingTarget());
+  }
+
+  private async shapingTarget(): Promise<ShapingTarget> {
+    const [settings, index] = await Promise.all([this.state.readSettings(), this.state.readIndex()]);
+    const tunnels = new Map<string, number | undefined>();
+    for (const session of this.sessions.values()) {
+      const limit = findAccount(index, session.account)?.rateLimitMbps;
+      if (session.address) tunnels.set(session.address, limit === undefined ? undefined : mbpsToKbit(limit));
+    }
+    return { ...(settings.bandwidthMbps !== undefined ? { capKbit: mbpsToKbit(settings.bandwidthMbps) } : {}), tunnels };
+  }
+
+  private reapplyLimits(): void {
+    void this.applyLimits().catch((err: Error) => this.log(`ferry-server: rate limits NOT enforced: ${err.message}`));
   }
 
   detach(): void {
@@ -256,10 +314,28 @@ class Gateway {
       case 'STATE':
         if (n.body.split(',')[1] === 'CONNECTED') this.readyResolve?.();
         break;
+      case 'BYTECOUNT_CLI':
+        this.countBytes(n.body);
+        break;
       case 'FATAL':
         this.log(`ferry-server: openvpn fatal error: ${n.body}`);
         break;
     }
+  }
+
+  /** BYTECOUNT_CLI:cid,bytes in,bytes out (totals): the rate is the change since the last one. */
+  private countBytes(body: string): void {
+    const [cid, inText, outText] = body.split(',');
+    const session = this.sessions.get(cid ?? '');
+    const [bytesIn, bytesOut] = [Number(inText), Number(outText)];
+    if (!session || !Number.isFinite(bytesIn) || !Number.isFinite(bytesOut)) return;
+    const now = performance.now();
+    const last = session.lastCount;
+    if (last && now > last.at) {
+      const seconds = (now - last.at) / 1000;
+      session.rate = { inBps: Math.max(0, ((bytesIn - last.bytesIn) * 8) / seconds), outBps: Math.max(0, ((bytesOut - last.bytesOut) * 8) / seconds) };
+    }
+    session.lastCount = { at: now, bytesIn, bytesOut };
   }
 
   /** CLIENT:CONNECT|REAUTH,cid,kid / ESTABLISHED,cid / DISCONNECT,cid, then ENV lines up to ENV,END. */
@@ -286,13 +362,17 @@ class Gateway {
   private async handleClient(req: ClientRequest): Promise<void> {
     const cn = req.env.get('common_name') ?? '';
     if (req.kind === 'ESTABLISHED') {
-      this.sessions.set(req.cid, { account: cn, established: true, admittedAt: Date.now() });
-      this.log(`ferry-server: ${cn} connected from ${req.env.get('trusted_ip') ?? '?'} as ${req.env.get('ifconfig_pool_remote_ip') ?? '?'}`);
+      const address = req.env.get('ifconfig_pool_remote_ip');
+      this.sessions.set(req.cid, { account: cn, established: true, admittedAt: Date.now(), ...(address ? { address } : {}) });
+      this.log(`ferry-server: ${cn} connected from ${req.env.get('trusted_ip') ?? '?'} as ${address ?? '?'}`);
+      this.reapplyLimits();
       return;
     }
     if (req.kind === 'DISCONNECT') {
+      const session = this.sessions.get(req.cid);
       this.sessions.delete(req.cid);
       this.log(`ferry-server: ${cn} disconnected`);
+      if (session?.address) this.reapplyLimits();
       return;
     }
     const [settings, index] = await Promise.all([this.state.readSettings(), this.state.readIndex()]);
@@ -348,8 +428,19 @@ class Gateway {
 
   async handleControl(req: ControlRequest): Promise<unknown> {
     switch (req.op) {
-      case 'status':
-        return { pid: process.pid, startedAt: this.startedAt.toISOString(), clients: await this.clients() } satisfies GatewayStatus;
+      case 'status': {
+        const settings = await this.state.readSettings();
+        return {
+          pid: process.pid,
+          startedAt: this.startedAt.toISOString(),
+          clients: await this.clients(),
+          ...(settings.bandwidthMbps !== undefined ? { bandwidthMbps: settings.bandwidthMbps } : {}),
+          shaping: this.shaper?.status() ?? { state: 'off' },
+        } satisfies GatewayStatus;
+      }
+      case 'reload-limits':
+        await this.applyLimits();
+        return this.shaper?.status() ?? { state: 'off' };
       case 'kill': {
         // HALT tells the client to exit rather than retry a session that will be refused.
         const ids = (await this.clientRows()).filter((c) => c.account === req.account).map((c) => c.cid);
@@ -363,7 +454,12 @@ class Gateway {
   }
 
   private async clients(): Promise<ConnectedClient[]> {
-    return (await this.clientRows()).map(({ cid: _cid, ...client }) => client);
+    const index = await this.state.readIndex();
+    return (await this.clientRows()).map(({ cid, ...client }) => {
+      const limit = findAccount(index, client.account)?.rateLimitMbps;
+      const rate = this.sessions.get(cid)?.rate;
+      return { ...client, ...(limit !== undefined ? { rateLimitMbps: limit } : {}), ...(rate ? { rateInBps: Math.round(rate.inBps), rateOutBps: Math.round(rate.outBps) } : {}) };
+    });
   }
 
   /** Parses `status 3` (tab-separated, columns named by its HEADER line). */

@@ -28,6 +28,8 @@ export const SettingsSchema = z.object({
   keyType: z.enum(KEY_TYPES),
   /** CN of the gateway's certificate; clients pin it with verify-x509-name. */
   serverCommonName: z.string(),
+  /** The whole gateway's SSL bandwidth (both directions, Mbit/s); absent = no cap. Applied live. */
+  bandwidthMbps: z.number().positive().optional(),
   /** Bumped whenever a field that ends up in clients' profiles changes (see PROFILE_FIELDS). */
   profileRevision: z.number().int().nonnegative(),
 });

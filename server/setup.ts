@@ -20,6 +20,8 @@ export interface SettingsInput {
   twoFactor?: boolean;
   maxClients?: number;
   keyType?: KeyType;
+  /** Mbit/s; null turns the cap off. */
+  bandwidthMbps?: number | null;
 }
 
 export interface SetupResult {
@@ -47,6 +49,7 @@ export async function initServer(state: StateDir, input: SettingsInput): Promise
     maxClients: input.maxClients ?? DEFAULTS.maxClients,
     keyType: input.keyType ?? DEFAULTS.keyType,
     serverCommonName: `ferry-gateway-${randomBytes(4).toString('hex')}`,
+    ...(typeof input.bandwidthMbps === 'number' ? { bandwidthMbps: input.bandwidthMbps } : {}),
     profileRevision: 0,
   });
   const refuseIfTaken = async () => {
@@ -80,11 +83,11 @@ export async function updateServer(state: StateDir, input: SettingsInput): Promi
   return state.withLock(async () => {
     const before = await state.readSettings();
     const index = await state.readIndex();
-    const after = validateSettings({
-      ...before,
-      ...definedOnly(input),
-      cipher: (input.cipher ?? before.cipher) as Settings['cipher'],
-    });
+    const { bandwidthMbps, ...rest } = input;
+    const merged: Settings = { ...before, ...definedOnly(rest), cipher: (input.cipher ?? before.cipher) as Settings['cipher'] };
+    if (bandwidthMbps === null) delete merged.bandwidthMbps;
+    else if (bandwidthMbps !== undefined) merged.bandwidthMbps = bandwidthMbps;
+    const after = validateSettings(merged);
     const { profileFields, frozenFields } = diffSettings(before, after);
     const active = index.accounts.filter((a) => a.state === 'active');
     if (frozenFields.length > 0 && active.length > 0) {
@@ -93,7 +96,7 @@ export async function updateServer(state: StateDir, input: SettingsInput): Promi
         `cannot change ${frozenFields.join(' and ')} while ${active.length} client account(s) exist (${names}); revoke them first, or create a new server`,
       );
     }
-    const changed = Object.keys(after).filter((k) => JSON.stringify(after[k as keyof Settings]) !== JSON.stringify(before[k as keyof Settings]));
+    const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => JSON.stringify(after[k as keyof Settings]) !== JSON.stringify(before[k as keyof Settings]));
     if (changed.length === 0) return { settings: before, warnings: [], staleAccounts: [], changed };
     const next = { ...after, profileRevision: before.profileRevision + (profileFields.length > 0 ? 1 : 0) };
     await state.writeSettings(next);
@@ -107,7 +110,7 @@ export async function updateServer(state: StateDir, input: SettingsInput): Promi
   });
 }
 
-function definedOnly(input: SettingsInput): Partial<Settings> {
+function definedOnly(input: Omit<SettingsInput, 'bandwidthMbps'>): Partial<Settings> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) if (value !== undefined) out[key] = value;
   return out as Partial<Settings>;

@@ -33,6 +33,8 @@ export const AccountSchema = z.object({
   notAfter: z.string(),
   revokedAt: z.string().optional(),
   passwordHash: z.string().optional(),
+  /** This account's tunnel limit (Mbit/s, each direction); absent = unlimited. Applied live. */
+  rateLimitMbps: z.number().positive().optional(),
   /** settings.profileRevision when this account's bundle was last produced. */
   bundleRevision: z.number().int(),
 });

@@ -156,7 +156,7 @@ describe.skipIf(labSkipReason())('gateway admission (two-factor on, max 2 client
     expect(code).toBe(0);
     // Nothing is left running in the gateway namespace (openvpn included), and no tun device.
     expect(execFileSync('ip', ['netns', 'pids', lab.ns.gateway], { encoding: 'utf8' }).trim()).toBe('');
-    expect((await lab.exec('gateway', ['ip', 'link', 'show', 'tun0'])).code).not.toBe(0);
+    expect((await lab.exec('gateway', ['ip', '-o', 'link', 'show', 'type', 'tun'])).stdout).toBe('');
     const status = await ferryServer(['status', '--dir', dir]);
     expect(status.stdout).toMatch(/not running/);
   });

@@ -88,15 +88,20 @@ describe.skipIf(labSkipReason())('server delete against a running gateway', () =
 
   async function expectNothingLeft(dir: string): Promise<void> {
     expect(processesInGateway()).toEqual([]);
-    expect((await lab.exec('gateway', ['ip', 'link', 'show', 'tun0'])).code).not.toBe(0);
+    // No tun device, and no ifb or qdisc of the rate limits (the tun is named after the state directory).
+    expect((await lab.exec('gateway', ['ip', '-o', 'link', 'show', 'type', 'tun'])).stdout).toBe('');
+    expect((await lab.exec('gateway', ['ip', '-o', 'link', 'show'])).stdout).not.toMatch(/ferry-/);
+    expect((await lab.exec('gateway', ['tc', 'qdisc', 'show'])).stdout).not.toMatch(/htb|ingress/);
     expect(existsSync(dir)).toBe(false);
   }
 
   const newServer = () => initServer(['--no-two-factor', '--host', lab.addr.gatewayUnderlay, '--pool', lab.addr.pool, '--subnet', lab.addr.vpcSubnet]);
 
-  it('asks the running gateway to stop, waits for it, and leaves no process, tun device or file', async () => {
+  it('asks the running gateway to stop, waits for it, and leaves no process, tun device, traffic control or file', async () => {
     const dir = await newServer();
+    expect((await ferryServer(['set', '--bandwidth', '50', '--dir', dir])).code).toBe(0);
     gateway = await readyGateway(lab, dir);
+    expect((await lab.exec('gateway', ['ip', '-o', 'link', 'show'])).stdout).toMatch(/ferry-[0-9a-f]{6}-in/); // the cap is on
     expect(processesInGateway()).toHaveLength(2); // ferry-server run and its openvpn
     const deleted = await ferryServer(['delete', '--dir', dir, '--yes']);
     expect(deleted.code, deleted.stderr).toBe(0);
@@ -108,10 +113,12 @@ describe.skipIf(labSkipReason())('server delete against a running gateway', () =
     gateway = undefined;
   });
 
-  it('stops the openvpn a SIGKILLed run left behind', async () => {
+  it('stops the openvpn a SIGKILLed run left behind, and removes its traffic control', async () => {
     const dir = await newServer();
+    expect((await ferryServer(['set', '--bandwidth', '50', '--dir', dir])).code).toBe(0);
     gateway = await readyGateway(lab, dir);
     await gateway.stop('SIGKILL');
+    expect((await lab.exec('gateway', ['ip', '-o', 'link', 'show'])).stdout).toMatch(/ferry-[0-9a-f]{6}-in/); // left behind
     gateway = undefined;
     expect(processesInGateway()).toHaveLength(1); // the orphaned openvpn
     const deleted = await ferryServer(['delete', '--dir', dir, '--yes']);

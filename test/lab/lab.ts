@@ -3,6 +3,9 @@
  * traffic and a real openvpn (see DESIGN.md, "The network lab").
  *
  *   client ns (c0 198.18.1.2) --veth-- (g0 198.18.1.1) gateway ns (g1 198.18.2.1) --veth-- (v0 198.18.2.10) vpc ns
+ *   client2 ns (c0 198.18.3.2) --veth-- (g2 198.18.3.1) gateway ns
+ *
+ * The second client namespace lets two tunnels run at once, each with its own routes.
  *
  * Only 198.18.0.0/15 is used. The client has no route to the vpc subnet (only the VPN should
  * give it one); the gateway forwards; the vpc host routes the tunnel pool back via the gateway.
@@ -31,7 +34,7 @@ import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type LabNs = 'client' | 'gateway' | 'vpc';
+export type LabNs = 'client' | 'client2' | 'gateway' | 'vpc';
 
 export interface ExecResult {
   stdout: string;
@@ -55,13 +58,16 @@ export interface SpawnOptions {
 export interface Lab {
   id: string;
   /** Namespace names, for `ip netns exec` / `ip -n`. */
-  ns: { client: string; gateway: string; vpc: string };
+  ns: { client: string; client2: string; gateway: string; vpc: string };
   /** Interface names (the same in every lab: each lives in its own namespace). */
-  dev: { client: string; gatewayUnderlay: string; gatewayVpc: string; vpcHost: string };
+  dev: { client: string; gatewayUnderlay: string; gatewayUnderlay2: string; gatewayVpc: string; vpcHost: string };
   /** Bare addresses (all /24) and subnets. */
   addr: {
     client: string;
     gatewayUnderlay: string;
+    /** The second client namespace and the gateway's address facing it. */
+    client2: string;
+    gatewayUnderlay2: string;
     gatewayVpc: string;
     vpcHost: string;
     underlaySubnet: string;
@@ -84,17 +90,19 @@ export interface Lab {
   teardown(): Promise<void>;
 }
 
-const NAME_RE = /^fy(\d+)x[0-9a-f]{4}-[cgv]$/;
+const NAME_RE = /^fy(\d+)x[0-9a-f]{4}-[cdgv]$/;
 const ADDR = {
   client: '198.18.1.2',
   gatewayUnderlay: '198.18.1.1',
+  client2: '198.18.3.2',
+  gatewayUnderlay2: '198.18.3.1',
   gatewayVpc: '198.18.2.1',
   vpcHost: '198.18.2.10',
   underlaySubnet: '198.18.1.0/24',
   vpcSubnet: '198.18.2.0/24',
   pool: '198.18.100.0/24',
 } as const;
-const DEV = { client: 'c0', gatewayUnderlay: 'g0', gatewayVpc: 'g1', vpcHost: 'v0' } as const;
+const DEV = { client: 'c0', gatewayUnderlay: 'g0', gatewayUnderlay2: 'g2', gatewayVpc: 'g1', vpcHost: 'v0' } as const;
 
 /** Why the lab cannot run on this machine, or undefined if it can. */
 export function labPrerequisites(): string | undefined {
@@ -267,11 +275,11 @@ class LabImpl implements Lab {
   private torndown: Promise<void> | undefined;
 
   constructor(readonly id: string) {
-    this.ns = { client: `${id}-c`, gateway: `${id}-g`, vpc: `${id}-v` };
+    this.ns = { client: `${id}-c`, client2: `${id}-d`, gateway: `${id}-g`, vpc: `${id}-v` };
   }
 
   private all(): string[] {
-    return [this.ns.client, this.ns.gateway, this.ns.vpc];
+    return [this.ns.client, this.ns.client2, this.ns.gateway, this.ns.vpc];
   }
 
   exec(ns: LabNs, argv: string[], opts?: ExecOptions): Promise<ExecResult> {
@@ -332,14 +340,17 @@ class LabImpl implements Lab {
   }
 
   async build(): Promise<void> {
-    const { client: c, gateway: g, vpc: v } = this.ns;
+    const { client: c, client2: d, gateway: g, vpc: v } = this.ns;
     for (const ns of this.all()) await runArgv(['ip', 'netns', 'add', ns]);
     // Create each veth end directly inside its namespace: no name ever appears in the root
     // namespace, so labs cannot clash with each other or with the host's interfaces.
     await runArgv(['ip', 'link', 'add', DEV.client, 'netns', c, 'type', 'veth', 'peer', 'name', DEV.gatewayUnderlay, 'netns', g]);
     await runArgv(['ip', 'link', 'add', DEV.gatewayVpc, 'netns', g, 'type', 'veth', 'peer', 'name', DEV.vpcHost, 'netns', v]);
+    await runArgv(['ip', 'link', 'add', DEV.client, 'netns', d, 'type', 'veth', 'peer', 'name', DEV.gatewayUnderlay2, 'netns', g]);
     const configure: Array<[string, string, string]> = [
       [c, DEV.client, ADDR.client],
+      [d, DEV.client, ADDR.client2],
+      [g, DEV.gatewayUnderlay2, ADDR.gatewayUnderlay2],
       [g, DEV.gatewayUnderlay, ADDR.gatewayUnderlay],
       [g, DEV.gatewayVpc, ADDR.gatewayVpc],
       [v, DEV.vpcHost, ADDR.vpcHost],
@@ -364,7 +375,7 @@ export async function createLab(): Promise<Lab> {
   const existing = new Set(listNamespacesSync());
   let id: string;
   do id = `fy${process.pid}x${randomBytes(2).toString('hex')}`;
-  while (existing.has(`${id}-c`) || existing.has(`${id}-g`) || existing.has(`${id}-v`));
+  while (['c', 'd', 'g', 'v'].some((suffix) => existing.has(`${id}-${suffix}`)));
   const lab = new LabImpl(id);
   liveLabs.add(lab); // before building, so an exit mid-build still cleans up
   try {
