@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
-import { addAccounts, ferryServer, initServer, unpackBundle } from '../support/cli.js';
+import { addAccounts, FERRY_SERVER, ferryServer, initServer, unpackBundle } from '../support/cli.js';
 import { AUTH_FAILED, CONNECTED, handWrittenConfig, readyGateway, startOpenvpnClient, type Watched } from '../support/processes.js';
 
 const serialOf = async (dir: string, account: string) =>
@@ -95,6 +95,9 @@ describe.skipIf(labSkipReason())('server delete against a running gateway', () =
     expect(existsSync(dir)).toBe(false);
   }
 
+  /** Where the administrator runs it: beside the gateway, in its network namespace (its tun and ifb devices live there). */
+  const deleteInGatewayNamespace = (dir: string) => lab.exec('gateway', [process.execPath, FERRY_SERVER, 'delete', '--dir', dir, '--yes']);
+
   const newServer = () => initServer(['--no-two-factor', '--host', lab.addr.gatewayUnderlay, '--pool', lab.addr.pool, '--subnet', lab.addr.vpcSubnet]);
 
   it('asks the running gateway to stop, waits for it, and leaves no process, tun device, traffic control or file', async () => {
@@ -103,7 +106,7 @@ describe.skipIf(labSkipReason())('server delete against a running gateway', () =
     gateway = await readyGateway(lab, dir);
     expect((await lab.exec('gateway', ['ip', '-o', 'link', 'show'])).stdout).toMatch(/ferry-[0-9a-f]{6}-in/); // the cap is on
     expect(processesInGateway()).toHaveLength(2); // ferry-server run and its openvpn
-    const deleted = await ferryServer(['delete', '--dir', dir, '--yes']);
+    const deleted = await deleteInGatewayNamespace(dir);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(deleted.stdout).toMatch(/^deleted SSL server "ferry": removed .*; gateway stopped$/m);
     // Checked as soon as the command returns: it waited for both processes to exit.
@@ -121,7 +124,7 @@ describe.skipIf(labSkipReason())('server delete against a running gateway', () =
     expect((await lab.exec('gateway', ['ip', '-o', 'link', 'show'])).stdout).toMatch(/ferry-[0-9a-f]{6}-in/); // left behind
     gateway = undefined;
     expect(processesInGateway()).toHaveLength(1); // the orphaned openvpn
-    const deleted = await ferryServer(['delete', '--dir', dir, '--yes']);
+    const deleted = await deleteInGatewayNamespace(dir);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(deleted.stdout).toMatch(/; stopped an openvpn left behind by a killed run$/m);
     await expectNothingLeft(dir);
