@@ -22,7 +22,9 @@ import { Session } from './session/session.js';
 import { liveSession, liveSessions, publishSession, type LiveSession } from './session/status-socket.js';
 import { FerryError } from './util/errors.js';
 
-export const FERRY_VERSION = '0.1.0';
+import { FERRY_VERSION } from './version.js';
+
+export { FERRY_VERSION };
 
 export interface FerryClientOptions {
   home?: string;
