@@ -9,6 +9,7 @@ import { buildServerConfig } from './openvpn-config.js';
 import { KEY_TYPES, type KeyType } from './settings.js';
 import { parseMbps, requireTrafficControl } from './shaping.js';
 import type { SettingsInput, SetupResult } from './setup.js';
+import { trustedStateDir } from './state-location.js';
 import { StateDir } from './store.js';
 
 // Commands that issue certificates load the X.509 stack on demand, so that status, list
@@ -73,7 +74,7 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
     case 'init':
     case 'set': {
       const { values } = parse(rest, { ...SETTINGS_OPTIONS, ...COMMON_OPTIONS }, 0);
-      const state = stateDir(values.dir);
+      const state = await stateDir(values.dir);
       const input = settingsInput(values);
       const { initServer, updateServer } = await setup();
       const result = command === 'init' ? await initServer(state, input) : await updateServer(state, input);
@@ -85,27 +86,35 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
       return clientCommand(rest, io);
     case 'config': {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
-      const state = stateDir(values.dir);
+      const state = await stateDir(values.dir);
       io.out(buildServerConfig(await state.readSettings(), state));
       return;
     }
     case 'run': {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
+      // Listeners stay for the whole run: a second Ctrl-C while openvpn stops must not kill
+      // us before the clean-up (traffic control, sockets) has run.
+      let stopping = false;
       const stop = new Promise<void>((resolve) => {
-        process.once('SIGTERM', () => resolve());
-        process.once('SIGINT', () => resolve());
+        const onSignal = () => {
+          if (stopping) io.err('ferry-server: already stopping; waiting for openvpn to exit');
+          stopping = true;
+          resolve();
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
       });
       const { runGateway } = await import('./gateway.js');
-      await runGateway(stateDir(values.dir), { stopSignal: stop, log: io.out });
+      await runGateway(await stateDir(values.dir), { stopSignal: stop, log: io.out });
       return;
     }
     case 'status': {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
-      return status(stateDir(values.dir), values.json ?? false, io);
+      return status(await stateDir(values.dir), values.json ?? false, io);
     }
     case 'delete': {
       const { values } = parse(rest, { ...COMMON_OPTIONS, yes: { type: 'boolean' } }, 0);
-      return (await import('./delete.js')).deleteServerCommand(stateDir(values.dir), values.yes ?? false, io);
+      return (await import('./delete.js')).deleteServerCommand(await stateDir(values.dir), values.yes ?? false, io);
     }
     default:
       throw new InputError(`unknown command "${command}" (see ferry-server --help)`);
@@ -119,7 +128,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, 'key-type': { type: 'string' }, 'rate-limit': { type: 'string' } }, 'any');
       const keyType = values['key-type'] === undefined ? undefined : keyTypeOf(values['key-type']);
       const rateLimitMbps = values['rate-limit'] === undefined ? undefined : rateLimitOf(values['rate-limit'], false);
-      const added = await (await accounts()).addAccounts(stateDir(values.dir), positionals, {
+      const added = await (await accounts()).addAccounts(await stateDir(values.dir), positionals, {
         ...(keyType ? { keyType } : {}),
         ...(rateLimitMbps !== undefined ? { rateLimitMbps } : {}),
       });
@@ -132,20 +141,20 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
     }
     case 'passwd': {
       const { values, positionals } = parse(rest, COMMON_OPTIONS, 1);
-      const result = await (await accounts()).resetPassword(stateDir(values.dir), positionals[0]!);
+      const result = await (await accounts()).resetPassword(await stateDir(values.dir), positionals[0]!);
       io.out(values.json ? JSON.stringify(result) : `${result.account}\tpassword: ${result.password}`);
       return;
     }
     case 'revoke': {
       const { values, positionals } = parse(rest, COMMON_OPTIONS, 1);
-      const state = stateDir(values.dir);
+      const state = await stateDir(values.dir);
       const account = await (await accounts()).revokeAccount(state, positionals[0]!);
       io.out(`revoked ${account.name}: certificate added to the CRL; ${await cutSession(state, account.name)}`);
       return;
     }
     case 'delete': {
       const { values, positionals } = parse(rest, COMMON_OPTIONS, 'any');
-      const state = stateDir(values.dir);
+      const state = await stateDir(values.dir);
       for (const account of await (await accounts()).deleteAccounts(state, positionals)) {
         io.out(`deleted ${account.name}: certificate in the CRL, account and files removed; ${await cutSession(state, account.name)}`);
       }
@@ -155,7 +164,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, 'rate-limit': { type: 'string' } }, 1);
       if (values['rate-limit'] === undefined) throw new InputError('nothing to set: use --rate-limit MBPS or --rate-limit off');
       const limit = rateLimitOf(values['rate-limit'], true);
-      const state = stateDir(values.dir);
+      const state = await stateDir(values.dir);
       const account = await (await accounts()).setRateLimit(state, positionals[0]!, limit);
       const live = await reloadLimits(state);
       io.out(`${account.name}: ${limit === undefined ? 'no rate limit' : `rate limit ${limit} Mbit/s each way`}; ${live}`);
@@ -163,7 +172,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
     }
     case 'list': {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
-      const state = stateDir(values.dir);
+      const state = await stateDir(values.dir);
       const gateway = await gatewayStatus(state);
       const list = await (await accounts()).listAccounts(state, new Set(gateway?.clients.map((c) => c.account)));
       if (values.json) {
@@ -186,7 +195,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
     case 'bundle': {
       const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, out: { type: 'string' } }, 1);
       if (!values.out) throw new InputError('--out FILE.zip is required');
-      await (await accounts()).exportBundle(stateDir(values.dir), positionals[0]!, path.resolve(values.out));
+      await (await accounts()).exportBundle(await stateDir(values.dir), positionals[0]!, path.resolve(values.out));
       io.out(`wrote ${values.out}: ca.crt, client.crt, client.key, ${positionals[0]}.ovpn (keep it private: it holds the key)`);
       return;
     }
@@ -308,8 +317,9 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
   return parsed;
 }
 
-function stateDir(dir: string | boolean | undefined): StateDir {
-  return new StateDir(path.resolve(typeof dir === 'string' ? dir : process.env.FERRY_SERVER_DIR || defaultDir()));
+/** The state directory named by --dir, $FERRY_SERVER_DIR or the default, once it is known to be safe to use. */
+async function stateDir(dir: string | boolean | undefined): Promise<StateDir> {
+  return new StateDir(await trustedStateDir(typeof dir === 'string' ? dir : process.env.FERRY_SERVER_DIR || defaultDir()));
 }
 
 type SettingsValues = { [K in keyof typeof SETTINGS_OPTIONS]?: (typeof SETTINGS_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof SETTINGS_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };

@@ -242,6 +242,8 @@ class Gateway {
   private pending?: ClientRequest;
   /** Sessions counted against max-clients: client id -> account, from admission to DISCONNECT. */
   private readonly sessions = new Map<string, TunnelSession>();
+  /** CONNECTs whose decision is in flight; a DISCONNECT meanwhile takes the client out. */
+  private readonly deciding = new Set<string>();
   private readonly startedAt = new Date();
   private readyResolve?: () => void;
 
@@ -371,10 +373,20 @@ class Gateway {
     if (req.kind === 'DISCONNECT') {
       const session = this.sessions.get(req.cid);
       this.sessions.delete(req.cid);
+      this.deciding.delete(req.cid); // a decision still in flight must not record it afterwards
       this.log(`ferry-server: ${cn} disconnected`);
       if (session?.address) this.reapplyLimits();
       return;
     }
+    if (req.kind === 'CONNECT') this.deciding.add(req.cid);
+    try {
+      await this.decide(req, cn);
+    } finally {
+      this.deciding.delete(req.cid);
+    }
+  }
+
+  private async decide(req: ClientRequest, cn: string): Promise<void> {
     const [settings, index] = await Promise.all([this.state.readSettings(), this.state.readIndex()]);
     // Admitted-but-not-yet-established clients count too, so two racing clients cannot both
     // take the last slot; one that never establishes stops counting after a minute.
@@ -386,12 +398,18 @@ class Gateway {
     );
     others.delete(cn); // a reconnect of the same account replaces its old session
     const decision = await decideAdmission({ env: req.env, settings, index, otherConnectedAccounts: others });
+    if (req.kind === 'CONNECT' && !this.deciding.has(req.cid)) {
+      this.log(`ferry-server: ${cn || '(no name)'} left before its admission was decided`);
+      return;
+    }
     if (decision.allow) {
       if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account: decision.account, established: false, admittedAt: now });
-      if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) {
-        await this.admitAndWake(req);
-      } else {
-        await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
+      try {
+        if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) await this.admitAndWake(req);
+        else await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
+      } catch (err) {
+        if (req.kind === 'CONNECT') this.sessions.delete(req.cid); // not admitted after all: it holds no slot
+        throw err;
       }
     } else {
       this.log(`ferry-server: refused ${decision.reason}`);

@@ -82,6 +82,9 @@ export function validateSettings(s: Settings): Settings {
     }
   }
   const pool = asInput(() => parseIpv4Cidr(s.pool, 'client address pool'));
+  if (pool.prefix < 16) {
+    throw new InputError(`client address pool ${pool.cidr} is too large: OpenVPN hands out at most a /16 (65,533 clients); use a /16 or smaller`);
+  }
   if (pool.prefix > 29) {
     throw new InputError(`client address pool ${pool.cidr} is too small: OpenVPN needs at least a /29`);
   }

@@ -310,6 +310,8 @@ export class Shaper {
   private applied: Applied | { kind: 'unknown' } = { kind: 'unknown' };
   private lastError?: string;
   private turn: Promise<void> = Promise.resolve();
+  /** After close() nothing may be created again: the gateway is stopping. */
+  private closed = false;
 
   constructor(
     private readonly devices: ShapingDevices,
@@ -318,6 +320,7 @@ export class Shaper {
 
   apply(target: () => Promise<ShapingTarget>): Promise<void> {
     const run = this.turn.then(async () => {
+      if (this.closed) throw new FerryError('the gateway is stopping: rate limits are no longer applied');
       const wanted = await target(); // a failure here changed nothing in the kernel
       try {
         // Unknown: at start-up (a killed run may have left an ifb device) or after a failure.
@@ -341,6 +344,7 @@ export class Shaper {
 
   /** Removes everything, whatever happened before; never throws. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.turn;
     await this.runner(teardownSteps(this.devices), { ignoreErrors: true }).catch(() => undefined);
     this.applied = { kind: 'off' };

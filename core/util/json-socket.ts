@@ -19,18 +19,24 @@ export async function serveJsonSocket<Req>(socketPath: string, schema: z.ZodType
   await rm(socketPath, { force: true });
   const server = createServer((socket) => {
     let buffer = '';
+    // One request per connection: once its line is in (or refused), later bytes are ignored,
+    // or each chunk arriving before the reply would run the same request again.
+    let taken = false;
     socket.setEncoding('utf8');
     socket.setTimeout(10_000, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk: string) => {
+      if (taken) return;
       buffer += chunk;
-      if (buffer.length > MAX_REQUEST) {
+      const newline = buffer.indexOf('\n');
+      if (newline < 0 && buffer.length <= MAX_REQUEST) return;
+      taken = true;
+      if (newline < 0 || newline > MAX_REQUEST) {
         reply({ ok: false, error: 'request too long' });
         return;
       }
-      const newline = buffer.indexOf('\n');
-      if (newline < 0) return;
       const line = buffer.slice(0, newline);
+      buffer = '';
       let request: Req;
       try {
         request = schema.parse(JSON.parse(line));

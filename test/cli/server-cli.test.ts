@@ -29,6 +29,7 @@ describe('ferry-server init', () => {
     [['--host', 'gw.example', '--subnet', '198.18.2.0/24', '--pool', '198.18.2.128/25'], /overlaps local subnet 198.18.2.0\/24/],
     [['--host', 'gw.example', '--subnet', '198.18.2.0/24', '--pool', '198.18.100.0/28', '--max-clients', '20'], /holds 13 client addresses, fewer than --max-clients 20/],
     [['--host', 'gw.example', '--subnet', '198.18.2.0/24', '--cipher', 'BF-CBC'], /AEAD ciphers only/],
+    [['--host', 'gw.example', '--subnet', '198.18.2.0/24', '--pool', '198.0.0.0/8'], /client address pool 198.0.0.0\/8 is too large: OpenVPN hands out at most a \/16/],
     [['--host', 'gw.example', '--subnet', '198.18.2.0/24', '--dns', '198.18.2.999'], /--dns "198.18.2.999" is not an IPv4 address/],
     [['--host', 'gw.example', '--subnet', '198.18.2.0/24', '--key-type', 'dsa'], /--key-type "dsa" must be one of ec, rsa2048, rsa3072/],
     [['--host', 'gw.example', '--subnet', '198.18.2.0/24', '--compress', '--no-compress'], /contradict/],

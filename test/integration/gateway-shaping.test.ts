@@ -152,3 +152,25 @@ describe.skipIf(labSkipReason())('gateway rate limits (tc on the tun device, ifb
     expect(execFileSync('ip', ['netns', 'pids', lab.ns.gateway], { encoding: 'utf8' }).trim()).toBe('');
   });
 });
+
+describe.skipIf(labSkipReason())('run stopped twice (Ctrl-C pressed again while openvpn stops)', () => {
+  let lab: Lab;
+  afterAll(async () => {
+    await lab?.teardown();
+  });
+
+  it('the second signal does not cut the clean-up short: exit 0, no tun, no ifb, no qdisc', async () => {
+    lab = await createLab();
+    // UDP: openvpn takes a few seconds to stop (explicit-exit-notify), the wait that makes people press Ctrl-C again.
+    const dir = await initServer(['--proto', 'udp', '--host', lab.addr.gatewayUnderlay, '--pool', lab.addr.pool, '--subnet', lab.addr.vpcSubnet, '--bandwidth', '10']);
+    const gateway = await readyGateway(lab, dir);
+    expect((await lab.run('gateway', ['ip', '-o', 'link', 'show'])).stdout).toMatch(/ferry-[0-9a-f]{6}-in/);
+    gateway.child.kill('SIGINT');
+    await gateway.waitFor(/ferry-server: stopping/);
+    gateway.child.kill('SIGINT');
+    await gateway.waitFor(/already stopping/);
+    expect(await gateway.exited).toBe(0);
+    expect((await lab.run('gateway', ['ip', '-o', 'link', 'show'])).stdout).not.toMatch(/ferry-/);
+    expect((await lab.run('gateway', ['tc', 'qdisc', 'show'])).stdout).not.toMatch(/htb|ingress/);
+  });
+});

@@ -150,7 +150,19 @@ describe('Shaper', () => {
     expect(shaper.status()).toEqual({ state: 'off' });
   });
 
-  it('a failure to read the wanted state changes nothing in the kernel', async () => {
+  it('after close nothing is created again (a reload arriving while the gateway stops)', async () => {
+    const calls: string[][] = [];
+    const shaper = new Shaper(devices, async (steps, opts) => void calls.push(lines(steps).map((l) => `${opts.ignoreErrors ? '?' : ''}${l}`)));
+    await shaper.apply(async () => limited());
+    const closing = shaper.close();
+    const late = shaper.apply(async () => limited());
+    await closing;
+    await expect(late).rejects.toThrow(/the gateway is stopping/);
+    expect(calls.at(-1)!.every((l) => l.startsWith('?'))).toBe(true); // the last thing run was the teardown
+    expect(calls.flat().filter((l) => l.includes('ip link add'))).toHaveLength(1);
+  });
+
+    it('a failure to read the wanted state changes nothing in the kernel', async () => {
     const calls: Step[][] = [];
     const shaper = new Shaper(devices, async (steps) => void calls.push(steps));
     await shaper.apply(async () => limited());

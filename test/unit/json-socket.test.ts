@@ -1,0 +1,58 @@
+/** core/util/json-socket.ts: one request per connection, whatever else the caller sends. */
+import { createConnection } from 'node:net';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { requestJsonSocket, serveJsonSocket } from '../../core/util/json-socket.js';
+import { tempDir } from '../support/cli.js';
+
+describe('serveJsonSocket', () => {
+  it('runs a request once, though more bytes arrive before the reply', async () => {
+    const socketPath = path.join(await tempDir(), 'ctl.sock');
+    let calls = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const server = await serveJsonSocket(socketPath, z.object({ op: z.literal('kill') }), async () => {
+      calls++;
+      await held;
+      return { killed: 1 };
+    });
+    try {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = createConnection(socketPath);
+        let data = '';
+        socket.on('data', (chunk) => (data += chunk.toString()));
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+        socket.write('{"op":"kill"}\n');
+        // Stray bytes in separate chunks while the handler is still working.
+        for (const extra of ['x', 'y\n', '{"op":"kill"}\n']) setImmediate(() => socket.write(extra));
+        setImmediate(() => setImmediate(() => release()));
+      });
+      expect(JSON.parse(reply)).toEqual({ ok: true, result: { killed: 1 } });
+      expect(calls).toBe(1);
+      expect(await requestJsonSocket(socketPath, { op: 'kill' })).toEqual({ killed: 1 });
+      expect(calls).toBe(2);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a request longer than the bound gets one refusal', async () => {
+    const socketPath = path.join(await tempDir(), 'ctl.sock');
+    const server = await serveJsonSocket(socketPath, z.object({ op: z.string() }), async () => 'never');
+    try {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = createConnection(socketPath);
+        let data = '';
+        socket.on('data', (chunk) => (data += chunk.toString()));
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+        socket.write('{"op":"' + 'a'.repeat(70 * 1024));
+      });
+      expect(reply.trim().split('\n')).toEqual([JSON.stringify({ ok: false, error: 'request too long' })]);
+    } finally {
+      server.close();
+    }
+  });
+});
