@@ -1,10 +1,22 @@
 /** core/util/json-socket.ts: one request per connection, whatever else the caller sends. */
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { requestJsonSocket, serveJsonSocket } from '../../core/util/json-socket.js';
 import { tempDir } from '../support/cli.js';
+
+/** Connects, lets `send` write what it likes, resolves with everything the server said before closing. */
+function exchange(socketPath: string, send: (socket: Socket) => void): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = createConnection(socketPath);
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString()));
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
+    send(socket);
+  });
+}
 
 describe('serveJsonSocket', () => {
   it('runs a request once, though more bytes arrive before the reply', async () => {
@@ -18,12 +30,7 @@ describe('serveJsonSocket', () => {
       return { killed: 1 };
     });
     try {
-      const reply = await new Promise<string>((resolve, reject) => {
-        const socket = createConnection(socketPath);
-        let data = '';
-        socket.on('data', (chunk) => (data += chunk.toString()));
-        socket.on('end', () => resolve(data));
-        socket.on('error', reject);
+      const reply = await exchange(socketPath, (socket) => {
         socket.write('{"op":"kill"}\n');
         // Stray bytes in separate chunks while the handler is still working.
         for (const extra of ['x', 'y\n', '{"op":"kill"}\n']) setImmediate(() => socket.write(extra));
@@ -42,14 +49,7 @@ describe('serveJsonSocket', () => {
     const socketPath = path.join(await tempDir(), 'ctl.sock');
     const server = await serveJsonSocket(socketPath, z.object({ op: z.string() }), async () => 'never');
     try {
-      const reply = await new Promise<string>((resolve, reject) => {
-        const socket = createConnection(socketPath);
-        let data = '';
-        socket.on('data', (chunk) => (data += chunk.toString()));
-        socket.on('end', () => resolve(data));
-        socket.on('error', reject);
-        socket.write('{"op":"' + 'a'.repeat(70 * 1024));
-      });
+      const reply = await exchange(socketPath, (socket) => socket.write('{"op":"' + 'a'.repeat(70 * 1024)));
       expect(reply.trim().split('\n')).toEqual([JSON.stringify({ ok: false, error: 'request too long' })]);
     } finally {
       server.close();
