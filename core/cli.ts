@@ -334,7 +334,7 @@ async function watchStatus(client: FerryClient, json: boolean, io: Io, nameOf: (
     else io.out(t ? statusLine(t, nameOf(id)) : `${nameOf(id)}  no longer running`);
   };
   client.registry.on('change', ({ id, after }) => print(after, id));
-  await client.registry.follow();
+  await client.registry.follow({ keepAlive: true });
   if (client.registry.list().length === 0 && !json) io.out('no active sessions; waiting for changes');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

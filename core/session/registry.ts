@@ -185,14 +185,17 @@ export class SessionRegistry extends EventEmitter<{ change: [TunnelChange] }> {
     return this.scan;
   }
 
-  /** From now on, sessions other processes start or end are seen as they happen. */
-  async follow(): Promise<void> {
+  /**
+   * From now on, sessions other processes start or end are seen as they happen.
+   * `keepAlive`: the directory watch alone keeps the process running (`ferry status --watch`).
+   */
+  async follow(opts: { keepAlive?: boolean } = {}): Promise<void> {
     if (this.following) return this.refresh();
     this.following = true;
     const dir = await this.deps.runtimeDir();
     try {
       // A socket appearing or going: look again (inotify on Linux; the scan itself is the truth).
-      this.dirWatcher = watch(dir, { persistent: false }, () => void this.refresh().catch(() => {}));
+      this.dirWatcher = watch(dir, { persistent: opts.keepAlive ?? false }, () => void this.refresh().catch(() => {}));
       this.dirWatcher.on('error', () => this.dirWatcher?.close());
     } catch {
       // No directory watching here: every listing still rescans.
