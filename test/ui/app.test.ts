@@ -1,7 +1,7 @@
 /**
  * The desktop UI end to end, in Debian's Chromium, against the real stack: the built
  * renderer, served by the test host (test/ui/host.ts) which bridges the IPC contract to
- * the real FerryService → core → openvpn, the real keychain (the suite runs inside
+ * the real ContractHandlers → core → openvpn, the real keychain (the suite runs inside
  * scripts/with-keyring.sh), and a real `ferry-server` gateway in the network lab.
  *
  * openvpn must run in the lab's client namespace to reach the gateway, so the host runs
@@ -80,7 +80,7 @@ describe.skipIf(skip)('desktop UI (Chromium) against the real core and the lab g
     for (const account of ['alice', 'bob', 'carol']) bundles[account] = await unpackBundle(serverDir, account);
     gateway = await readyGateway(lab, serverDir);
 
-    // The host, with the real FerryService, in the client namespace (where openvpn must run).
+    // The host, with the real ContractHandlers, in the client namespace (where openvpn must run).
     client = await clientHome();
     exportDir = await tempDir('ferry-ui-export-');
     const child = lab.spawn('client', [process.execPath, '--import', 'tsx', HOST], {
