@@ -4,13 +4,14 @@ import { FerryClient } from './client.js';
 import { OTP_CODE_LINE, OTP_SECRET_LINE, PASSWORD_LINE, readSecretLines } from './cli/stdin-secrets.js';
 import { TerminalPrompter } from './cli/terminal-prompter.js';
 import { formatBytes, stateLine } from './cli/format.js';
-import { editedRemotes, formatHostPort, normaliseOtpSecret, parseGateway } from './profile/fields.js';
-import { ProtoSchema, type Profile, type ProfilePatch } from './profile/schema.js';
+import { OtpSecretNeededError, type ProfileEdit } from './profile/edit.js';
+import { formatHostPort, parseGateway } from './profile/fields.js';
+import { ProtoSchema, type Profile } from './profile/schema.js';
 import { isSaved } from './secrets/secret-store.js';
-import { SessionCredentials } from './session/credentials.js';
+import type { Tunnel, TunnelChange } from './session/registry.js';
 import type { SessionSnapshot } from './session/snapshot.js';
 import { processIo, runCommand, type Io } from './util/cli-main.js';
-import { FerryError, InputError } from './util/errors.js';
+import { InputError } from './util/errors.js';
 
 const USAGE = `usage:
   ferry import FILE... [--name N] [--gateway HOST[:PORT]] [--proto tcp|udp] [--username U] [--no-password]
@@ -23,7 +24,8 @@ const USAGE = `usage:
   ferry connect NAME [--password-stdin] [--otp-stdin] [--save-password] [--json]
         --password-stdin --otp-stdin: the password on the first line of stdin, the code on the second;
         without them Ferry asks on the terminal (the password with input hidden)
-  ferry status [--json]
+  ferry disconnect NAME             (the tunnel, whichever Ferry process runs it)
+  ferry status [--json] [--watch]   (--watch: one line per change, until interrupted)
 profiles live in $FERRY_HOME (default: the OS config directory)`;
 
 export function main(argv: string[], io: Io = processIo): Promise<number> {
@@ -54,6 +56,8 @@ async function dispatch(argv: string[], io: Io): Promise<number | void> {
       return setCommand(client, rest, io);
     case 'connect':
       return connectCommand(client, rest, io);
+    case 'disconnect':
+      return disconnectCommand(client, rest, io);
     case 'status':
       return statusCommand(client, rest, io);
     default:
@@ -92,7 +96,7 @@ async function importCommand(client: FerryClient, args: string[], io: Io): Promi
     ...(proto ? { proto } : {}),
     ...(values.username !== undefined ? { username: values.username } : {}),
     ...(values['no-password'] ? { noPassword: true } : {}),
-    askPassphrase: (file: string) => prompter.keyPassphrase({ profile: file }),
+    askPassphrase: async (file: string) => (await prompter.keyPassphrase({ profile: file }))?.value,
   });
   for (const warning of imported.warnings) io.err(`ferry: warning: ${warning}`);
   const remote = profile.remotes[0]!;
@@ -102,7 +106,9 @@ async function importCommand(client: FerryClient, args: string[], io: Io): Promi
 async function profilesCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
   const { values } = parse(args, { json: { type: 'boolean' } });
   const { profiles, errors } = await client.store.list();
-  const live = new Map((await client.liveSessions()).map((s) => [s.profileId, s.snapshot.state]));
+  await client.registry.refresh();
+  const stateOf = (id: string) => client.registry.get(id)?.snapshot?.state;
+  const live = new Map(profiles.flatMap((p) => (stateOf(p.id) && client.registry.get(p.id)?.owner !== 'ended' ? [[p.id, stateOf(p.id)!] as const] : [])));
   if (values.json) {
     io.out(JSON.stringify({ profiles: profiles.map((p) => ({ ...publicProfile(p), state: live.get(p.id) ?? 'DISCONNECTED' })), errors }, null, 2));
     return;
@@ -161,12 +167,7 @@ async function showCommand(client: FerryClient, args: string[], io: Io): Promise
 
 async function removeCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
   const { positionals } = parse(args, {});
-  const name = oneName(positionals, 'remove');
-  const profile = await client.store.get(name).catch(() => undefined);
-  if (profile && (await client.liveSessions()).some((s) => s.profileId === profile.id)) {
-    throw new FerryError(`"${profile.name}" is connected; disconnect it first`);
-  }
-  const removed = await client.store.remove(name, client.secrets);
+  const removed = await client.removeProfile(oneName(positionals, 'remove'));
   io.out(`removed "${removed.name}"`);
 }
 
@@ -182,40 +183,40 @@ async function setCommand(client: FerryClient, args: string[], io: Io): Promise<
     'reconnect-timeout': { type: 'string' },
     'auto-connect': { type: 'string' },
   });
-  const current = await client.store.get(oneName(positionals, 'set'));
-  const patch: ProfilePatch = {};
-  if (values.name !== undefined) patch.name = values.name;
-  if (values.username !== undefined) patch.username = values.username;
-  if (values.gateway !== undefined || values.proto !== undefined) {
-    patch.remotes = editedRemotes(current, values.gateway !== undefined ? parseGateway(values.gateway, '--gateway') : undefined, parseProto(values.proto));
+  const name = oneName(positionals, 'set');
+  const edit: ProfileEdit = {};
+  if (values.name !== undefined) edit.name = values.name;
+  if (values.username !== undefined) edit.username = values.username;
+  if (values.gateway !== undefined) {
+    parseGateway(values.gateway, '--gateway'); // refused here, in the option's name
+    edit.gateway = values.gateway;
   }
+  const proto = parseProto(values.proto);
+  if (proto) edit.proto = proto;
   if (values.password !== undefined) {
     if (values.password !== 'required' && values.password !== 'none') throw new InputError('--password must be "required" or "none"');
-    patch.passwordRequired = values.password === 'required';
+    edit.passwordRequired = values.password === 'required';
   }
   if (values['reconnect-timeout'] !== undefined) {
     const seconds = Number(values['reconnect-timeout']);
     if (!Number.isInteger(seconds) || seconds < 5 || seconds > 86400) throw new InputError('--reconnect-timeout must be a whole number of seconds from 5 to 86400');
-    patch.reconnectTimeoutSec = seconds;
+    edit.reconnectTimeoutSec = seconds;
   }
   if (values['auto-connect'] !== undefined) {
     if (values['auto-connect'] !== 'yes' && values['auto-connect'] !== 'no') throw new InputError('--auto-connect must be "yes" or "no"');
-    patch.autoConnect = values['auto-connect'] === 'yes';
+    edit.autoConnect = values['auto-connect'] === 'yes';
   }
-  let otpSecret: string | undefined;
   if (values.otp !== undefined) {
     if (values.otp !== 'none' && values.otp !== 'totp' && values.otp !== 'hotp') throw new InputError('--otp must be none, totp or hotp');
-    patch.otp = { ...current.otp, kind: values.otp, counter: 0 };
-    if (values.otp !== 'none') {
-      if (!values['otp-secret-stdin']) throw new InputError(`--otp ${values.otp} needs the token's secret: pipe it with --otp-secret-stdin`);
-      otpSecret = normaliseOtpSecret((await readSecretLines([OTP_SECRET_LINE]))[0]!);
-    }
+    edit.otpKind = values.otp;
   }
-  // The keychain first: a profile never says "TOTP" without a secret to go with it.
-  if (otpSecret !== undefined) await client.secrets.set(current.id, 'otp-secret', otpSecret);
-  if (values.otp === 'none') await client.secrets.delete(current.id, 'otp-secret').catch(() => false);
-  const updated = await client.store.update(current.name, patch);
-  io.out(`updated "${updated.name}"`);
+  if (values['otp-secret-stdin']) edit.otpSecret = (await readSecretLines([OTP_SECRET_LINE]))[0]!;
+  const { profile, appliesAtNextConnect } = await client.updateProfile(name, edit).catch((err: unknown) => {
+    if (err instanceof OtpSecretNeededError) throw new InputError(`--otp ${err.kind} needs the token's secret: pipe it with --otp-secret-stdin`);
+    throw err;
+  });
+  io.out(`updated "${profile.name}"`);
+  if (appliesAtNextConnect) io.err(`ferry: "${profile.name}" is connected and keeps its current settings; the new ones apply the next time it connects (disconnect and connect again to use them now)`);
 }
 
 // ---- connect / status ------------------------------------------------------------------
@@ -244,22 +245,25 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
 
   const prompter = new TerminalPrompter(interactive);
   const notice = (message: string) => (values.json ? io.out(JSON.stringify({ notice: message })) : io.err(`ferry: ${message}`));
-  const credentials = new SessionCredentials(profile, client.secrets, prompter, {
-    ...(piped !== undefined ? { password: piped } : {}),
-    ...(otp !== undefined ? { otp } : {}),
-    savePassword: Boolean(values['save-password']),
-    notice,
-    saveHotpCounter: async (counter) => void (await client.store.update(profile.name, { otp: { ...profile.otp, counter } })),
-  });
-  const { session, close } = await client.openSession(profile, credentials);
-  session.on('notice', notice);
-  session.on('state', (snapshot) => io.out(values.json ? JSON.stringify(jsonState(snapshot)) : stateLine(snapshot, profile.remotes[0]!)));
-  const stop = () => void session.disconnect();
+  // What this command prints is what the registry publishes about the profile's tunnel.
+  const onChange = ({ id, before, after }: TunnelChange) => {
+    const snapshot = after?.snapshot;
+    if (id !== profile.id || !snapshot || snapshot.state === before?.snapshot?.state) return;
+    io.out(values.json ? JSON.stringify(jsonState(snapshot)) : stateLine(snapshot, profile.remotes[0]!));
+  };
+  client.registry.on('change', onChange);
+  const stop = () => void client.registry.disconnect(profile.id).catch(() => {});
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    await session.connect();
-    const end = await session.done;
+    const { ended } = await client.connect(profile.name, {
+      prompter,
+      ...(piped !== undefined ? { password: piped } : {}),
+      ...(otp !== undefined ? { otp } : {}),
+      savePassword: Boolean(values['save-password']),
+      notice,
+    });
+    const end = await ended;
     if (end.state === 'FAILED') {
       const reason = end.failure?.code === 'credentials-unavailable' && prompter.refused ? `${prompter.refused}: pipe the password with --password-stdin (and a one-time code with --otp-stdin, on the next line)` : end.failure?.message;
       io.err(`ferry: ${reason ?? 'the connection failed'}`);
@@ -269,7 +273,7 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    await close();
+    client.registry.off('change', onChange);
   }
 }
 
@@ -297,29 +301,63 @@ function jsonState(snapshot: SessionSnapshot) {
   };
 }
 
-async function statusCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
-  const { values } = parse(args, { json: { type: 'boolean' } });
-  const sessions = await client.liveSessions();
-  // Tunnels ferry-helper keeps while no Ferry process is attached (it crashed or was killed).
-  const unattended = await client.runningUnattended(sessions);
+async function disconnectCommand(client: FerryClient, args: string[], io: Io): Promise<void> {
+  const { positionals } = parse(args, {});
+  const name = oneName(positionals, 'disconnect');
+  const last = await client.disconnect(name);
+  const profile = await client.store.get(name);
+  io.out(last?.snapshot ? `disconnected "${profile.name}"` : `"${profile.name}" was not connected`);
+}
+
+async function statusCommand(client: FerryClient, args: string[], io: Io): Promise<number | void> {
+  const { values } = parse(args, { json: { type: 'boolean' }, watch: { type: 'boolean' } });
+  const names = new Map((await client.store.list()).profiles.map((p) => [p.id, p.name]));
+  const nameOf = (id: string) => names.get(id) ?? id;
+  if (values.watch) return watchStatus(client, Boolean(values.json), io, nameOf);
+  await client.registry.refresh();
+  const tunnels = client.registry.list().filter((t) => t.owner !== 'ended');
   if (values.json) {
-    const attached = sessions.map((s) => ({ pid: s.pid, attached: true, ...s.snapshot }));
-    io.out(JSON.stringify([...attached, ...unattended.map((p) => ({ profile: p.name, attached: false }))], null, 2));
+    io.out(JSON.stringify(tunnels.map((t) => statusJson(t, nameOf(t.id))), null, 2));
     return;
   }
-  if (sessions.length === 0 && unattended.length === 0) {
+  if (tunnels.length === 0) {
     io.out('no active sessions');
     return;
   }
-  for (const p of unattended) io.out(`${p.name}  running in ferry-helper with no Ferry attached: \`ferry connect ${p.name}\` takes it over`);
-  for (const { snapshot: s } of sessions) {
-    const parts = [s.profile, s.state];
-    if (s.stats.virtualIp) parts.push(`address ${s.stats.virtualIp}`);
-    if (s.stats.server) parts.push(`gateway ${s.stats.server}`);
-    if (s.stats.connectedSince) parts.push(`since ${s.stats.connectedSince}`);
-    parts.push(`in ${formatBytes(s.stats.bytesIn)} (${formatBytes(s.stats.rateIn)}/s)`, `out ${formatBytes(s.stats.bytesOut)} (${formatBytes(s.stats.rateOut)}/s)`);
-    if (s.stats.cipher) parts.push(s.stats.cipher);
-    if (s.failure) parts.push(s.failure.message);
-    io.out(parts.join('  '));
-  }
+  for (const t of tunnels) io.out(statusLine(t, nameOf(t.id)));
+}
+
+/** `ferry status --watch`: the registry's changes as they arrive, until SIGINT/SIGTERM. */
+async function watchStatus(client: FerryClient, json: boolean, io: Io, nameOf: (id: string) => string): Promise<number> {
+  const print = (t: Tunnel | undefined, id: string) => {
+    if (json) io.out(JSON.stringify(t ? statusJson(t, nameOf(id)) : { id, profile: nameOf(id), gone: true }));
+    else io.out(t ? statusLine(t, nameOf(id)) : `${nameOf(id)}  no longer running`);
+  };
+  client.registry.on('change', ({ id, after }) => print(after, id));
+  await client.registry.follow({ keepAlive: true });
+  if (client.registry.list().length === 0 && !json) io.out('no active sessions; waiting for changes');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  client.registry.close();
+  return 0;
+}
+
+function statusJson(t: Tunnel, name: string) {
+  if (!t.snapshot) return { id: t.id, profile: name, attached: false, owner: t.owner };
+  return { id: t.id, ...(t.pid !== undefined ? { pid: t.pid } : {}), attached: true, owner: t.owner, ...t.snapshot, profile: name };
+}
+
+function statusLine(t: Tunnel, name: string): string {
+  const s = t.snapshot;
+  if (!s) return `${name}  running in ferry-helper with no Ferry attached: \`ferry connect ${name}\` takes it over`;
+  const parts = [name, s.state];
+  if (s.stats.virtualIp) parts.push(`address ${s.stats.virtualIp}`);
+  if (s.stats.server) parts.push(`gateway ${s.stats.server}`);
+  if (s.stats.connectedSince) parts.push(`since ${s.stats.connectedSince}`);
+  parts.push(`in ${formatBytes(s.stats.bytesIn)} (${formatBytes(s.stats.rateIn)}/s)`, `out ${formatBytes(s.stats.bytesOut)} (${formatBytes(s.stats.rateOut)}/s)`);
+  if (s.stats.cipher) parts.push(s.stats.cipher);
+  if (s.failure) parts.push(s.failure.message);
+  return parts.join('  ');
 }

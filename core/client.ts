@@ -13,13 +13,15 @@ import { ManagementConnection } from './management/connection.js';
 import { ferryHome, runtimeDir } from './paths.js';
 import { summarizeCertificate } from './profile/certificates.js';
 import { importFiles, type ImportedProfile, type ImportOptions } from './profile/import.js';
+import { applyProfileEdit, changesConnection, type ProfileEdit } from './profile/edit.js';
 import type { CertificateSummary, Profile } from './profile/schema.js';
 import { ProfileStore } from './profile/store.js';
 import { KeychainSecretStore, type SecretStore } from './secrets/secret-store.js';
-import type { CredentialProvider } from './session/credentials.js';
+import { SessionCredentials, type CredentialProvider, type Prompter } from './session/credentials.js';
 import { localNetworks } from './session/local-networks.js';
-import { Session } from './session/session.js';
-import { liveSession, liveSessions, publishSession, type LiveSession } from './session/status-socket.js';
+import { isRunning, SessionRegistry, type Tunnel } from './session/registry.js';
+import { Session, type SessionSnapshot } from './session/session.js';
+import { liveSession, publishSession } from './session/status-socket.js';
 import { FerryError } from './util/errors.js';
 
 import { FERRY_VERSION } from './version.js';
@@ -33,9 +35,36 @@ export interface FerryClientOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+export interface ConnectOptions {
+  /** Asks a person for what the keychain and the given values do not hold. */
+  prompter: Prompter;
+  /** Handed over for this connect (`--password-stdin`, the login form). */
+  password?: string;
+  otp?: string;
+  /** Save the password once the gateway accepted it (a prompt answer may change this). */
+  savePassword?: boolean;
+  /** Lines worth telling the person that are no state change. */
+  notice?: (message: string) => void;
+}
+
+export interface Connected {
+  session: Session;
+  /** The session's end, once its status socket is closed too. */
+  ended: Promise<SessionSnapshot>;
+}
+
+/** What an edit did: the profile now, and whether a running tunnel still uses the old connection settings. */
+export interface ProfileUpdate {
+  profile: Profile;
+  /** True when a tunnel runs and the edit changed what it was started with: used from the next connect. */
+  appliesAtNextConnect: boolean;
+}
+
 export class FerryClient {
   readonly store: ProfileStore;
   readonly secrets: SecretStore;
+  /** Every tunnel of this user, whoever runs it: the one place to read tunnel state from. */
+  readonly registry: SessionRegistry;
   private readonly launcher: Launcher;
   private readonly env: NodeJS.ProcessEnv;
 
@@ -44,6 +73,82 @@ export class FerryClient {
     this.store = new ProfileStore(opts.home ?? ferryHome(this.env));
     this.secrets = opts.secrets ?? new KeychainSecretStore();
     this.launcher = opts.launcher ?? defaultLauncher(this.env);
+    this.registry = new SessionRegistry({ runtimeDir: () => this.runtimeDir(), keptRunning: () => this.keptRunningIds() });
+  }
+
+  // ---- domain operations: the CLI and the app do these the same way ------------------
+
+  /**
+   * Saves an edit. Allowed while connected, rename included (tunnels are known by id);
+   * connection settings changed under a running tunnel are used from its next connect.
+   */
+  async updateProfile(name: string, edit: ProfileEdit): Promise<ProfileUpdate> {
+    const current = await this.store.get(name);
+    const profile = await applyProfileEdit(this.store, this.secrets, current, edit);
+    const changed = changesConnection(current, profile, edit);
+    if (changed && !isRunning(this.registry.get(current.id))) await this.registry.refresh();
+    return { profile, appliesAtNextConnect: changed && isRunning(this.registry.get(current.id)) };
+  }
+
+  /** Removes a profile and its secrets; refused while its tunnel runs, in any process. */
+  async removeProfile(name: string): Promise<Pick<Profile, 'id' | 'name'>> {
+    const profile = await this.store.get(name).catch(() => undefined);
+    if (profile) {
+      if (!this.registry.isLocal(profile.id)) await this.registry.refresh();
+      const tunnel = this.registry.get(profile.id);
+      if (this.registry.isLocal(profile.id) || isRunning(tunnel)) {
+        const state = tunnel?.snapshot?.state.toLowerCase() ?? 'connected';
+        const where = tunnel?.owner === 'other-process' ? ` in another Ferry process (pid ${tunnel.pid})` : tunnel?.owner === 'helper' ? ' in ferry-helper' : '';
+        throw new FerryError(`"${profile.name}" is ${state}${where}; disconnect it first`);
+      }
+    }
+    const removed = await this.store.remove(name, this.secrets);
+    this.registry.forget(removed.id);
+    return removed;
+  }
+
+  /**
+   * Connects a profile in this process and hands the session to the registry. Already
+   * starting or running here: that session. Returns once openvpn runs (or the session
+   * has already failed); follow it through the registry or the session's events.
+   */
+  async connect(name: string, opts: ConnectOptions): Promise<Connected> {
+    const profile = await this.store.get(name);
+    const running = this.registry.session(profile.id);
+    const runningEnd = this.registry.ended(profile.id);
+    if (running && runningEnd) return { session: running, ended: runningEnd };
+    const release = this.registry.claim(profile.id);
+    let opened: { session: Session; close(): Promise<void> };
+    try {
+      const credentials = new SessionCredentials(profile, this.secrets, opts.prompter, {
+        ...(opts.password !== undefined ? { password: opts.password } : {}),
+        ...(opts.otp !== undefined ? { otp: opts.otp } : {}),
+        savePassword: opts.savePassword ?? false,
+        ...(opts.notice ? { notice: opts.notice } : {}),
+        // By id: the profile may be renamed while the session runs.
+        saveHotpCounter: async (counter) => void (await this.store.update({ id: profile.id }, { otp: { ...profile.otp, counter } })),
+      });
+      opened = await this.openSession(profile, credentials);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const { session } = opened;
+    if (opts.notice) session.on('notice', opts.notice);
+    const { ended } = this.registry.adopt(profile.id, session, () => opened.close());
+    try {
+      await session.connect();
+    } catch (err) {
+      await session.disconnect().catch(() => {});
+      throw err;
+    }
+    return { session, ended };
+  }
+
+  /** Stops the profile's tunnel, whoever runs it (here, another Ferry process); dismisses a failure shown. */
+  async disconnect(name: string): Promise<Tunnel | undefined> {
+    const profile = await this.store.get(name);
+    return this.registry.disconnect(profile.id);
   }
 
   /** Validates the files and stores a new profile; nothing is stored when validation fails. */
@@ -72,8 +177,10 @@ export class FerryClient {
   }
 
   /**
-   * A session for the profile, published for `ferry status`. Refuses when another
-   * process already runs one; stops an openvpn a killed Ferry process left behind.
+   * A session for the profile, published for `ferry status` and other Ferry processes.
+   * Refuses when another process already runs one; stops an openvpn a killed Ferry
+   * process left behind. `connect` is the way in (it also hands the session to the
+   * registry); bench/connect-worker times this half on its own.
    */
   async openSession(profile: Profile, credentials: CredentialProvider): Promise<{ session: Session; close(): Promise<void> }> {
     const runtime = await this.runtimeDir();
@@ -93,35 +200,19 @@ export class FerryClient {
     return { session, close: () => published.close() };
   }
 
-  /**
-   * Profiles whose tunnel still runs without a Ferry process attached (the app restarted
-   * while ferry-helper kept it): `openSession` + `connect()` takes each one over.
-   * `live`: the live sessions, when the caller has just listed them.
-   */
-  async runningUnattended(live?: LiveSession[]): Promise<Profile[]> {
-    const labels = await this.keptRunning();
-    if (labels.size === 0) return [];
-    const attached = new Set((live ?? (await this.liveSessions())).map((s) => s.profileId));
-    return (await this.store.list()).profiles.filter((p) => labels.has(p.id) && !attached.has(p.id));
-  }
-
   /** Whether the launcher still runs this profile's openvpn, which connect() takes over with no secret asked. */
   async isKeptRunning(profile: Profile): Promise<boolean> {
-    return (await this.keptRunning()).has(profile.id);
+    return (await this.keptRunningIds()).includes(profile.id);
   }
 
   /** Profile ids whose openvpn the launcher keeps (only ferry-helper outlives a Ferry process). */
-  private async keptRunning(): Promise<Set<string>> {
-    return new Set(await this.launcher.running?.().catch(() => []));
+  private async keptRunningIds(): Promise<string[]> {
+    return (await this.launcher.running?.().catch(() => [])) ?? [];
   }
 
   /** How this client's tunnels start (the app shows it; "missing" comes with advice). */
   launcherKind(): Promise<LauncherKind> {
     return this.launcher.kind();
-  }
-
-  async liveSessions(): Promise<LiveSession[]> {
-    return liveSessions(await this.runtimeDir());
   }
 
   /** Where this client's sessions publish their status sockets: the CLI and the app alike ask here. */

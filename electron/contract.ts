@@ -10,8 +10,13 @@
  * Nothing the main process sends back ever contains one.
  */
 import { z } from 'zod';
+import { ProfileEditSchema } from '../core/profile/edit.js';
 import { CertificateSummarySchema, ProfileNameSchema, ProfileSchema, ProtoSchema } from '../core/profile/schema.js';
-import { SessionSnapshotSchema } from '../core/session/snapshot.js';
+import { TunnelSchema } from '../core/session/registry.js';
+
+export { ProfileEditSchema, TunnelSchema };
+export type { ProfileEdit } from '../core/profile/edit.js';
+export type { Tunnel } from '../core/session/registry.js';
 
 // ---- shared shapes ---------------------------------------------------------------------
 
@@ -51,29 +56,23 @@ export const ImportPreviewSchema = z.object({
 });
 export type ImportPreview = z.infer<typeof ImportPreviewSchema>;
 
-export const ProfileViewSchema = z.object({
+/**
+ * The registry's entry for a profile as of `asOf` (its change counter): the renderer keeps
+ * whichever of a listing and a `tunnel` event is newer, by that number.
+ */
+export const TunnelStateSchema = z.object({
+  asOf: z.number().int(),
+  /** Absent: no tunnel, nor an outcome worth showing. */
+  tunnel: TunnelSchema.optional(),
+});
+export type TunnelState = z.infer<typeof TunnelStateSchema>;
+
+export const ProfileViewSchema = TunnelStateSchema.extend({
   profile: ProfileSchema,
-  /** The live session, if there is one (also one whose window was closed or app restarted). */
-  session: SessionSnapshotSchema.optional(),
   savedPassword: z.boolean(),
   savedOtpSecret: z.boolean(),
 });
 export type ProfileView = z.infer<typeof ProfileViewSchema>;
-
-export const ProfileEditSchema = z.object({
-  name: ProfileNameSchema.optional(),
-  gateway: z.string().max(300).optional(),
-  proto: ProtoSchema.optional(),
-  username: z.string().max(256).optional(),
-  passwordRequired: z.boolean().optional(),
-  otpKind: z.enum(['none', 'totp', 'hotp']).optional(),
-  /** Base32 secret for the token; only sent when the person typed a new one. */
-  otpSecret: z.string().max(256).optional(),
-  reconnectTimeoutSec: z.number().int().min(5).max(86_400).optional(),
-  minimizeOnConnect: z.boolean().optional(),
-  autoConnect: z.boolean().optional(),
-});
-export type ProfileEdit = z.infer<typeof ProfileEditSchema>;
 
 export const SettingsSchema = z.object({
   language: z.enum(['system', 'zh-CN', 'en']),
@@ -111,7 +110,8 @@ export const contract = {
   previewImport: { request: ImportRequestSchema, response: ImportPreviewSchema },
   saveImport: { request: ImportRequestSchema, response: ProfileViewSchema },
   certificates: { request: ByName, response: z.array(CertificateSummarySchema) },
-  updateProfile: { request: ByName.extend({ edit: ProfileEditSchema }), response: ProfileViewSchema },
+  /** Allowed while connected (rename included); `appliesAtNextConnect`: the running tunnel keeps its old connection settings. */
+  updateProfile: { request: ByName.extend({ edit: ProfileEditSchema }), response: ProfileViewSchema.extend({ appliesAtNextConnect: z.boolean() }) },
   removeProfile: { request: ByName, response: z.object({ removed: z.string() }) },
   connect: {
     request: ByName.extend({
@@ -120,9 +120,10 @@ export const contract = {
       otp: z.string().max(64).optional(),
       rememberPassword: z.boolean().optional(),
     }),
-    response: SessionSnapshotSchema,
+    response: TunnelStateSchema,
   },
-  disconnect: { request: ByName, response: SessionSnapshotSchema },
+  /** Whoever runs the tunnel (this app, `ferry connect` in a terminal); a failure shown is dismissed. */
+  disconnect: { request: ByName, response: TunnelStateSchema },
   answerPrompt: {
     request: z.object({
       id: z.string().max(64),
@@ -163,8 +164,9 @@ export const ResultErrorSchema = z.object({ message: z.string(), file: z.string(
 // ---- events, main → renderer -----------------------------------------------------------
 
 export const EventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('session'), profile: z.string(), snapshot: SessionSnapshotSchema }),
-  z.object({ type: z.literal('log'), profile: z.string(), entry: LogEntrySchema }),
+  /** The registry changed for this profile id (state, byte counts, owner; tunnel absent: gone). */
+  TunnelStateSchema.extend({ type: z.literal('tunnel'), id: z.string() }),
+  z.object({ type: z.literal('log'), id: z.string(), entry: LogEntrySchema }),
   z.object({ type: z.literal('notice'), profile: z.string(), message: z.string() }),
   z.object({ type: z.literal('prompt'), prompt: PromptSchema }),
   /** The prompt was answered elsewhere or its session ended: close the dialog. */

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { ImportError } from '../core/profile/import.js';
 import { describeError } from '../core/util/errors.js';
 import { contract, IPC_EVENT_CHANNEL, IPC_INVOKE_PREFIX, type Channel, type FerryEvent, type Result } from './contract.js';
-import type { Handlers } from './service.js';
+import type { Handlers } from './contract-handlers.js';
 import { APP_HOST, APP_SCHEME } from './window.js';
 
 /** The parts of Electron's IpcMainInvokeEvent this wrapper reads. */

@@ -2,7 +2,7 @@
  * The Electron main process: wires the pieces together and owns the app's lifecycle.
  * One instance only (a second start focuses the window and hands over its files); the
  * window hides to the tray when closed; Quit disconnects every tunnel first. Everything
- * with rules worth testing lives in its own module (service, ipc, window, tray,
+ * with rules worth testing lives in its own module (contract-handlers, ipc, window, tray,
  * session-watch, power, autostart, open-files); this file only connects them to Electron.
  *
  * The launcher (openvpn directly as root, else ferry-helper) is chosen by the core's
@@ -24,14 +24,15 @@ import {
   type MenuItemConstructorOptions,
 } from 'electron';
 import { FerryClient } from '../core/client.js';
+import type { TunnelChange } from '../core/session/registry.js';
 import { describeError } from '../core/util/errors.js';
 import { HIDDEN_FLAG, launchCommand, setLinuxAutostart } from './autostart.js';
 import type { FerryEvent, Settings } from './contract.js';
 import { broadcast, registerIpc } from './ipc.js';
 import { importPathsFromArgv, readImportFiles } from './open-files.js';
 import { watchPowerAndNetwork } from './power.js';
-import { FerryService } from './service.js';
-import { SessionWatch } from './session-watch.js';
+import { ContractHandlers } from './contract-handlers.js';
+import { reactionTo } from './session-watch.js';
 import { stringsFor, type MainStrings } from './strings.js';
 import { TrayController, type TrayIconState } from './tray.js';
 import { APP_SCHEME_PRIVILEGES, createWindow, lockDownContents, lockDownSession, serveApp } from './window.js';
@@ -52,16 +53,14 @@ export function runMain(): void {
 
 class FerryApp {
   private win: BrowserWindow | undefined;
-  private service: FerryService | undefined;
+  private service: ContractHandlers | undefined;
   private tray: TrayController | undefined;
-  private readonly watch = new SessionWatch();
   private strings: MainStrings = stringsFor('system', 'en');
   private stopPower: (() => void) | undefined;
   private quitting = false;
   private shutDown = false;
   /** Files opened before the app was ready (macOS 'open-file' comes that early). */
   private readonly earlyFiles: string[] = [];
-  private readonly states = new Map<string, string>();
 
   start(): void {
     app.on('open-file', (event, file) => {
@@ -103,8 +102,9 @@ class FerryApp {
     serveApp(electronSession.defaultSession.protocol, path.join(root, 'dist/renderer'));
     Menu.setApplicationMenu(process.platform === 'darwin' ? Menu.buildFromTemplate(macMenu()) : null);
 
-    const service = new FerryService({
-      client: new FerryClient(),
+    const client = new FerryClient();
+    const service = new ContractHandlers({
+      client,
       systemLanguage: app.getLocale(),
       platform: process.platform,
       version: app.getVersion(),
@@ -117,6 +117,10 @@ class FerryApp {
 
     registerIpc({ ipcMain, handlers: service.handlers, windowIds: () => (this.win && !this.win.isDestroyed() ? [this.win.webContents.id] : []) });
     service.on('event', (event) => this.onServiceEvent(event));
+    // Window, tray and notifications follow the core's registry: tunnels of this app and of
+    // `ferry connect` in a terminal alike.
+    client.registry.on('change', (change) => void this.onTunnelChange(change).catch((err: unknown) => console.error(`ferry: ${describeError(err)}`)));
+    await service.start();
 
     this.tray = this.createTray(root);
     await this.refreshTray();
@@ -175,27 +179,29 @@ class FerryApp {
     // A question (password, code) from a connect started in the tray or at login: the
     // window is where it can be answered.
     if (event.type === 'prompt') this.showWindow();
-    if (event.type === 'session') {
-      const before = this.states.get(event.profile);
-      this.states.set(event.profile, event.snapshot.state);
-      const minimizeOnConnect = this.service?.liveProfile(event.profile)?.minimizeOnConnect ?? false;
-      const reaction = this.watch.onSnapshot(event.profile, event.snapshot, this.strings, minimizeOnConnect);
-      if (reaction.notify && Notification.isSupported()) {
-        new Notification({ title: reaction.notify.title, body: reaction.notify.body, silent: true }).show();
-      }
-      if (reaction.minimize && this.win && !this.win.isDestroyed() && this.win.isVisible()) {
-        // With a tray the window goes there; it is one click away in the menu.
-        if (this.tray) this.win.hide();
-        else this.win.minimize();
-      }
-      // Byte counts arrive every second: the tray only changes with the state.
-      if (before !== event.snapshot.state) void this.refreshTray();
-    } else if (event.type === 'settings') {
+    if (event.type === 'settings') {
       this.strings = stringsFor(event.settings.language, app.getLocale());
       void this.refreshTray();
     } else if (event.type === 'profiles-changed') {
       void this.refreshTray();
     }
+  }
+
+  /** One registry change: a notification, minimize on connect, and the tray when the state moved. */
+  private async onTunnelChange({ id, before, after }: TunnelChange): Promise<void> {
+    // Byte counts arrive every second: only a change of state (or owner) is news.
+    if (before?.snapshot?.state === after?.snapshot?.state && before?.owner === after?.owner) return;
+    const profile = await this.service?.profileById(id);
+    const reaction = profile ? reactionTo(before, after, profile.name, this.strings, profile.minimizeOnConnect) : {};
+    if (reaction.notify && Notification.isSupported()) {
+      new Notification({ title: reaction.notify.title, body: reaction.notify.body, silent: true }).show();
+    }
+    if (reaction.minimize && this.win && !this.win.isDestroyed() && this.win.isVisible()) {
+      // With a tray the window goes there; it is one click away in the menu.
+      if (this.tray) this.win.hide();
+      else this.win.minimize();
+    }
+    await this.refreshTray();
   }
 
   private createTray(root: string): TrayController | undefined {

@@ -1,10 +1,12 @@
 /**
- * Turns the stream of session events into what the shell does about them: a notification
- * when a profile connects, disconnects or fails, and "minimize on connect". Kept apart
- * from Electron (the caller shows the notification and hides the window) so the rules —
- * announce a change once, not every byte count — are testable.
+ * What the shell does about one registry change: a notification when a profile connects,
+ * disconnects or fails, and "minimize on connect". The registry hands over `before` and
+ * `after`, so this keeps no memory of its own; kept apart from Electron (the caller shows
+ * the notification and hides the window) so the rules — announce a change once, not
+ * every byte count — are testable.
  */
-import type { SessionSnapshot, SessionState } from '../core/session/snapshot.js';
+import type { Tunnel } from '../core/session/registry.js';
+import type { SessionState } from '../core/session/snapshot.js';
 import type { MainStrings } from './strings.js';
 
 export interface Notice {
@@ -18,28 +20,23 @@ export interface Reaction {
   minimize?: boolean;
 }
 
-export class SessionWatch {
-  private readonly last = new Map<string, SessionState>();
+/** The state a tunnel shows: none, or a helper-kept one nobody reports on, is not a state change to announce. */
+const stateOf = (tunnel: Tunnel | undefined): SessionState | undefined => tunnel?.snapshot?.state;
 
-  /** `minimizeOnConnect` is the profile's setting (from the service). */
-  onSnapshot(profile: string, snapshot: SessionSnapshot, strings: MainStrings, minimizeOnConnect: boolean): Reaction {
-    const before = this.last.get(profile);
-    const now = snapshot.state;
-    this.last.set(profile, now);
-    if (before === now) return {};
-    if (now === 'CONNECTED') {
-      // A reconnect that succeeded is not news worth a popup: the tunnel was up before.
-      if (before === 'RECONNECTING') return {};
-      return { notify: { title: strings.connected(profile), body: strings.connectedBody(snapshot.stats.virtualIp) }, minimize: minimizeOnConnect };
-    }
-    if (now === 'FAILED') return { notify: { title: strings.failed(profile), body: snapshot.failure?.message ?? '' } };
-    if (now === 'DISCONNECTED' && before !== undefined && before !== 'FAILED') {
-      return { notify: { title: strings.disconnected(profile), body: '' } };
-    }
-    return {};
+/** `name` and `minimizeOnConnect` are the profile's, as stored now (a rename shows at once). */
+export function reactionTo(before: Tunnel | undefined, after: Tunnel | undefined, name: string, strings: MainStrings, minimizeOnConnect: boolean): Reaction {
+  const was = stateOf(before);
+  const now = stateOf(after);
+  if (was === now) return {};
+  if (now === 'CONNECTED') {
+    // A reconnect that succeeded is not news worth a popup: the tunnel was up before.
+    if (was === 'RECONNECTING') return {};
+    return { notify: { title: strings.connected(name), body: strings.connectedBody(after?.snapshot?.stats.virtualIp) }, minimize: minimizeOnConnect };
   }
-
-  forget(profile: string): void {
-    this.last.delete(profile);
+  if (now === 'FAILED') return { notify: { title: strings.failed(name), body: after?.snapshot?.failure?.message ?? '' } };
+  // Ended (DISCONNECTED), or gone with no last word (another process was killed).
+  if ((now === 'DISCONNECTED' || now === undefined) && was !== undefined && was !== 'FAILED' && was !== 'DISCONNECTED') {
+    return { notify: { title: strings.disconnected(name), body: '' } };
   }
+  return {};
 }

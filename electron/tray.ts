@@ -7,7 +7,7 @@
  */
 import type { MenuItemConstructorOptions } from 'electron';
 import type { SessionState } from '../core/session/snapshot.js';
-import type { TrayEntry } from './service.js';
+import type { TrayEntry } from './contract-handlers.js';
 import type { MainStrings } from './strings.js';
 
 export type TrayIconState = 'disconnected' | 'connecting' | 'connected' | 'error';

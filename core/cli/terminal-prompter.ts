@@ -4,7 +4,7 @@
  * waiting for input that cannot come.
  */
 import { read } from 'read';
-import type { Prompter } from '../session/credentials.js';
+import type { PromptAnswer, Prompter } from '../session/credentials.js';
 
 export class TerminalPrompter implements Prompter {
   /** Why nothing could be asked, for the error the CLI prints. */
@@ -30,13 +30,14 @@ export class TerminalPrompter implements Prompter {
     return this.ask(`Passphrase for the private key of ${req.profile}: `, true, 'the private key needs its passphrase');
   }
 
-  private async ask(prompt: string, silent: boolean, what: string): Promise<string | undefined> {
+  private async ask(prompt: string, silent: boolean, what: string): Promise<PromptAnswer | undefined> {
     if (!this.interactive) {
       this.refused = `${what}, and there is no terminal to ask on`;
       return undefined;
     }
     try {
-      return String(await read({ prompt, silent, replace: '', input: process.stdin, output: process.stderr }));
+      // Remembering is --save-password's business on the command line: nothing asked here.
+      return { value: String(await read({ prompt, silent, replace: '', input: process.stdin, output: process.stderr })) };
     } catch {
       this.refused = `${what}, and the prompt was cancelled`;
       return undefined;

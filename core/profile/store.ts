@@ -68,6 +68,13 @@ export class ProfileStore {
     throw new InputError(`no profile named "${name}"${known ? ` (profiles: ${known})` : '; import one with `ferry import`'}`);
   }
 
+  /** The profile with this id (ids never change; a rename does not break a running session's reference). */
+  async byId(id: string): Promise<Profile> {
+    const found = (await this.list()).profiles.find((p) => p.id === id);
+    if (!found) throw new InputError('this profile was removed');
+    return found;
+  }
+
   dirOf(profile: Pick<Profile, 'id'>): string {
     return path.join(this.profilesDir, profile.id);
   }
@@ -113,11 +120,11 @@ export class ProfileStore {
     });
   }
 
-  /** Applies a validated patch (the profile editor, `ferry set`). */
-  async update(name: string, patch: ProfilePatch): Promise<Profile> {
+  /** Applies a validated patch (the profile editor, `ferry set`); the profile by name, or by id. */
+  async update(ref: string | Pick<Profile, 'id'>, patch: ProfilePatch): Promise<Profile> {
     const changes = ProfilePatchSchema.parse(patch);
     return this.locked(async () => {
-      const current = await this.get(name);
+      const current = typeof ref === 'string' ? await this.get(ref) : await this.byId(ref.id);
       if (changes.name && changes.name.toLowerCase() !== current.name.toLowerCase()) {
         const { profiles } = await this.list();
         if (profiles.some((p) => p.name.toLowerCase() === changes.name!.toLowerCase())) {

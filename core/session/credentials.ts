@@ -21,14 +21,24 @@ export interface ChallengeRequest {
   echo: boolean;
 }
 
+/**
+ * What a person answered: the value, and for a password whether to remember it (the
+ * login dialog's tick box; saved only once the gateway accepts it). Undefined `remember`
+ * keeps what the connect asked for (`--save-password`).
+ */
+export interface PromptAnswer {
+  value: string;
+  remember?: boolean;
+}
+
 /** The person at the other end. Resolving undefined means nobody can answer (the session fails with that). */
 export interface Prompter {
-  password(req: PasswordRequest): Promise<string | undefined>;
+  password(req: PasswordRequest): Promise<PromptAnswer | undefined>;
   /** The OTP code for a static challenge when no OTP secret is saved. */
-  otp(req: ChallengeRequest): Promise<string | undefined>;
+  otp(req: ChallengeRequest): Promise<PromptAnswer | undefined>;
   /** A server-side challenge (CRV1 or auth-pending CR_TEXT). */
-  challenge(req: ChallengeRequest): Promise<string | undefined>;
-  keyPassphrase(req: { profile: string }): Promise<string | undefined>;
+  challenge(req: ChallengeRequest): Promise<PromptAnswer | undefined>;
+  keyPassphrase(req: { profile: string }): Promise<PromptAnswer | undefined>;
 }
 
 export interface AuthAnswer {
@@ -64,6 +74,8 @@ export class SessionCredentials implements CredentialProvider {
   private passwordSource: 'given' | 'keychain' | 'typed' | undefined;
   private otpCode: string | undefined;
   private keychainWarned = false;
+  /** Whether to save the password once accepted: the connect's choice, then the person's answer. */
+  private savePassword: boolean;
 
   constructor(
     private readonly profile: Profile,
@@ -76,6 +88,7 @@ export class SessionCredentials implements CredentialProvider {
       this.passwordSource = 'given';
     }
     this.otpCode = opts.otp;
+    this.savePassword = opts.savePassword ?? false;
   }
 
   get username(): string {
@@ -93,8 +106,9 @@ export class SessionCredentials implements CredentialProvider {
       } else {
         const typed = await this.prompter.password({ profile: this.profile.name, username: this.username, ...(req.rejected !== undefined ? { rejected: req.rejected } : {}) });
         if (typed === undefined) return undefined;
-        this.password = typed;
+        this.password = typed.value;
         this.passwordSource = 'typed';
+        if (typed.remember !== undefined) this.savePassword = typed.remember;
       }
     }
     if (!req.staticChallenge) return { username: this.username, password: this.password };
@@ -107,7 +121,7 @@ export class SessionCredentials implements CredentialProvider {
 
   async challenge(req: { text: string; echo: boolean }): Promise<string | undefined> {
     if (this.otpCode !== undefined) return this.takeOtpCode();
-    return this.prompter.challenge({ profile: this.profile.name, ...req });
+    return (await this.prompter.challenge({ profile: this.profile.name, ...req }))?.value;
   }
 
   async keyPassphrase(req: { rejected: boolean }): Promise<string | undefined> {
@@ -115,11 +129,11 @@ export class SessionCredentials implements CredentialProvider {
       const saved = await this.fromKeychain('key-passphrase');
       if (saved !== undefined) return saved;
     }
-    return this.prompter.keyPassphrase({ profile: this.profile.name });
+    return (await this.prompter.keyPassphrase({ profile: this.profile.name }))?.value;
   }
 
   async accepted(): Promise<void> {
-    if (!this.opts.savePassword || this.password === undefined || this.passwordSource === 'keychain') return;
+    if (!this.savePassword || this.password === undefined || this.passwordSource === 'keychain') return;
     try {
       await this.secrets.set(this.profile.id, 'password', this.password);
       this.passwordSource = 'keychain';
@@ -144,7 +158,7 @@ export class SessionCredentials implements CredentialProvider {
         return code;
       }
     }
-    return this.prompter.otp({ profile: this.profile.name, ...challenge });
+    return (await this.prompter.otp({ profile: this.profile.name, ...challenge }))?.value;
   }
 
   private takeOtpCode(): string | undefined {

@@ -39,8 +39,3 @@ export const SessionSnapshotSchema = z.object({
   stats: SessionStatsSchema,
 });
 export type SessionSnapshot = z.infer<typeof SessionSnapshotSchema>;
-
-/** A snapshot for a profile with no session behind it (one still opening, or nothing running), as of now. */
-export function idleSnapshot(profile: string, state: SessionState): SessionSnapshot {
-  return { profile, state, since: new Date().toISOString(), stats: noStats() };
-}

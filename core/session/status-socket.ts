@@ -1,42 +1,159 @@
 /**
- * Each live session answers `status` on <runtime>/<profile id>.sock (0600, in the 0700
- * runtime dir), so `ferry status` — or a second window — sees sessions owned by other
- * processes. A socket nobody answers on is a leftover of a killed process and is removed.
+ * Each live session answers on <runtime>/<profile id>.sock (0600, in the 0700 runtime
+ * dir), so `ferry status`, `ferry disconnect` and the desktop app see sessions owned by
+ * other processes. One JSON request line, then:
+ *
+ *   {"op":"status"}      one reply line {"ok":true,"result":LiveSession}, then close
+ *   {"op":"disconnect"}  the same, once the session has disconnected
+ *   {"op":"watch"}       one LiveSession line now and one per change (state, byte counts)
+ *                        until the session ends; then the server closes the stream
+ *
+ * A watcher that reads slowly never grows our memory: past a small backlog only the
+ * newest snapshot waits for the socket to drain (a snapshot is the whole truth, so the
+ * ones in between can go). A socket nobody answers on is a killed process's leftover
+ * and is removed.
  */
-import { readdir, rm } from 'node:fs/promises';
-import type { Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { chmod, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { requestJsonSocket, serveJsonSocket } from '../util/json-socket.js';
+import { requestJsonSocket } from '../util/json-socket.js';
+import { LineFramer } from '../util/line-framer.js';
 import type { Session } from './session.js';
-import { SessionSnapshotSchema, type SessionSnapshot } from './snapshot.js';
+import { SessionSnapshotSchema } from './snapshot.js';
 
-const StatusRequestSchema = z.object({ op: z.enum(['status', 'disconnect']) });
+const StatusRequestSchema = z.object({ op: z.enum(['status', 'disconnect', 'watch']) });
 
-const LiveSessionSchema = z.object({
+export const LiveSessionSchema = z.object({
   pid: z.number(),
   profileId: z.string(),
   snapshot: SessionSnapshotSchema,
 });
 export type LiveSession = z.infer<typeof LiveSessionSchema>;
 
+/** A request is one short line. */
+const MAX_REQUEST = 1024;
+/** A snapshot line is a few hundred bytes; anything near this is not a Ferry session talking. */
+export const MAX_WATCH_LINE = 64 * 1024;
+/** Bytes a watcher may leave unread before updates are coalesced into the newest one. */
+const WATCH_BACKLOG = 16 * 1024;
+/** Watchers per session: a window, a tray, a few `ferry status --watch`. */
+const MAX_CONNECTIONS = 32;
+/** Time to send the request line. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export function statusSocketPath(runtimeDir: string, profileId: string): string {
   return path.join(runtimeDir, `${profileId}.sock`);
 }
 
-export async function publishSession(runtimeDir: string, profileId: string, session: Session): Promise<{ close(): Promise<void> }> {
+export interface PublishedSession {
+  /** Ends every watch stream (after the session's last snapshot) and removes the socket. */
+  close(): Promise<void>;
+}
+
+export async function publishSession(runtimeDir: string, profileId: string, session: Session): Promise<PublishedSession> {
   const socketPath = statusSocketPath(runtimeDir, profileId);
-  const server: Server = await serveJsonSocket(socketPath, StatusRequestSchema, async (req) => {
-    if (req.op === 'disconnect') await session.disconnect();
-    const snapshot: SessionSnapshot = session.snapshot();
-    return { pid: process.pid, profileId, snapshot } satisfies LiveSession;
+  const current = (): LiveSession => ({ pid: process.pid, profileId, snapshot: session.snapshot() });
+  const sockets = new Set<Socket>();
+  /** Per watch stream: writes the snapshot held back for a slow reader (before the stream ends). */
+  const pendingWrites = new Map<Socket, () => void>();
+  /** Connections with a status or disconnect request in flight: they get their reply before the end. */
+  const inFlight = new Set<Socket>();
+
+  const server: Server = createServer((socket) => {
+    if (sockets.size >= MAX_CONNECTIONS) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
+    let answered = false;
+    const framer = new LineFramer(
+      (line) => {
+        if (answered) return; // one request per connection; a watcher has nothing more to say
+        answered = true;
+        socket.setTimeout(0);
+        void answer(socket, line);
+      },
+      { maxLineLength: MAX_REQUEST, onOverflow: () => reply(socket, { ok: false, error: 'request too long' }) },
+    );
+    socket.on('data', (chunk: Buffer) => framer.push(chunk));
   });
+
+  async function answer(socket: Socket, line: string): Promise<void> {
+    let op: z.infer<typeof StatusRequestSchema>['op'];
+    try {
+      op = StatusRequestSchema.parse(JSON.parse(line)).op;
+    } catch {
+      return reply(socket, { ok: false, error: 'malformed request' });
+    }
+    if (op === 'watch') return watch(socket);
+    inFlight.add(socket);
+    try {
+      if (op === 'disconnect') await session.disconnect();
+      reply(socket, { ok: true, result: current() });
+    } catch (err) {
+      reply(socket, { ok: false, error: (err as Error).message });
+    } finally {
+      inFlight.delete(socket);
+    }
+  }
+
+  function watch(socket: Socket): void {
+    let waiting: string | undefined; // the newest line, held while the socket drains
+    const send = () => {
+      const line = `${JSON.stringify(current())}\n`;
+      if (socket.destroyed) return;
+      if (socket.writableLength > WATCH_BACKLOG) {
+        waiting = line;
+        return;
+      }
+      socket.write(line);
+    };
+    const drained = () => {
+      if (waiting === undefined || socket.destroyed) return;
+      const line = waiting;
+      waiting = undefined;
+      socket.write(line);
+    };
+    socket.on('drain', drained);
+    pendingWrites.set(socket, drained);
+    session.on('state', send);
+    session.on('stats', send);
+    socket.on('close', () => {
+      pendingWrites.delete(socket);
+      session.off('state', send);
+      session.off('stats', send);
+    });
+    send();
+  }
+
+  await rm(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  await chmod(socketPath, 0o600);
   return {
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Watchers get what is already queued (the final state), then the end of the stream;
+      // a disconnect request (often what ended the session) still gets its reply.
+      for (const socket of sockets) {
+        if (inFlight.has(socket)) continue;
+        pendingWrites.get(socket)?.();
+        socket.end();
+      }
+      await closed;
       await rm(socketPath, { force: true });
     },
   };
+}
+
+function reply(socket: Socket, msg: { ok: true; result: unknown } | { ok: false; error: string }): void {
+  if (!socket.destroyed) socket.end(`${JSON.stringify(msg)}\n`);
 }
 
 /** The session another process runs for this profile, if any. */
@@ -57,8 +174,77 @@ export async function liveSession(runtimeDir: string, profileId: string): Promis
   return parsed.success ? parsed.data : undefined;
 }
 
-export async function liveSessions(runtimeDir: string): Promise<LiveSession[]> {
+/** Asks the process that runs this profile's session to disconnect it; its last snapshot, or undefined when nobody runs it. */
+export async function disconnectLiveSession(runtimeDir: string, profileId: string, timeoutMs = 15_000): Promise<LiveSession | undefined> {
+  const reply = await requestJsonSocket(statusSocketPath(runtimeDir, profileId), { op: 'disconnect' }, timeoutMs);
+  if (reply === undefined) return undefined;
+  const parsed = LiveSessionSchema.safeParse(reply);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Profile ids with a status socket in the runtime dir (live or leftover). */
+export async function publishedIds(runtimeDir: string): Promise<string[]> {
   const entries = await readdir(runtimeDir).catch(() => [] as string[]);
-  const found = await Promise.all(entries.filter((e) => e.endsWith('.sock')).map((e) => liveSession(runtimeDir, e.slice(0, -'.sock'.length))));
+  return entries.filter((e) => e.endsWith('.sock')).map((e) => e.slice(0, -'.sock'.length));
+}
+
+export async function liveSessions(runtimeDir: string): Promise<LiveSession[]> {
+  const found = await Promise.all((await publishedIds(runtimeDir)).map((id) => liveSession(runtimeDir, id)));
   return found.filter((s): s is LiveSession => s !== undefined);
+}
+
+export interface SessionWatchHandle {
+  close(): void;
+}
+
+/**
+ * Follows another process's session: `onUpdate` for each snapshot, then `onEnd` once
+ * (`'gone'`: nobody listens there, a leftover socket, now removed; `'ended'`: the stream
+ * closed, normally after the final state; `'garbage'`: the peer broke the protocol).
+ */
+export function watchSession(runtimeDir: string, profileId: string, onUpdate: (live: LiveSession) => void, onEnd: (why: 'gone' | 'ended' | 'garbage') => void): SessionWatchHandle {
+  const socketPath = statusSocketPath(runtimeDir, profileId);
+  const socket = createConnection(socketPath);
+  let why: 'gone' | 'ended' | 'garbage' = 'ended';
+  const framer = new LineFramer(
+    (line) => {
+      let parsed: LiveSession;
+      try {
+        parsed = LiveSessionSchema.parse(JSON.parse(line));
+      } catch {
+        why = 'garbage';
+        socket.destroy();
+        return;
+      }
+      onUpdate(parsed);
+    },
+    {
+      maxLineLength: MAX_WATCH_LINE,
+      onOverflow: () => {
+        why = 'garbage';
+        socket.destroy();
+      },
+    },
+  );
+  socket.on('connect', () => socket.write(`${JSON.stringify({ op: 'watch' })}\n`));
+  socket.on('data', (chunk: Buffer) => framer.push(chunk));
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+      why = 'gone';
+      // Nobody listens: a killed process's leftover (removed so the next scan skips it).
+      if (err.code === 'ECONNREFUSED') void rm(socketPath, { force: true }).catch(() => {});
+    }
+  });
+  let ended = false;
+  socket.on('close', () => {
+    if (ended) return;
+    ended = true;
+    onEnd(why);
+  });
+  return {
+    close: () => {
+      ended = true;
+      socket.destroy();
+    },
+  };
 }

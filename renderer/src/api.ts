@@ -23,6 +23,8 @@ export type {
   Prompt,
   Result,
   Settings,
+  Tunnel,
+  TunnelState,
 } from '../../electron/contract';
 export type { SessionSnapshot, SessionState } from '../../core/session/snapshot';
 export type { CertificateSummary } from '../../core/profile/schema';

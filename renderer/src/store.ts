@@ -3,9 +3,13 @@
  * useSyncExternalStore, fed by call results and `onEvent`, so every component sees the
  * same session snapshot at the same time (list badge, header and status pane agree).
  * No library: the state is a handful of maps and the updates are a few lines each.
+ *
+ * Tunnels are the core registry's, keyed by profile id (a rename changes nothing), each
+ * with the registry's change counter `asOf`: a listing and an event are merged by keeping
+ * the higher one, so neither can overwrite newer news with older.
  */
 import { useSyncExternalStore } from 'react';
-import { call, type AppInfo, type FerryEvent, type ImportFile, type LogEntry, type ProfileView, type Prompt, type SessionSnapshot, type Settings } from './api';
+import { call, type AppInfo, type FerryEvent, type ImportFile, type LogEntry, type ProfileView, type Prompt, type SessionSnapshot, type Settings, type TunnelState } from './api';
 
 /** One rate sample for the graph. */
 export interface RatePoint {
@@ -26,9 +30,11 @@ export interface AppState {
   appInfo: AppInfo;
   settings: Settings;
   profiles: ProfileView[];
-  /** Live session per profile name: events update it between listProfiles calls. */
-  sessions: Record<string, SessionSnapshot>;
+  /** The registry's entry per profile id, as of its change counter. */
+  tunnels: Record<string, TunnelState>;
+  /** Per profile id. */
   rates: Record<string, RatePoint[]>;
+  /** Per profile id. */
   logs: Record<string, LogEntry[]>;
   prompts: Prompt[];
   notices: Notice[];
@@ -55,6 +61,17 @@ export function getState(): AppState {
   return state;
 }
 
+/** The id of the profile called `name` now. */
+export function idOf(s: AppState, name: string): string | undefined {
+  return s.profiles.find((p) => p.profile.name === name)?.profile.id;
+}
+
+/** The session snapshot of the profile called `name`, if its tunnel has one. */
+export function sessionOf(s: AppState, name: string): SessionSnapshot | undefined {
+  const id = idOf(s, name);
+  return id === undefined ? undefined : s.tunnels[id]?.tunnel?.snapshot;
+}
+
 export function useStore<T>(select: (s: AppState) => T): T {
   return useSyncExternalStore(
     (listener) => {
@@ -75,7 +92,7 @@ export async function bootstrap(): Promise<AppState> {
     appInfo: info.value,
     settings: settings.ok ? settings.value : { language: 'system', theme: 'system', startAtLogin: false },
     profiles: profiles.ok ? profiles.value : [],
-    sessions: {},
+    tunnels: {},
     rates: {},
     logs: {},
     prompts: [],
@@ -92,43 +109,38 @@ export async function bootstrap(): Promise<AppState> {
 }
 
 function adoptProfiles(profiles: ProfileView[]): void {
-  const sessions: Record<string, SessionSnapshot> = {};
-  for (const view of profiles) if (view.session) sessions[view.profile.name] = view.session;
-  set((s) => ({ profiles, sessions: { ...sessions, ...pick(s.sessions, profiles) } }));
-  // A session already up when the window opens: start its graph from the current rate.
-  for (const snapshot of Object.values(sessions)) if (!state.rates[snapshot.profile]?.length) onSession(snapshot.profile, snapshot);
+  set({ profiles });
+  for (const view of profiles) adoptTunnel(view.profile.id, view);
 }
 
-/** Sessions we already track for profiles that still exist (events may be newer than the list). */
-function pick(sessions: Record<string, SessionSnapshot>, profiles: ProfileView[]): Record<string, SessionSnapshot> {
-  const out: Record<string, SessionSnapshot> = {};
-  for (const view of profiles) {
-    const known = sessions[view.profile.name];
-    if (known && (!view.session || known.since >= view.session.since)) out[view.profile.name] = known;
-  }
-  return out;
+/** Takes a registry entry if it is newer than the one held. */
+function adoptTunnel(id: string, next: TunnelState): void {
+  const held = state.tunnels[id];
+  if (held && held.asOf > next.asOf) return;
+  set((s) => ({ tunnels: { ...s.tunnels, [id]: { asOf: next.asOf, ...(next.tunnel ? { tunnel: next.tunnel } : {}) } }, rates: { ...s.rates, [id]: nextRates(s.rates[id], next.tunnel?.snapshot) } }));
 }
 
 export async function reloadProfiles(): Promise<void> {
+  const selected = state.view.kind === 'profile' ? idOf(state, state.view.name) : undefined;
   const result = await call('listProfiles', {});
   if (!result.ok) return notify('error', result.error.message);
   adoptProfiles(result.value);
   const view = state.view;
-  // The selected profile was removed or renamed elsewhere: fall back to the first one.
-  if (view.kind === 'profile' && !result.value.some((p) => p.profile.name === view.name)) {
-    const first = result.value[0];
-    navigate(first ? { kind: 'profile', name: first.profile.name, tab: 'status' } : { kind: 'empty' });
-  }
+  if (view.kind !== 'profile' || result.value.some((p) => p.profile.name === view.name)) return;
+  // Renamed (here, or with `ferry set` elsewhere): stay on it under its new name; removed: the first one.
+  const renamed = result.value.find((p) => p.profile.id === selected);
+  const first = result.value[0];
+  navigate(renamed ? { ...view, name: renamed.profile.name } : first ? { kind: 'profile', name: first.profile.name, tab: 'status' } : { kind: 'empty' });
 }
 
 // ---- events --------------------------------------------------------------------------------
 
 function onEvent(event: FerryEvent): void {
   switch (event.type) {
-    case 'session':
-      return onSession(event.profile, event.snapshot);
+    case 'tunnel':
+      return adoptTunnel(event.id, event);
     case 'log':
-      return set((s) => (s.logs[event.profile] ? { logs: { ...s.logs, [event.profile]: [...s.logs[event.profile]!, event.entry].slice(-LOG_LIMIT) } } : {}));
+      return set((s) => (s.logs[event.id] ? { logs: { ...s.logs, [event.id]: [...s.logs[event.id]!, event.entry].slice(-LOG_LIMIT) } } : {}));
     case 'notice':
       return notify('info', `${event.profile}: ${event.message}`);
     case 'prompt':
@@ -145,20 +157,17 @@ function onEvent(event: FerryEvent): void {
   }
 }
 
-function onSession(profile: string, snapshot: SessionSnapshot): void {
-  set((s) => {
-    let rates = s.rates[profile] ?? [];
-    if (snapshot.state === 'CONNECTED' || snapshot.state === 'RECONNECTING') {
-      // openvpn counts bytes once a second (idle or not): one sample per second, the
-      // latest snapshot within a second replacing the earlier one.
-      const point = { t: Date.now(), rateIn: snapshot.stats.rateIn, rateOut: snapshot.stats.rateOut };
-      const last = rates[rates.length - 1];
-      rates = last && point.t - last.t < 900 ? [...rates.slice(0, -1), { ...point, t: last.t }] : [...rates, point].slice(-RATE_WINDOW);
-    } else if (snapshot.state === 'CONNECTING') {
-      rates = []; // a new session: a new graph
-    }
-    return { sessions: { ...s.sessions, [profile]: snapshot }, rates: { ...s.rates, [profile]: rates } };
-  });
+/** The graph's samples after a snapshot: one per second while up, a fresh graph for a new session. */
+function nextRates(rates: RatePoint[] = [], snapshot: SessionSnapshot | undefined): RatePoint[] {
+  if (snapshot?.state === 'CONNECTED' || snapshot?.state === 'RECONNECTING') {
+    // openvpn counts bytes once a second (idle or not): one sample per second, the
+    // latest snapshot within a second replacing the earlier one.
+    const point = { t: Date.now(), rateIn: snapshot.stats.rateIn, rateOut: snapshot.stats.rateOut };
+    const last = rates[rates.length - 1];
+    return last && point.t - last.t < 900 ? [...rates.slice(0, -1), { ...point, t: last.t }] : [...rates, point].slice(-RATE_WINDOW);
+  }
+  if (snapshot?.state === 'CONNECTING') return []; // a new session: a new graph
+  return rates;
 }
 
 // ---- actions -------------------------------------------------------------------------------
@@ -178,15 +187,17 @@ export function dismissNotice(id: number): void {
 }
 
 export async function connect(name: string): Promise<void> {
+  const id = idOf(state, name);
   const result = await call('connect', { name });
   if (!result.ok) return notify('error', result.error.message);
-  onSession(name, result.value);
+  if (id !== undefined) adoptTunnel(id, result.value);
 }
 
 export async function disconnect(name: string): Promise<void> {
+  const id = idOf(state, name);
   const result = await call('disconnect', { name });
   if (!result.ok) return notify('error', result.error.message);
-  onSession(name, result.value);
+  if (id !== undefined) adoptTunnel(id, result.value);
 }
 
 /** Answers a prompt; `value` undefined = cancelled. The dialog closes at once either way. */
@@ -197,9 +208,10 @@ export async function answerPrompt(id: string, value: string | undefined, rememb
 }
 
 export async function loadLogs(name: string): Promise<void> {
+  const id = idOf(state, name);
   const result = await call('logs', { name });
   if (!result.ok) return notify('error', result.error.message);
-  set((s) => ({ logs: { ...s.logs, [name]: result.value.slice(-LOG_LIMIT) } }));
+  if (id !== undefined) set((s) => ({ logs: { ...s.logs, [id]: result.value.slice(-LOG_LIMIT) } }));
 }
 
 export async function saveSettings(patch: Partial<Settings>): Promise<void> {

@@ -3,8 +3,11 @@
  * the real keychain (the suite runs inside scripts/with-keyring.sh), the CLI as a user
  * runs it, in the client namespace, never with a terminal.
  */
+import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
-import { KeychainSecretStore } from '../../core/secrets/secret-store.js';
+import { FerryClient } from '../../core/client.js';
+import { KeychainSecretStore, MemorySecretStore } from '../../core/secrets/secret-store.js';
+import type { SessionRegistry, Tunnel } from '../../core/session/registry.js';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
@@ -13,6 +16,19 @@ import { clientHome, clientLeftovers, ferry, filesText, keychainSkipReason, proc
 import { readyGateway, Watched } from '../support/processes.js';
 
 const skip = labSkipReason() ?? (await keychainSkipReason());
+
+/** Resolves with the registry's entry once `check` holds for it, at once or at a later change (no clock: the test's timeout bounds it). */
+function registryReaches(registry: SessionRegistry, id: string, check: (t: Tunnel | undefined) => boolean): Promise<Tunnel | undefined> {
+  if (check(registry.get(id))) return Promise.resolve(registry.get(id));
+  return new Promise((resolve) => {
+    const onChange = (c: { id: string; after: Tunnel | undefined }) => {
+      if (c.id !== id || !check(c.after)) return;
+      registry.off('change', onChange);
+      resolve(c.after);
+    };
+    registry.on('change', onChange);
+  });
+}
 
 describe.skipIf(skip)('ferry client against ferry-server', () => {
   let lab: Lab;
@@ -92,6 +108,54 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
     expect(await openvpnPidsInClientNs()).toEqual([]);
     expect(await tunDevices()).toEqual([]);
     expect(JSON.parse((await ferry(client, ['status', '--json'])).stdout)).toEqual([]);
+  });
+
+  it('a separate `ferry connect` is seen live through the registry (state, then bytes as they move) and disconnected from the other side', async () => {
+    const client = await importThreeFiles('alice');
+    // The test process plays the desktop app: its own FerryClient on the same home and runtime dir.
+    const app = new FerryClient({ env: client.env, secrets: new MemorySecretStore() });
+    const { id } = await app.store.get('alice');
+    await app.registry.follow();
+    try {
+      const session = connect(client, 'alice', { stdin: `${passwords.get('alice')}\n`, args: ['--password-stdin'] });
+      const up = await registryReaches(app.registry, id, (t) => t?.snapshot?.state === 'CONNECTED');
+      expect(up).toMatchObject({ owner: 'other-process', pid: session.child.pid, snapshot: { stats: { virtualIp: expect.stringMatching(/^198\.18\.100\./) } } });
+      await session.waitFor(STATE('CONNECTED'));
+      // Traffic: the counters arrive over the watch stream, nobody asks for them.
+      expect(await lab.ping('client', lab.addr.vpcHost, 5)).toBe(true);
+      await registryReaches(app.registry, id, (t) => (t?.snapshot?.stats.bytesOut ?? 0) > up!.snapshot!.stats.bytesOut + 5 * 84 && (t?.snapshot?.stats.bytesIn ?? 0) > up!.snapshot!.stats.bytesIn + 5 * 84);
+      // Removing the profile is refused while the other process's tunnel runs.
+      await expect(app.removeProfile('alice')).rejects.toThrow(/^"alice" is connected in another Ferry process \(pid \d+\); disconnect it first$/);
+
+      const gone = registryReaches(app.registry, id, (t) => t === undefined);
+      await app.disconnect('alice');
+      expect(await session.exited).toBe(0);
+      expect(statesOf(session).at(-1)).toBe('DISCONNECTED');
+      await gone;
+      expect(await openvpnPidsInClientNs()).toEqual([]);
+      expect(await tunDevices()).toEqual([]);
+    } finally {
+      app.registry.close();
+    }
+  });
+
+  it('`ferry status --watch` follows a tunnel of another process as it changes; `ferry disconnect` from a third process ends it', async () => {
+    const client = await importThreeFiles('alice');
+    const watcher = new Watched(spawn(process.execPath, [FERRY, 'status', '--watch', '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: client.env }), 'ferry status --watch');
+    running.push(watcher);
+    const session = connect(client, 'alice', { stdin: `${passwords.get('alice')}\n`, args: ['--password-stdin'] });
+    await watcher.waitFor(/"state":"CONNECTED"/);
+    expect(await lab.ping('client', lab.addr.vpcHost, 3)).toBe(true);
+    // Byte counts keep coming as lines (one per BYTECOUNT), all while CONNECTED.
+    await watcher.waitForCount(/"state":"CONNECTED".*"bytesIn":[1-9]/, 2);
+
+    const result = await ferry(client, ['disconnect', 'alice']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^disconnected "alice"/);
+    expect(await session.exited).toBe(0);
+    await watcher.waitFor(/"gone":true/);
+    expect((await ferry(client, ['disconnect', 'alice'])).stdout).toMatch(/"alice" was not connected/);
+    expect(await watcher.stop('SIGINT')).toBe(0);
   });
 
   it('a wrong password ends in FAILED with the reason, after exactly one attempt', async () => {

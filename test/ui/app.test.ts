@@ -1,7 +1,7 @@
 /**
  * The desktop UI end to end, in Debian's Chromium, against the real stack: the built
  * renderer, served by the test host (test/ui/host.ts) which bridges the IPC contract to
- * the real FerryService → core → openvpn, the real keychain (the suite runs inside
+ * the real ContractHandlers → core → openvpn, the real keychain (the suite runs inside
  * scripts/with-keyring.sh), and a real `ferry-server` gateway in the network lab.
  *
  * openvpn must run in the lab's client namespace to reach the gateway, so the host runs
@@ -21,7 +21,7 @@ import { KeychainSecretStore } from '../../core/secrets/secret-store.js';
 import { makeCa, makeClient, NOW, DAY } from '../fixtures/import/generate.js';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
 import { addAccounts, initServer, ROOT, tempDir, unpackBundle } from '../support/cli.js';
-import { clientHome, clientLeftovers, ferry, keychainSkipReason, type ClientHome } from '../support/ferry.js';
+import { clientHome, clientLeftovers, ferry, keychainSkipReason, startConnect, STATE, statesOf, type ClientHome } from '../support/ferry.js';
 import { readyGateway, Watched } from '../support/processes.js';
 import { RENDERER_DIR } from './host.js';
 import { attribute, count, description, exactText, focused, hidden, text, visible } from './pw.js';
@@ -80,7 +80,7 @@ describe.skipIf(skip)('desktop UI (Chromium) against the real core and the lab g
     for (const account of ['alice', 'bob', 'carol']) bundles[account] = await unpackBundle(serverDir, account);
     gateway = await readyGateway(lab, serverDir);
 
-    // The host, with the real FerryService, in the client namespace (where openvpn must run).
+    // The host, with the real ContractHandlers, in the client namespace (where openvpn must run).
     client = await clientHome();
     exportDir = await tempDir('ferry-ui-export-');
     const child = lab.spawn('client', [process.execPath, '--import', 'tsx', HOST], {
@@ -358,6 +358,56 @@ describe.skipIf(skip)('desktop UI (Chromium) against the real core and the lab g
     await header().getByRole('button', { name: 'Disconnect', exact: true }).click();
     await attribute(headerState(), 'data-state', 'DISCONNECTED', 15_000);
   });
+
+  it('a tunnel started with `ferry connect` shows live in the window and disconnects from it; one started in the window is renamed while up and ended by `ferry disconnect`', async () => {
+    await select('alice');
+    // A terminal's `ferry connect`: another process, the same home and runtime dir as the app.
+    const terminal = startConnect(lab, client, 'alice', { stdin: `${passwords.get('alice')}\n`, args: ['--password-stdin'] });
+    try {
+      await attribute(headerState(), 'data-state', 'CONNECTED', 30_000);
+      await terminal.waitFor(STATE('CONNECTED'));
+      expect(await page.locator('[data-profile="alice"]').getAttribute('class')).toMatch(/\btone-on\b/);
+      await text(page.getByTestId('stat-virtual-ip'), /198\.18\.100\.\d+/);
+      // Its counters move in the window as traffic flows: the watch stream, not a frozen listing.
+      const before = { in: await statValue('stat-bytes-in'), out: await statValue('stat-bytes-out') };
+      expect(await lab.ping('client', lab.addr.vpcHost, 5)).toBe(true);
+      await expect.poll(() => statValue('stat-bytes-out'), { timeout: 10_000 }).toBeGreaterThan(before.out + 5 * 84);
+      await expect.poll(() => statValue('stat-bytes-in'), { timeout: 10_000 }).toBeGreaterThan(before.in + 5 * 84);
+      // Disconnect in the window ends the terminal's session: it exits cleanly.
+      await header().getByRole('button', { name: 'Disconnect', exact: true }).click();
+      expect(await terminal.exited).toBe(0);
+      expect(statesOf(terminal).at(-1)).toBe('DISCONNECTED');
+      await attribute(headerState(), 'data-state', 'DISCONNECTED', 15_000);
+    } finally {
+      if (terminal.child.exitCode === null && terminal.child.signalCode === null) await terminal.stop('SIGINT');
+    }
+
+    // The reverse: connected in the window (the saved password), seen by the CLI.
+    await header().getByRole('button', { name: 'Connect', exact: true }).click();
+    await attribute(headerState(), 'data-state', 'CONNECTED', 30_000);
+    expect(JSON.parse((await ferry(client, ['status', '--json'])).stdout)).toMatchObject([{ profile: 'alice', state: 'CONNECTED', owner: 'other-process' }]);
+    // Renamed while connected: allowed, the tunnel stays up and is shown under the new name.
+    const rename = async (from: string, to: string) => {
+      await select(from);
+      await page.getByRole('tab', { name: 'Settings' }).click();
+      await page.locator('#edit-name').fill(to);
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      await visible(page.getByRole('heading', { name: to, level: 1 }));
+    };
+    await rename('alice', 'alice-hq');
+    await attribute(headerState(), 'data-state', 'CONNECTED');
+    expect(await openvpnCount()).toBe(1);
+    expect(JSON.parse((await ferry(client, ['status', '--json'])).stdout)).toMatchObject([{ profile: 'alice-hq', state: 'CONNECTED' }]);
+    // `ferry disconnect` from a terminal ends the window's tunnel; the window follows.
+    const result = await ferry(client, ['disconnect', 'alice-hq']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^disconnected "alice-hq"/);
+    await attribute(headerState(), 'data-state', 'DISCONNECTED', 15_000);
+    await rename('alice-hq', 'alice');
+    expect(await profileNames()).toEqual(['alice', 'bob']);
+  });
+
+  const openvpnCount = async () => (await clientLeftovers(lab)).openvpnPids.length;
 
   async function countDownWhileAway(): Promise<void> {
     const banner = page.getByTestId('reconnect-banner');

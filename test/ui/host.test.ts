@@ -54,7 +54,7 @@ function get(port: number, pathname: string, host = `127.0.0.1:${port}`): Promis
   });
 }
 
-describe('test host (renderer ⇄ FerryService bridge)', () => {
+describe('test host (renderer ⇄ ContractHandlers bridge)', () => {
   let host: Host;
   let service: StubService;
   let outside: string;

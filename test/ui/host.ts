@@ -11,7 +11,7 @@
  * origin is refused, so nothing else on the machine can drive the core through it.
  *
  * As a program (`node --import tsx test/ui/host.ts [--root DIR]`, run by the UI tests in
- * the lab's client namespace) it serves the real FerryService from electron/service.ts
+ * the lab's client namespace) it serves the real ContractHandlers from electron/contract-handlers.ts
  * and prints one JSON line {"url", "token", "port"} once it listens.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -29,7 +29,7 @@ import { CONTENT_SECURITY_POLICY } from '../../electron/window.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const RENDERER_DIR = path.join(ROOT, 'dist/renderer');
 
-/** What the host needs from a service: FerryService has this shape (handlers per channel, 'event'). */
+/** What the host needs from a service: ContractHandlers has this shape (handlers per channel, 'event'). */
 export interface HostService {
   handlers: { [C in Channel]: (request: never) => unknown };
   on(event: 'event', listener: (event: FerryEvent) => void): unknown;
@@ -186,7 +186,7 @@ export async function startHost(opts: HostOptions = {}): Promise<Host> {
     try {
       out = await handler(parsed.data);
     } catch (err) {
-      // FerryService throws errors a person can act on (FerryError, ImportError with the
+      // ContractHandlers throws errors a person can act on (FerryError, ImportError with the
       // file it concerns); anything else is a bug worth a log line. Mapped exactly as
       // electron/ipc.ts maps them, so the page sees what it would see in the app.
       if (!(err instanceof FerryError)) log(`host: ${channel} threw: ${(err as Error).stack ?? String(err)}`);
@@ -292,7 +292,7 @@ function wsBridgeScript(channels: string[]): string {
 `;
 }
 
-// ---- as a program: the real FerryService -----------------------------------------------
+// ---- as a program: the real ContractHandlers -----------------------------------------------
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -155,7 +155,8 @@ class ScriptedPrompter implements Prompter {
   constructor(private readonly answers: Record<string, Array<string | undefined>>) {}
   private next(kind: string) {
     this.asked.push(kind);
-    return Promise.resolve(this.answers[kind]?.shift());
+    const value = this.answers[kind]?.shift();
+    return Promise.resolve(value === undefined ? undefined : { value });
   }
   password() { return this.next('password'); }
   otp() { return this.next('otp'); }

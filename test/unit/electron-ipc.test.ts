@@ -9,7 +9,7 @@ import { ImportError } from '../../core/profile/import.js';
 import { FerryError } from '../../core/util/errors.js';
 import { contract, IPC_EVENT_CHANNEL, IPC_INVOKE_PREFIX, type Channel, type FerryEvent } from '../../electron/contract.js';
 import { broadcast, isTrustedSender, registerIpc, type InvokeEventLike } from '../../electron/ipc.js';
-import type { Handlers } from '../../electron/service.js';
+import type { Handlers } from '../../electron/contract-handlers.js';
 
 type Listener = (event: InvokeEventLike, ...args: unknown[]) => Promise<unknown>;
 
@@ -28,7 +28,8 @@ function fakeIpcMain() {
 const WINDOW_ID = 7;
 const ours = (url = 'app://ferry/index.html', id = WINDOW_ID, parent: unknown = null): InvokeEventLike => ({ sender: { id }, senderFrame: { url, parent } });
 
-const snapshot = { profile: 'Office', state: 'DISCONNECTED' as const, since: '2026-01-01T00:00:00.000Z', stats: { bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0 } };
+const snapshot = { profile: 'Office', state: 'CONNECTING' as const, since: '2026-01-01T00:00:00.000Z', stats: { bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0 } };
+const tunnelState = { asOf: 3, tunnel: { id: 'office-1', rev: 3, owner: 'here' as const, snapshot } };
 
 function setup(overrides: Partial<Record<Channel, (req: never) => Promise<unknown>>> = {}) {
   const ipcMain = fakeIpcMain();
@@ -40,8 +41,8 @@ function setup(overrides: Partial<Record<Channel, (req: never) => Promise<unknow
     });
   const handlers = {
     listProfiles: spy('listProfiles', []),
-    connect: spy('connect', snapshot),
-    disconnect: spy('disconnect', snapshot),
+    connect: spy('connect', tunnelState),
+    disconnect: spy('disconnect', tunnelState),
     removeProfile: spy('removeProfile', { removed: 'Office' }),
     getSettings: spy('getSettings', { language: 'system', theme: 'system', startAtLogin: false }),
     ...overrides,
@@ -62,7 +63,7 @@ describe('registerIpc', () => {
 
   it('answers a valid call from our window with ok and the value', async () => {
     const { invoke, calls } = setup();
-    expect(await invoke('connect', ours(), { name: 'Office', password: 'pw' })).toEqual({ ok: true, value: snapshot });
+    expect(await invoke('connect', ours(), { name: 'Office', password: 'pw' })).toEqual({ ok: true, value: tunnelState });
     expect(calls).toEqual([{ channel: 'connect', request: { name: 'Office', password: 'pw' } }]);
   });
 

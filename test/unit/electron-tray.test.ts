@@ -6,8 +6,9 @@
 import type { MenuItemConstructorOptions } from 'electron';
 import { describe, expect, it, vi } from 'vitest';
 import type { SessionSnapshot, SessionState } from '../../core/session/snapshot.js';
-import type { TrayEntry } from '../../electron/service.js';
-import { SessionWatch } from '../../electron/session-watch.js';
+import type { TrayEntry } from '../../electron/contract-handlers.js';
+import { reactionTo } from '../../electron/session-watch.js';
+import type { Tunnel } from '../../core/session/registry.js';
 import { stringsFor } from '../../electron/strings.js';
 import { TrayController, trayIconState, type TrayIconState } from '../../electron/tray.js';
 
@@ -98,7 +99,7 @@ describe('TrayController', () => {
   });
 });
 
-describe('SessionWatch (notifications, minimize on connect)', () => {
+describe('reactionTo (notifications, minimize on connect) over registry changes', () => {
   const snap = (state: SessionState, extra: Partial<SessionSnapshot> = {}): SessionSnapshot => ({
     profile: 'Office',
     state,
@@ -106,30 +107,53 @@ describe('SessionWatch (notifications, minimize on connect)', () => {
     stats: { bytesIn: 0, bytesOut: 0, rateIn: 0, rateOut: 0, virtualIp: '198.18.100.2' },
     ...extra,
   });
+  let rev = 0;
+  const tunnel = (state: SessionState, extra: Partial<SessionSnapshot> = {}): Tunnel => ({ id: 'office-1', rev: ++rev, owner: 'here', snapshot: snap(state, extra) });
+
+  /** Feeds a sequence of registry entries as the registry would: each change with its before. */
+  function replay(steps: Array<[Tunnel | undefined, boolean?]>, name = 'Office') {
+    let before: Tunnel | undefined;
+    return steps.map(([after, minimize]) => {
+      const reaction = reactionTo(before, after, name, en, minimize ?? false);
+      before = after;
+      return reaction;
+    });
+  }
 
   it('notifies once per change: connected (with the address), failed (with the reason), disconnected', () => {
-    const w = new SessionWatch();
-    expect(w.onSnapshot('Office', snap('CONNECTING'), en, false)).toEqual({});
-    expect(w.onSnapshot('Office', snap('AUTH'), en, false)).toEqual({});
-    expect(w.onSnapshot('Office', snap('CONNECTED'), en, false)).toEqual({ notify: { title: 'Office connected', body: 'VPN address 198.18.100.2' }, minimize: false });
-    expect(w.onSnapshot('Office', snap('CONNECTED'), en, false)).toEqual({}); // a byte count: no news
-    expect(w.onSnapshot('Office', snap('RECONNECTING'), en, false)).toEqual({});
-    expect(w.onSnapshot('Office', snap('CONNECTED'), en, true)).toEqual({}); // back after a blip: quiet
-    expect(w.onSnapshot('Office', snap('DISCONNECTED'), en, false)).toEqual({ notify: { title: 'Office disconnected', body: '' } });
-    expect(w.onSnapshot('Office', snap('CONNECTING'), en, false)).toEqual({});
-    expect(w.onSnapshot('Office', snap('FAILED', { failure: { code: 'auth', message: 'the gateway refused the password' } }), en, false)).toEqual({
-      notify: { title: 'Office: connection failed', body: 'the gateway refused the password' },
-    });
-    // The DISCONNECTED that follows a failure is not a second piece of news.
-    expect(w.onSnapshot('Office', snap('DISCONNECTED'), en, false)).toEqual({});
+    const reactions = replay([
+      [tunnel('CONNECTING')],
+      [tunnel('AUTH')],
+      [tunnel('CONNECTED')],
+      [tunnel('CONNECTED')], // a byte count: no news
+      [tunnel('RECONNECTING')],
+      [tunnel('CONNECTED'), true], // back after a blip: quiet
+      [tunnel('DISCONNECTED')],
+      [tunnel('CONNECTING')],
+      [tunnel('FAILED', { failure: { code: 'auth', message: 'the gateway refused the password' } })],
+      [undefined], // the failure dismissed: not a second piece of news
+    ]);
+    expect(reactions).toEqual([
+      {},
+      {},
+      { notify: { title: 'Office connected', body: 'VPN address 198.18.100.2' }, minimize: false },
+      {},
+      {},
+      {},
+      { notify: { title: 'Office disconnected', body: '' } },
+      {},
+      { notify: { title: 'Office: connection failed', body: 'the gateway refused the password' } },
+      {},
+    ]);
+  });
+
+  it('a tunnel of another process that vanishes with no last word (killed) is announced as disconnected, under the current name', () => {
+    const reactions = replay([[{ id: 'office-1', rev: 1, owner: 'other-process', pid: 42, snapshot: snap('CONNECTED') }], [undefined]], 'Renamed');
+    expect(reactions[1]).toEqual({ notify: { title: 'Renamed disconnected', body: '' } });
   });
 
   it('minimizes on connect only when the profile asks for it', () => {
-    const w = new SessionWatch();
-    w.onSnapshot('Office', snap('CONNECTING'), en, true);
-    expect(w.onSnapshot('Office', snap('CONNECTED'), en, true).minimize).toBe(true);
-    const other = new SessionWatch();
-    other.onSnapshot('Home', snap('CONNECTING'), en, false);
-    expect(other.onSnapshot('Home', snap('CONNECTED'), en, false).minimize).toBe(false);
+    expect(replay([[tunnel('CONNECTING'), true], [tunnel('CONNECTED'), true]])[1]!.minimize).toBe(true);
+    expect(replay([[tunnel('CONNECTING')], [tunnel('CONNECTED')]])[1]!.minimize).toBe(false);
   });
 });

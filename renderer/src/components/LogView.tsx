@@ -3,12 +3,12 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { call } from '../api';
 import { formatTime } from '../format';
-import { loadLogs, notify, useStore } from '../store';
+import { idOf, loadLogs, notify, useStore } from '../store';
 import { CopyIcon, DownloadIcon } from './Icons';
 
 export function LogView({ name }: { name: string }) {
   const { t } = useTranslation();
-  const entries = useStore((s) => s.logs[name]);
+  const entries = useStore((s) => s.logs[idOf(s, name) ?? '']);
   const [follow, setFollow] = useState(true);
   const box = useRef<HTMLDivElement>(null);
 

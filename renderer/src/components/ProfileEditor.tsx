@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { call, type CertificateSummary, type ProfileEdit, type ProfileView } from '../api';
-import { navigate, notify, reloadProfiles, useStore } from '../store';
+import { navigate, notify, reloadProfiles, sessionOf, useStore } from '../store';
 import { CertificateList } from './CertificateList';
 import { Dialog } from './Dialog';
 import { Field } from './Field';
@@ -33,7 +33,7 @@ export function ProfileEditor({ view }: { view: ProfileView }) {
   const [error, setError] = useState<string | undefined>();
   const [saving, setSaving] = useState(false);
   const [confirmRemove, setConfirmRemove] = useState(false);
-  const active = useStore((s) => isActive(s.sessions[p.name]?.state ?? 'DISCONNECTED'));
+  const active = useStore((s) => isActive(sessionOf(s, p.name)?.state ?? 'DISCONNECTED'));
 
   useEffect(() => {
     void call('certificates', { name: p.name }).then((r) => (r.ok ? setCertificates(r.value) : setError(r.error.message)));
@@ -64,7 +64,8 @@ export function ProfileEditor({ view }: { view: ProfileView }) {
     setSaving(false);
     if (!result.ok) return setError(result.error.message);
     setOtpSecret('');
-    notify('info', t('editor.saved'));
+    // A running tunnel keeps the settings it started with (the core says so): say when that is the case.
+    notify('info', result.value.appliesAtNextConnect ? `${t('editor.saved')} ${t('editor.editWhileConnected')}` : t('editor.saved'));
     await reloadProfiles();
     if (result.value.profile.name !== p.name) navigate({ kind: 'profile', name: result.value.profile.name, tab: 'edit' });
   }

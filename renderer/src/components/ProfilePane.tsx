@@ -2,7 +2,7 @@
 import { useRef, type KeyboardEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { formatGateway } from '../format';
-import { connect, disconnect, navigate, useStore } from '../store';
+import { connect, disconnect, navigate, sessionOf, useStore } from '../store';
 import { LogView } from './LogView';
 import { ProfileEditor } from './ProfileEditor';
 import { StatusPanel } from './StatusPanel';
@@ -15,7 +15,7 @@ type Tab = (typeof TABS)[number];
 export function ProfilePane({ name, tab }: { name: string; tab: Tab }) {
   const { t } = useTranslation();
   const view = useStore((s) => s.profiles.find((p) => p.profile.name === name));
-  const state = useStore((s) => s.sessions[name]?.state ?? 'DISCONNECTED');
+  const state = useStore((s) => sessionOf(s, name)?.state ?? 'DISCONNECTED');
   const tabRefs = useRef<Array<HTMLButtonElement | null>>([]);
   if (!view) return null;
   const active = isActive(state);

@@ -6,7 +6,7 @@
 import { useTranslation } from 'react-i18next';
 import type { ProfileView } from '../api';
 import { formatGateway } from '../format';
-import { connect, disconnect, navigate, useStore } from '../store';
+import { connect, disconnect, navigate, sessionOf, useStore } from '../store';
 import { GearIcon, LogoIcon, PlusIcon, PowerIcon } from './Icons';
 import { isActive, STATE_TONE } from './StateBadge';
 
@@ -49,7 +49,7 @@ export function Sidebar() {
 function ProfileRow({ view, selected }: { view: ProfileView; selected: boolean }) {
   const { t } = useTranslation();
   const name = view.profile.name;
-  const state = useStore((s) => s.sessions[name]?.state ?? 'DISCONNECTED');
+  const state = useStore((s) => sessionOf(s, name)?.state ?? 'DISCONNECTED');
   const active = isActive(state);
   const toggle = () => void (active ? disconnect(name) : connect(name));
   return (

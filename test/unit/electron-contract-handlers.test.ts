@@ -1,5 +1,5 @@
 /**
- * FerryService (electron/service.ts) on a real FerryClient: a temporary home, an
+ * ContractHandlers (electron/contract-handlers.ts) on a real FerryClient: a temporary home, an
  * in-memory keychain and a fake Launcher on whose management socket this test plays
  * openvpn. Import from file contents (errors name the picked file, temp files vanish),
  * prompts (password, wrong password, remember), settings, and the rule that no secret
@@ -16,7 +16,10 @@ import { DirectLauncher, type Launcher } from '../../core/engine/launcher.js';
 import { MemorySecretStore } from '../../core/secrets/secret-store.js';
 import { ImportError } from '../../core/profile/import.js';
 import type { FerryEvent, ImportFile, Prompt } from '../../electron/contract.js';
-import { FerryService, safeFileName } from '../../electron/service.js';
+import { liveSessions } from '../../core/session/status-socket.js';
+import type { SessionState } from '../../core/session/snapshot.js';
+import { ContractHandlers } from '../../electron/contract-handlers.js';
+import { safeFileName } from '../../electron/import-staging.js';
 import { encryptKey, makeCa, makeClient, type Identity } from '../fixtures/import/generate.js';
 import { tempDir } from '../support/cli.js';
 import { FakeOpenvpn } from '../support/fake-openvpn.js';
@@ -38,7 +41,7 @@ beforeAll(async () => {
 });
 
 interface Setup {
-  service: FerryService;
+  service: ContractHandlers;
   client: FerryClient;
   secrets: MemorySecretStore;
   engine: FakeOpenvpn;
@@ -46,9 +49,17 @@ interface Setup {
   tempRoot: string;
   home: string;
   savedTo: string;
+  env: NodeJS.ProcessEnv;
 }
 
-const services: FerryService[] = [];
+/** The registry's state for a profile, as the tunnel events told it (the last one wins). */
+const stateIn = (events: FerryEvent[], id?: string): SessionState | undefined => {
+  const last = events.filter((e) => e.type === 'tunnel' && (id === undefined || e.id === id)).at(-1);
+  return last?.type === 'tunnel' ? last.tunnel?.snapshot?.state : undefined;
+};
+const sawState = (events: FerryEvent[], state: SessionState) => events.some((e) => e.type === 'tunnel' && e.tunnel?.snapshot?.state === state);
+
+const services: ContractHandlers[] = [];
 afterEach(async () => {
   for (const s of services.splice(0)) await s.dispose();
 });
@@ -65,7 +76,8 @@ async function setup(opts: { launcher?: (env: NodeJS.ProcessEnv) => Launcher; en
   const engine = new FakeOpenvpn();
   const client = new FerryClient({ home, secrets, launcher: opts.launcher?.(env) ?? engine, env });
   const savedTo = path.join(base, 'exported.log');
-  const service = new FerryService({
+  const runtimeEnv = env;
+  const service = new ContractHandlers({
     client,
     systemLanguage: 'zh-CN',
     platform: 'linux',
@@ -75,7 +87,8 @@ async function setup(opts: { launcher?: (env: NodeJS.ProcessEnv) => Launcher; en
   services.push(service);
   const events: FerryEvent[] = [];
   service.on('event', (e) => events.push(e));
-  return { service, client, secrets, engine, events, tempRoot, home, savedTo };
+  await service.start();
+  return { service, client, secrets, engine, events, tempRoot, home, savedTo, env: runtimeEnv };
 }
 
 function threeFiles(client: Identity = alice): ImportFile[] {
@@ -99,7 +112,7 @@ async function caught(work: Promise<unknown>): Promise<Error> {
   throw new Error('expected a failure');
 }
 
-describe('FerryService: import from file contents', () => {
+describe('ContractHandlers: import from file contents', () => {
   it('previews the three PEM files without storing anything, and leaves no temp files', async () => {
     const s = await setup();
     const preview = await s.service.handlers.previewImport({ files: threeFiles(), settings: { gateway: 'vpn.example.com:1443', proto: 'udp' } });
@@ -120,7 +133,7 @@ describe('FerryService: import from file contents', () => {
     expect(s.events).toContainEqual({ type: 'profiles-changed' });
     const [listed] = await s.service.handlers.listProfiles({});
     expect(listed).toMatchObject({ profile: { name: 'Office' }, savedPassword: false, savedOtpSecret: false });
-    expect(listed!.session).toBeUndefined();
+    expect(listed!.tunnel).toBeUndefined();
     expect(await readdir(s.tempRoot)).toEqual([]);
   });
 
@@ -172,7 +185,7 @@ describe('FerryService: import from file contents', () => {
   });
 });
 
-describe('FerryService: sessions and prompts', () => {
+describe('ContractHandlers: sessions and prompts', () => {
   const promptOf = (events: FerryEvent[], n = 1): Prompt | undefined => events.filter((e) => e.type === 'prompt').map((e) => (e as { prompt: Prompt }).prompt)[n - 1];
 
   /** Connects Office with no password given; openvpn starts and asks for one; resolves with the UI's prompt. */
@@ -188,7 +201,7 @@ describe('FerryService: sessions and prompts', () => {
     const s = await setup();
     const { profile } = await imported(s);
     const connecting = await s.service.handlers.connect({ name: 'office' });
-    expect(connecting.state).toBe('CONNECTING');
+    expect(connecting.tunnel).toMatchObject({ id: profile.id, owner: 'here', snapshot: { state: 'CONNECTING' } });
     s.engine.send('>HOLD:Waiting for hold release:0');
     await s.engine.waitFor(/^hold release$/);
     s.engine.send(">PASSWORD:Need 'Auth' username/password");
@@ -211,14 +224,14 @@ describe('FerryService: sessions and prompts', () => {
     await s.engine.waitFor(/^password "Auth" "Right-Secret-2"$/);
     s.engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
     s.engine.send('>BYTECOUNT:1000,2000');
-    await until(() => s.events.some((e) => e.type === 'session' && e.snapshot.stats.bytesIn === 1000), 'the byte count');
+    await until(() => s.events.some((e) => e.type === 'tunnel' && e.tunnel?.snapshot?.stats.bytesIn === 1000), 'the byte count');
     await until(() => s.secrets.values.size === 1, 'the saved password');
     expect(await s.secrets.get(profile.id, 'password')).toBe('Right-Secret-2');
 
-    const sessionStates = s.events.filter((e) => e.type === 'session').map((e) => (e as { snapshot: { state: string } }).snapshot.state);
+    const sessionStates = s.events.flatMap((e) => (e.type === 'tunnel' && e.tunnel?.snapshot ? [e.tunnel.snapshot.state] : []));
     expect(sessionStates).toEqual(expect.arrayContaining(['CONNECTING', 'CONNECTED']));
     const [listed] = await s.service.handlers.listProfiles({});
-    expect(listed).toMatchObject({ savedPassword: true, session: { state: 'CONNECTED', stats: { virtualIp: '198.18.100.2' } } });
+    expect(listed).toMatchObject({ savedPassword: true, tunnel: { owner: 'here', snapshot: { state: 'CONNECTED', stats: { virtualIp: '198.18.100.2' } } } });
     expect((await s.service.trayEntries())[0]).toMatchObject({ name: 'Office', state: 'CONNECTED' });
 
     // Removing a connected profile is refused; the tunnel is untouched.
@@ -229,10 +242,10 @@ describe('FerryService: sessions and prompts', () => {
     await s.engine.waitFor(/^signal SIGUSR1$/);
 
     const end = await s.service.handlers.disconnect({ name: 'Office' });
-    expect(end.state).toBe('DISCONNECTED');
-    await until(() => (s.service as unknown as { live: Map<string, unknown> }).live.size === 0, 'the session to close');
+    expect(end.tunnel).toMatchObject({ owner: 'ended', snapshot: { state: 'DISCONNECTED' } });
+    await s.client.registry.settled();
     // Its status socket is gone: nothing left running for `ferry status`.
-    expect(await s.client.liveSessions()).toEqual([]);
+    expect(await liveSessions(await s.client.runtimeDir())).toEqual([]);
     expect((await s.service.handlers.logs({ name: 'Office' })).length).toBeGreaterThan(0);
 
     const everything = JSON.stringify(s.events);
@@ -248,7 +261,7 @@ describe('FerryService: sessions and prompts', () => {
     s.engine.send(">PASSWORD:Need 'Auth' username/password");
     await s.engine.waitFor(/^password "Auth" "Given-Secret-3"$/);
     s.engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
-    await until(() => s.events.some((e) => e.type === 'session' && e.snapshot.state === 'CONNECTED'), 'CONNECTED');
+    await until(() => sawState(s.events, 'CONNECTED'), 'CONNECTED');
     expect(promptOf(s.events)).toBeUndefined();
     expect(await s.secrets.get(profile.id, 'password')).toBeUndefined();
     expect(JSON.stringify(s.events)).not.toContain('Given-Secret-3');
@@ -259,7 +272,7 @@ describe('FerryService: sessions and prompts', () => {
     const { profile } = await imported(s);
     s.engine.keptRunning = profile.id;
     await s.service.connectAutoProfiles();
-    await until(() => s.events.some((e) => e.type === 'session' && e.snapshot.state === 'CONNECTED'), 'CONNECTED');
+    await until(() => sawState(s.events, 'CONNECTED'), 'CONNECTED');
     expect(s.engine.launches).toBe(0);
     expect(promptOf(s.events)).toBeUndefined();
     expect(s.engine.commands.slice(0, 6)).toEqual(['log all', 'state on', 'bytecount 1', 'log on', 'hold on', 'state']);
@@ -281,14 +294,17 @@ describe('FerryService: sessions and prompts', () => {
     await imported(s);
     const prompt = await connectUntilPrompt(s);
     expect(await s.service.handlers.answerPrompt({ id: prompt.id })).toEqual({ accepted: true });
-    await until(() => s.events.some((e) => e.type === 'session' && e.snapshot.state === 'FAILED'), 'FAILED');
-    await until(() => (s.service as unknown as { live: Map<string, unknown> }).live.size === 0, 'the session to close');
+    await until(() => sawState(s.events, 'FAILED'), 'FAILED');
+    await s.client.registry.settled();
     const [failed] = await s.service.handlers.listProfiles({});
-    expect(failed!.session).toMatchObject({ state: 'FAILED', failure: { code: 'credentials-unavailable', message: expect.stringMatching(/a password is needed/) } });
+    expect(failed!.tunnel).toMatchObject({ owner: 'ended', snapshot: { state: 'FAILED', failure: { code: 'credentials-unavailable', message: expect.stringMatching(/a password is needed/) } } });
     expect((await s.service.trayEntries())[0]).toMatchObject({ state: 'FAILED' });
-    expect(await s.service.handlers.disconnect({ name: 'Office' })).toMatchObject({ state: 'DISCONNECTED' });
+    // Disconnect on a failure shown dismisses it: the registry forgets the outcome.
+    const dismissed = await s.service.handlers.disconnect({ name: 'Office' });
+    expect(dismissed.tunnel).toBeUndefined();
     expect((await s.service.trayEntries())[0]).toMatchObject({ state: 'DISCONNECTED' });
-    expect(s.events.at(-1)).toMatchObject({ type: 'session', snapshot: { state: 'DISCONNECTED' } });
+    expect(s.events.at(-1)).toMatchObject({ type: 'tunnel', id: failed!.profile.id });
+    expect(stateIn(s.events)).toBeUndefined();
   });
 
   it('exports the log to the chosen file', async () => {
@@ -303,7 +319,82 @@ describe('FerryService: sessions and prompts', () => {
   });
 });
 
-describe('FerryService: profile edits, settings, app info', () => {
+describe('ContractHandlers: one owner of tunnel state (the core registry)', () => {
+  /** Office, connected through the fake openvpn with a password given up front. */
+  async function connected(s: Setup) {
+    const { profile } = await imported(s);
+    await s.service.handlers.connect({ name: 'Office', password: 'x' });
+    s.engine.send('>HOLD:Waiting for hold release:0');
+    s.engine.send(">PASSWORD:Need 'Auth' username/password");
+    await s.engine.waitFor(/^password "Auth"/);
+    s.engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await until(() => stateIn(s.events, profile.id) === 'CONNECTED', 'CONNECTED');
+    return profile;
+  }
+
+  it('renaming a connected profile is allowed: the tunnel keeps running and shows under the new name everywhere', async () => {
+    const s = await setup();
+    const profile = await connected(s);
+    const renamed = await s.service.handlers.updateProfile({ name: 'Office', edit: { name: 'HQ' } });
+    expect(renamed).toMatchObject({ profile: { id: profile.id, name: 'HQ' }, appliesAtNextConnect: false, tunnel: { owner: 'here', snapshot: { state: 'CONNECTED' } } });
+    // Nothing was restarted: no signal went to openvpn.
+    expect(s.engine.commands.filter((c) => c.startsWith('signal'))).toEqual([]);
+    // Byte counts keep arriving for the same id; tray and listing use the new name.
+    s.engine.send('>BYTECOUNT:5000,6000');
+    await until(() => s.events.some((e) => e.type === 'tunnel' && e.id === profile.id && e.tunnel?.snapshot?.stats.bytesIn === 5000), 'the byte count after the rename');
+    expect(await s.service.trayEntries()).toEqual([{ name: 'HQ', state: 'CONNECTED', minimizeOnConnect: false }]);
+    const [listed] = await s.service.handlers.listProfiles({});
+    expect(listed).toMatchObject({ profile: { name: 'HQ' }, tunnel: { snapshot: { stats: { bytesIn: 5000 } } } });
+    // The new name reaches the tunnel; the old one is gone.
+    await expect(s.service.handlers.disconnect({ name: 'Office' })).rejects.toThrow(/no profile named "Office"/);
+    expect((await s.service.handlers.disconnect({ name: 'HQ' })).tunnel).toMatchObject({ owner: 'ended', snapshot: { state: 'DISCONNECTED' } });
+  });
+
+  it('editing connection settings of a connected profile saves them for the next connect and says so; removing it is refused for the tunnel', async () => {
+    const s = await setup();
+    const profile = await connected(s);
+    const edited = await s.service.handlers.updateProfile({ name: 'Office', edit: { gateway: '198.18.1.9:4443', minimizeOnConnect: true } });
+    expect(edited).toMatchObject({ appliesAtNextConnect: true, profile: { remotes: [{ host: '198.18.1.9', port: 4443 }] }, tunnel: { snapshot: { state: 'CONNECTED' } } });
+    expect(s.engine.commands.filter((c) => c.startsWith('signal'))).toEqual([]);
+    // An edit that changes nothing the tunnel started with says nothing about it.
+    expect((await s.service.handlers.updateProfile({ name: 'Office', edit: { autoConnect: true, username: 'alice' } })).appliesAtNextConnect).toBe(false);
+    await expect(s.service.handlers.removeProfile({ name: 'Office' })).rejects.toThrow(/^"Office" is connected; disconnect it first$/);
+    await s.service.handlers.disconnect({ name: 'Office' });
+    await s.client.registry.settled();
+    // Disconnected: the same edit needs no caveat, and removing works.
+    expect((await s.service.handlers.updateProfile({ name: 'Office', edit: { gateway: '198.18.1.1:1194' } })).appliesAtNextConnect).toBe(false);
+    await s.service.handlers.removeProfile({ name: 'Office' });
+    expect(s.client.registry.get(profile.id)).toBeUndefined();
+  });
+
+  it('follows a tunnel another Ferry process runs (here: a second client on the same home) through its watch stream, and disconnects it', async () => {
+    const s = await setup();
+    const { profile } = await imported(s);
+    // "ferry connect" in a terminal: another FerryClient, its own openvpn, the same runtime dir.
+    const otherEngine = new FakeOpenvpn();
+    const other = new FerryClient({ home: s.home, secrets: new MemorySecretStore(), launcher: otherEngine, env: s.env });
+    const nobody = { password: async () => undefined, otp: async () => undefined, challenge: async () => undefined, keyPassphrase: async () => undefined };
+    const { ended } = await other.connect('Office', { prompter: nobody, password: 'x' });
+    otherEngine.send('>HOLD:Waiting for hold release:0');
+    otherEngine.send(">PASSWORD:Need 'Auth' username/password");
+    otherEngine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.7,198.18.1.1,1194,,');
+    await until(() => stateIn(s.events, profile.id) === 'CONNECTED', 'the other process\'s CONNECTED, seen by the app');
+    expect(s.client.registry.get(profile.id)).toMatchObject({ owner: 'other-process', pid: process.pid });
+    // Byte counts arrive as they happen (no listing asked for them).
+    otherEngine.send('>BYTECOUNT:7000,8000');
+    await until(() => s.events.some((e) => e.type === 'tunnel' && e.tunnel?.snapshot?.stats.bytesOut === 8000), 'the byte count');
+    expect(await s.service.trayEntries()).toEqual([{ name: 'Office', state: 'CONNECTED', minimizeOnConnect: false }]);
+    // Connecting it here as well is refused: it runs elsewhere.
+    await expect(s.service.handlers.connect({ name: 'Office' })).rejects.toThrow(/already connected in another Ferry process/);
+    // Disconnect from the app: the other process's session ends; the app sees it go.
+    await s.service.handlers.disconnect({ name: 'Office' });
+    expect((await ended).state).toBe('DISCONNECTED');
+    await until(() => s.client.registry.get(profile.id) === undefined, 'the tunnel to leave the registry');
+    expect(await s.service.trayEntries()).toEqual([{ name: 'Office', state: 'DISCONNECTED', minimizeOnConnect: false }]);
+  });
+});
+
+describe('ContractHandlers: profile edits, settings, app info', () => {
   it('saves a valid OTP secret to the keychain first and refuses an invalid one; never echoes it', async () => {
     const s = await setup();
     const { profile } = await imported(s);
@@ -344,7 +435,7 @@ describe('FerryService: profile edits, settings, app info', () => {
 
   it('keeps the old settings when applying them fails', async () => {
     const base = await setup();
-    const service = new FerryService({
+    const service = new ContractHandlers({
       client: base.client,
       systemLanguage: 'en',
       platform: 'linux',
