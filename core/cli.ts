@@ -8,6 +8,7 @@ import { editedRemotes, formatHostPort, normaliseOtpSecret, parseGateway } from 
 import { ProtoSchema, type Profile, type ProfilePatch } from './profile/schema.js';
 import { isSaved } from './secrets/secret-store.js';
 import { SessionCredentials } from './session/credentials.js';
+import { failureText, terminalLanguage, type Language } from './session/failure-text.js';
 import type { SessionSnapshot } from './session/snapshot.js';
 import { processIo, runCommand, type Io } from './util/cli-main.js';
 import { FerryError, InputError } from './util/errors.js';
@@ -253,7 +254,9 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
   });
   const { session, close } = await client.openSession(profile, credentials);
   session.on('notice', notice);
-  session.on('state', (snapshot) => io.out(values.json ? JSON.stringify(jsonState(snapshot)) : stateLine(snapshot, profile.remotes[0]!)));
+  // Failure reasons in the terminal's language (LC_ALL, LC_MESSAGES, LANG).
+  const language = terminalLanguage();
+  session.on('state', (snapshot) => io.out(values.json ? JSON.stringify(jsonState(snapshot, language)) : stateLine(snapshot, profile.remotes[0]!, language)));
   const stop = () => void session.disconnect();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -261,7 +264,10 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
     await session.connect();
     const end = await session.done;
     if (end.state === 'FAILED') {
-      const reason = end.failure?.code === 'credentials-unavailable' && prompter.refused ? `${prompter.refused}: pipe the password with --password-stdin (and a one-time code with --otp-stdin, on the next line)` : end.failure?.message;
+      const reason =
+        end.failure?.code === 'credentials-unavailable' && prompter.refused
+          ? `${prompter.refused}: pipe the password with --password-stdin (and a one-time code with --otp-stdin, on the next line)`
+          : end.failure && failureText(end.failure, language);
       io.err(`ferry: ${reason ?? 'the connection failed'}`);
       return 1;
     }
@@ -284,7 +290,8 @@ async function checkSecretsReachable(client: FerryClient, profile: Profile, give
   }
 }
 
-function jsonState(snapshot: SessionSnapshot) {
+/** One `--json` line: `reason` in the terminal's language; `code`, `detail` and `params` for scripts. */
+function jsonState(snapshot: SessionSnapshot, language: Language) {
   return {
     state: snapshot.state,
     profile: snapshot.profile,
@@ -293,7 +300,7 @@ function jsonState(snapshot: SessionSnapshot) {
     ...(snapshot.stats.server ? { server: snapshot.stats.server } : {}),
     ...(snapshot.stats.cipher ? { cipher: snapshot.stats.cipher } : {}),
     ...(snapshot.deadline ? { deadline: snapshot.deadline } : {}),
-    ...(snapshot.failure ? { reason: snapshot.failure.message, code: snapshot.failure.code } : {}),
+    ...(snapshot.failure ? { reason: failureText(snapshot.failure, language), code: snapshot.failure.code, detail: snapshot.failure.detail, params: snapshot.failure.params } : {}),
   };
 }
 
@@ -319,7 +326,7 @@ async function statusCommand(client: FerryClient, args: string[], io: Io): Promi
     if (s.stats.connectedSince) parts.push(`since ${s.stats.connectedSince}`);
     parts.push(`in ${formatBytes(s.stats.bytesIn)} (${formatBytes(s.stats.rateIn)}/s)`, `out ${formatBytes(s.stats.bytesOut)} (${formatBytes(s.stats.rateOut)}/s)`);
     if (s.stats.cipher) parts.push(s.stats.cipher);
-    if (s.failure) parts.push(s.failure.message);
+    if (s.failure) parts.push(failureText(s.failure, terminalLanguage()));
     io.out(parts.join('  '));
   }
 }

@@ -24,6 +24,7 @@ import type { Profile, ProfilePatch } from '../core/profile/schema.js';
 import { isSaved } from '../core/secrets/secret-store.js';
 import { SessionCredentials, type SessionCredentialOptions, type Prompter } from '../core/session/credentials.js';
 import type { Session, SessionSnapshot } from '../core/session/session.js';
+import type { Failure } from '../core/session/failures.js';
 import { idleSnapshot } from '../core/session/snapshot.js';
 import { statusSocketPath, type LiveSession } from '../core/session/status-socket.js';
 import { ensurePrivateDir, writeFileAtomic } from '../core/util/atomic-file.js';
@@ -70,7 +71,8 @@ export const DEFAULT_SETTINGS: Settings = { language: 'system', theme: 'system',
 export interface TrayEntry {
   name: string;
   state: SessionSnapshot['state'];
-  failure?: string;
+  /** Why it failed, as data: the tray words it in the app's language. */
+  failure?: Failure;
   minimizeOnConnect: boolean;
 }
 
@@ -508,7 +510,7 @@ export class FerryService extends EventEmitter<{ event: [FerryEvent] }> {
       return {
         name: p.name,
         state: snapshot?.state ?? 'DISCONNECTED',
-        ...(snapshot?.failure ? { failure: snapshot.failure.message } : {}),
+        ...(snapshot?.failure ? { failure: snapshot.failure } : {}),
         minimizeOnConnect: p.minimizeOnConnect,
       };
     });

@@ -4,6 +4,7 @@
  * from Electron (the caller shows the notification and hides the window) so the rules —
  * announce a change once, not every byte count — are testable.
  */
+import { failureText } from '../core/session/failure-text.js';
 import type { SessionSnapshot, SessionState } from '../core/session/snapshot.js';
 import type { MainStrings } from './strings.js';
 
@@ -32,7 +33,7 @@ export class SessionWatch {
       if (before === 'RECONNECTING') return {};
       return { notify: { title: strings.connected(profile), body: strings.connectedBody(snapshot.stats.virtualIp) }, minimize: minimizeOnConnect };
     }
-    if (now === 'FAILED') return { notify: { title: strings.failed(profile), body: snapshot.failure?.message ?? '' } };
+    if (now === 'FAILED') return { notify: { title: strings.failed(profile), body: snapshot.failure ? failureText(snapshot.failure, strings.language) : '' } };
     if (now === 'DISCONNECTED' && before !== undefined && before !== 'FAILED') {
       return { notify: { title: strings.disconnected(profile), body: '' } };
     }

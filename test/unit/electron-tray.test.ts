@@ -62,10 +62,10 @@ describe('TrayController', () => {
     expect(t.controller.iconState).toBe('connecting');
     expect(t.tray.setImage).toHaveBeenLastCalledWith('/assets/tray/connecting.png');
     expect(t.item('disconnect:Office')).toBeDefined(); // a connect under way can be cancelled
-    t.controller.update([entry('Office', 'FAILED', { failure: 'the gateway refused the password' })], en);
+    t.controller.update([entry('Office', 'FAILED', { failure: { code: 'auth', detail: 'auth-rejected', params: {} } })], en);
     expect(t.tray.setImage).toHaveBeenLastCalledWith('/assets/tray/error.png');
     expect(t.item('connect:Office')).toBeDefined();
-    expect(t.tray.setToolTip).toHaveBeenLastCalledWith('Ferry\nOffice: Failed (the gateway refused the password)');
+    expect(t.tray.setToolTip).toHaveBeenLastCalledWith('Ferry\nOffice: Failed (the gateway rejected the username or password; check them and connect again)');
     t.controller.update([entry('Office', 'DISCONNECTED')], en);
     expect(t.tray.setImage).toHaveBeenLastCalledWith('/assets/tray/disconnected.png');
     // The image is only set when it changes.
@@ -117,8 +117,8 @@ describe('SessionWatch (notifications, minimize on connect)', () => {
     expect(w.onSnapshot('Office', snap('CONNECTED'), en, true)).toEqual({}); // back after a blip: quiet
     expect(w.onSnapshot('Office', snap('DISCONNECTED'), en, false)).toEqual({ notify: { title: 'Office disconnected', body: '' } });
     expect(w.onSnapshot('Office', snap('CONNECTING'), en, false)).toEqual({});
-    expect(w.onSnapshot('Office', snap('FAILED', { failure: { code: 'auth', message: 'the gateway refused the password' } }), en, false)).toEqual({
-      notify: { title: 'Office: connection failed', body: 'the gateway refused the password' },
+    expect(w.onSnapshot('Office', snap('FAILED', { failure: { code: 'auth', detail: 'auth-rejected', params: {} } }), en, false)).toEqual({
+      notify: { title: 'Office: connection failed', body: 'the gateway rejected the username or password; check them and connect again' },
     });
     // The DISCONNECTED that follows a failure is not a second piece of news.
     expect(w.onSnapshot('Office', snap('DISCONNECTED'), en, false)).toEqual({});
