@@ -7,8 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { CATALOGUES, EN, ZH_CN, failureHeading, failureText, terminalLanguage } from '../../core/session/failure-text.js';
 import { FAILURE_CODES, FAILURE_DETAILS, NETWORK_ERRORS, classifyLogLine, failure } from '../../core/session/failures.js';
 import { FailureSchema } from '../../core/session/snapshot.js';
-import en from '../../renderer/src/locales/en.js';
-import zhCN from '../../renderer/src/locales/zh-CN.js';
+
+/**
+ * The renderer's locale files, loaded by path: they are type-checked by renderer/tsconfig.json
+ * (bundler resolution), which this project's NodeNext check cannot follow into.
+ */
+const locale = async (name: string) => ((await import(`../../renderer/src/locales/${name}.ts`)) as { default: Record<string, unknown> }).default;
+const en = await locale('en');
+const zhCN = await locale('zh-CN');
 
 const blanks = (template: string) => [...template.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]).sort();
 const HAN = /\p{Script=Han}/u;
