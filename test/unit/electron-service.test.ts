@@ -284,7 +284,7 @@ describe('FerryService: sessions and prompts', () => {
     await until(() => s.events.some((e) => e.type === 'session' && e.snapshot.state === 'FAILED'), 'FAILED');
     await until(() => (s.service as unknown as { live: Map<string, unknown> }).live.size === 0, 'the session to close');
     const [failed] = await s.service.handlers.listProfiles({});
-    expect(failed!.session).toMatchObject({ state: 'FAILED', failure: { code: 'credentials-unavailable', message: expect.stringMatching(/a password is needed/) } });
+    expect(failed!.session).toMatchObject({ state: 'FAILED', failure: { code: 'credentials-unavailable', detail: 'password-missing', params: { profile: 'Office' } } });
     expect((await s.service.trayEntries())[0]).toMatchObject({ state: 'FAILED' });
     expect(await s.service.handlers.disconnect({ name: 'Office' })).toMatchObject({ state: 'DISCONNECTED' });
     expect((await s.service.trayEntries())[0]).toMatchObject({ state: 'DISCONNECTED' });
