@@ -24,6 +24,7 @@ import { DirectLauncher } from '../core/engine/launcher.js';
 import type { Profile } from '../core/profile/schema.js';
 import { MemorySecretStore } from '../core/secrets/secret-store.js';
 import { SessionCredentials, type Prompter } from '../core/session/credentials.js';
+import { failureText } from '../core/session/failure-text.js';
 
 const CONNECT_TIMEOUT_MS = 30_000;
 const nobody: Prompter = { password: async () => undefined, otp: async () => undefined, challenge: async () => undefined, keyPassphrase: async () => undefined };
@@ -43,7 +44,7 @@ async function connectOnce(): Promise<Record<string, unknown>> {
       session.on('state', (s) => {
         if (s.state === 'AUTH' && Number.isNaN(tlsAt)) return void (tlsAt = performance.now());
         if (s.state === 'CONNECTED') resolve(performance.now());
-        else if (s.state === 'FAILED') reject(new Error(`FAILED: ${s.failure?.message ?? 'no reason'}`));
+        else if (s.state === 'FAILED') reject(new Error(`FAILED: ${s.failure ? failureText(s.failure, 'en') : 'no reason'}`));
         else return;
         clearTimeout(timer);
       });

@@ -8,6 +8,7 @@ import { OtpSecretNeededError, type ProfileEdit } from './profile/edit.js';
 import { formatHostPort, parseGateway } from './profile/fields.js';
 import { ProtoSchema, type Profile } from './profile/schema.js';
 import { isSaved } from './secrets/secret-store.js';
+import { failureText, terminalLanguage, type Language } from './session/failure-text.js';
 import type { Tunnel, TunnelChange } from './session/registry.js';
 import type { SessionSnapshot } from './session/snapshot.js';
 import { processIo, runCommand, type Io } from './util/cli-main.js';
@@ -245,11 +246,13 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
 
   const prompter = new TerminalPrompter(interactive);
   const notice = (message: string) => (values.json ? io.out(JSON.stringify({ notice: message })) : io.err(`ferry: ${message}`));
-  // What this command prints is what the registry publishes about the profile's tunnel.
+  // What this command prints is what the registry publishes about the profile's tunnel;
+  // failure reasons in the terminal's language (LC_ALL, LC_MESSAGES, LANG).
+  const language = terminalLanguage();
   const onChange = ({ id, before, after }: TunnelChange) => {
     const snapshot = after?.snapshot;
     if (id !== profile.id || !snapshot || snapshot.state === before?.snapshot?.state) return;
-    io.out(values.json ? JSON.stringify(jsonState(snapshot)) : stateLine(snapshot, profile.remotes[0]!));
+    io.out(values.json ? JSON.stringify(jsonState(snapshot, language)) : stateLine(snapshot, profile.remotes[0]!, language));
   };
   client.registry.on('change', onChange);
   const stop = () => void client.registry.disconnect(profile.id).catch(() => {});
@@ -265,7 +268,10 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
     });
     const end = await ended;
     if (end.state === 'FAILED') {
-      const reason = end.failure?.code === 'credentials-unavailable' && prompter.refused ? `${prompter.refused}: pipe the password with --password-stdin (and a one-time code with --otp-stdin, on the next line)` : end.failure?.message;
+      const reason =
+        end.failure?.code === 'credentials-unavailable' && prompter.refused
+          ? `${prompter.refused}: pipe the password with --password-stdin (and a one-time code with --otp-stdin, on the next line)`
+          : end.failure && failureText(end.failure, language);
       io.err(`ferry: ${reason ?? 'the connection failed'}`);
       return 1;
     }
@@ -288,7 +294,8 @@ async function checkSecretsReachable(client: FerryClient, profile: Profile, give
   }
 }
 
-function jsonState(snapshot: SessionSnapshot) {
+/** One `--json` line: `reason` in the terminal's language; `code`, `detail` and `params` for scripts. */
+function jsonState(snapshot: SessionSnapshot, language: Language) {
   return {
     state: snapshot.state,
     profile: snapshot.profile,
@@ -297,7 +304,7 @@ function jsonState(snapshot: SessionSnapshot) {
     ...(snapshot.stats.server ? { server: snapshot.stats.server } : {}),
     ...(snapshot.stats.cipher ? { cipher: snapshot.stats.cipher } : {}),
     ...(snapshot.deadline ? { deadline: snapshot.deadline } : {}),
-    ...(snapshot.failure ? { reason: snapshot.failure.message, code: snapshot.failure.code } : {}),
+    ...(snapshot.failure ? { reason: failureText(snapshot.failure, language), code: snapshot.failure.code, detail: snapshot.failure.detail, params: snapshot.failure.params } : {}),
   };
 }
 
@@ -346,7 +353,8 @@ async function watchStatus(client: FerryClient, json: boolean, io: Io, nameOf: (
 
 function statusJson(t: Tunnel, name: string) {
   if (!t.snapshot) return { id: t.id, profile: name, attached: false, owner: t.owner };
-  return { id: t.id, ...(t.pid !== undefined ? { pid: t.pid } : {}), attached: true, owner: t.owner, ...t.snapshot, profile: name };
+  const reason = t.snapshot.failure ? { reason: failureText(t.snapshot.failure, terminalLanguage()) } : {};
+  return { id: t.id, ...(t.pid !== undefined ? { pid: t.pid } : {}), attached: true, owner: t.owner, ...t.snapshot, profile: name, ...reason };
 }
 
 function statusLine(t: Tunnel, name: string): string {
@@ -358,6 +366,6 @@ function statusLine(t: Tunnel, name: string): string {
   if (s.stats.connectedSince) parts.push(`since ${s.stats.connectedSince}`);
   parts.push(`in ${formatBytes(s.stats.bytesIn)} (${formatBytes(s.stats.rateIn)}/s)`, `out ${formatBytes(s.stats.bytesOut)} (${formatBytes(s.stats.rateOut)}/s)`);
   if (s.stats.cipher) parts.push(s.stats.cipher);
-  if (s.failure) parts.push(s.failure.message);
+  if (s.failure) parts.push(failureText(s.failure, terminalLanguage()));
   return parts.join('  ');
 }

@@ -20,6 +20,7 @@ import { formatHostPort } from '../core/profile/fields.js';
 import { importFiles } from '../core/profile/import.js';
 import type { Profile } from '../core/profile/schema.js';
 import { isSaved } from '../core/secrets/secret-store.js';
+import type { Failure } from '../core/session/failures.js';
 import type { TunnelChange } from '../core/session/registry.js';
 import type { SessionState } from '../core/session/snapshot.js';
 import { FerryError, InputError } from '../core/util/errors.js';
@@ -53,7 +54,8 @@ export interface ContractHandlersDeps {
 export interface TrayEntry {
   name: string;
   state: SessionState;
-  failure?: string;
+  /** Why it failed, as data: the tray words it in the app's language. */
+  failure?: Failure;
   minimizeOnConnect: boolean;
 }
 
@@ -246,7 +248,7 @@ export class ContractHandlers extends EventEmitter<{ event: [FerryEvent] }> {
       return {
         name: p.name,
         state: snapshot?.state ?? 'DISCONNECTED',
-        ...(snapshot?.failure ? { failure: snapshot.failure.message } : {}),
+        ...(snapshot?.failure ? { failure: snapshot.failure } : {}),
         minimizeOnConnect: p.minimizeOnConnect,
       };
     });

@@ -5,6 +5,7 @@
  * the notification and hides the window) so the rules — announce a change once, not
  * every byte count — are testable.
  */
+import { failureText } from '../core/session/failure-text.js';
 import type { Tunnel } from '../core/session/registry.js';
 import type { SessionState } from '../core/session/snapshot.js';
 import type { MainStrings } from './strings.js';
@@ -33,7 +34,10 @@ export function reactionTo(before: Tunnel | undefined, after: Tunnel | undefined
     if (was === 'RECONNECTING') return {};
     return { notify: { title: strings.connected(name), body: strings.connectedBody(after?.snapshot?.stats.virtualIp) }, minimize: minimizeOnConnect };
   }
-  if (now === 'FAILED') return { notify: { title: strings.failed(name), body: after?.snapshot?.failure?.message ?? '' } };
+  if (now === 'FAILED') {
+    const failure = after?.snapshot?.failure;
+    return { notify: { title: strings.failed(name), body: failure ? failureText(failure, strings.language) : '' } };
+  }
   // Ended (DISCONNECTED), or gone with no last word (another process was killed).
   if ((now === 'DISCONNECTED' || now === undefined) && was !== undefined && was !== 'FAILED' && was !== 'DISCONNECTED') {
     return { notify: { title: strings.disconnected(name), body: '' } };

@@ -3,10 +3,13 @@
  * the app's two languages; the renderer has its own i18n. Same words as the renderer's
  * locale files, so the tray and the window agree.
  */
+import type { Language } from '../core/session/failure-text.js';
 import type { SessionState } from '../core/session/snapshot.js';
 import type { Settings } from './contract.js';
 
 export interface MainStrings {
+  /** Which language these are: failure reasons are worded in it too (core/session/failure-text.ts). */
+  language: Language;
   state: Record<SessionState, string>;
   connect: string;
   disconnect: string;
@@ -20,6 +23,7 @@ export interface MainStrings {
 }
 
 const en: MainStrings = {
+  language: 'en',
   state: { DISCONNECTED: 'Disconnected', CONNECTING: 'Connecting', AUTH: 'Authenticating', CONNECTED: 'Connected', RECONNECTING: 'Reconnecting', FAILED: 'Failed' },
   connect: 'Connect',
   disconnect: 'Disconnect',
@@ -33,6 +37,7 @@ const en: MainStrings = {
 };
 
 const zhCN: MainStrings = {
+  language: 'zh-CN',
   state: { DISCONNECTED: '未连接', CONNECTING: '正在连接', AUTH: '正在认证', CONNECTED: '已连接', RECONNECTING: '正在重连', FAILED: '连接失败' },
   connect: '连接',
   disconnect: '断开',

@@ -6,6 +6,7 @@
  * menu can be tested against session states without Electron.
  */
 import type { MenuItemConstructorOptions } from 'electron';
+import { failureText } from '../core/session/failure-text.js';
 import type { SessionState } from '../core/session/snapshot.js';
 import type { TrayEntry } from './contract-handlers.js';
 import type { MainStrings } from './strings.js';
@@ -69,7 +70,7 @@ export function trayMenuTemplate(entries: readonly TrayEntry[], strings: MainStr
 
 export function trayTooltip(entries: readonly TrayEntry[], strings: MainStrings): string {
   if (entries.length === 0) return 'Ferry';
-  return ['Ferry', ...entries.map((e) => `${e.name}: ${strings.state[e.state]}${e.state === 'FAILED' && e.failure ? ` (${e.failure.slice(0, 80)})` : ''}`)].join('\n');
+  return ['Ferry', ...entries.map((e) => `${e.name}: ${strings.state[e.state]}${e.state === 'FAILED' && e.failure ? ` (${failureText(e.failure, strings.language).slice(0, 80)})` : ''}`)].join('\n');
 }
 
 export class TrayController {

@@ -1,9 +1,11 @@
 /** How `ferry connect` and `ferry status` print states and sizes for people. */
 import { formatHostPort } from '../profile/fields.js';
 import type { Remote } from '../profile/schema.js';
+import { failureText, type Language } from '../session/failure-text.js';
 import type { SessionSnapshot } from '../session/snapshot.js';
 
-export function stateLine(snapshot: SessionSnapshot, remote: Remote): string {
+/** `language`: the failure's words (the terminal's language, failure-text.ts terminalLanguage). */
+export function stateLine(snapshot: SessionSnapshot, remote: Remote, language: Language = 'en'): string {
   const s = snapshot.stats;
   switch (snapshot.state) {
     case 'CONNECTING':
@@ -13,7 +15,7 @@ export function stateLine(snapshot: SessionSnapshot, remote: Remote): string {
     case 'RECONNECTING':
       return `RECONNECTING${snapshot.deadline ? ` (gives up at ${new Date(snapshot.deadline).toLocaleTimeString()})` : ''}`;
     case 'FAILED':
-      return `FAILED: ${snapshot.failure?.message ?? 'unknown reason'}`;
+      return `FAILED: ${snapshot.failure ? failureText(snapshot.failure, language) : 'unknown reason'}`;
     default:
       return snapshot.state;
   }

@@ -6,7 +6,8 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
-import { FerryError } from '../util/errors.js';
+import { FailureError } from '../session/failure-error.js';
+import { failure } from '../session/failures.js';
 import type { EngineSpec } from './config.js';
 import {
   HelperEventSchema,
@@ -21,15 +22,15 @@ import {
 import type { EngineExit, Launcher, LauncherKind, RunningEngine } from './launcher.js';
 
 /** No helper to start openvpn: not installed, not running, or its socket unreachable. */
-export class HelperMissingError extends FerryError {
+export class HelperMissingError extends FailureError {
   constructor(socketPath: string, why: 'not running' | 'permission denied') {
-    super(
-      why === 'not running'
-        ? `ferry-helper is not running (${socketPath}): an ordinary user connects through it. Install and start it (sudo systemctl enable --now ferry-helper.socket), or run Ferry as root`
-        : `cannot reach ferry-helper at ${socketPath} (permission denied): its directory must be open to everyone (chmod 755), as /run/ferry is`,
-    );
+    super(failure('helper-missing', why === 'not running' ? 'helper-not-running' : 'helper-permission', { socket: socketPath }));
   }
 }
+
+/** ferry-helper answered, but not with a started openvpn. */
+const helperFailure = (detail: 'helper-error' | 'helper-no-answer' | 'helper-unexpected' | 'helper-refused', error?: string) =>
+  new FailureError(failure('config', detail, error !== undefined ? { error } : {}));
 
 export class HelperLauncher implements Launcher {
   constructor(readonly socketPath: string = helperSocketPath()) {}
@@ -126,11 +127,11 @@ export class HelperLauncher implements Launcher {
         if (replied) return;
         if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new HelperMissingError(this.socketPath, 'not running'));
         else if (err.code === 'EACCES') reject(new HelperMissingError(this.socketPath, 'permission denied'));
-        else reject(new FerryError(`ferry-helper: ${err.message}`));
+        else reject(helperFailure('helper-error', err.message));
       });
       socket.on('close', () => {
         closed = true;
-        if (!replied) reject(new FerryError('ferry-helper closed the connection without answering'));
+        if (!replied) reject(helperFailure('helper-no-answer'));
         onClose?.();
       });
       socket.on('data', (chunk: string) => {
@@ -144,11 +145,11 @@ export class HelperLauncher implements Launcher {
             const reply = HelperReplySchema.safeParse(safeJson(line));
             if (!reply.success) {
               socket.destroy();
-              return reject(new FerryError('ferry-helper answered something unexpected'));
+              return reject(helperFailure('helper-unexpected'));
             }
             if (!reply.data.ok) {
               socket.destroy();
-              return reject(new FerryError(`ferry-helper refused: ${reply.data.error}`));
+              return reject(helperFailure('helper-refused', reply.data.error));
             }
             resolve({ result: reply.data.result, socket, subscribe });
             continue;

@@ -1,9 +1,11 @@
 /** Finds the openvpn 2.6 binary: $FERRY_OPENVPN, else PATH plus the sbin directories a user's PATH often lacks. */
 import { accessSync, constants } from 'node:fs';
-import { FerryError } from '../util/errors.js';
+import { FailureError } from '../session/failure-error.js';
+import { failure } from '../session/failures.js';
 import { findExecutable } from '../util/executable.js';
 
-export const OPENVPN_MISSING = 'openvpn not found: install OpenVPN 2.6 (Debian/Ubuntu: apt install openvpn; macOS: brew install openvpn) or set FERRY_OPENVPN to its path';
+/** Thrown when there is no openvpn to run; its words are failure-text.ts's `openvpn-missing`. */
+const missing = () => new FailureError(failure('openvpn-missing', 'openvpn-missing'));
 
 export function findOpenvpn(env: NodeJS.ProcessEnv = process.env): string {
   if (env.FERRY_OPENVPN) {
@@ -11,10 +13,10 @@ export function findOpenvpn(env: NodeJS.ProcessEnv = process.env): string {
       accessSync(env.FERRY_OPENVPN, constants.X_OK);
       return env.FERRY_OPENVPN;
     } catch {
-      throw new FerryError(OPENVPN_MISSING);
+      throw missing();
     }
   }
   const found = findExecutable('openvpn', env);
-  if (!found) throw new FerryError(OPENVPN_MISSING);
+  if (!found) throw missing();
   return found;
 }

@@ -12,36 +12,51 @@
  * Anything else in between — another failure, a failure that can heal, an attempt that
  * ended without one, CONNECTED — starts the count over.
  */
-import type { Failure } from './failures.js';
+import { failureKey, type Failure } from './failures.js';
 
 /** The same failure on this many attempts in a row is a verdict. */
 export const REPEAT_LIMIT = 3;
 /** …or on two in a row this far apart: slow attempts must not run out the whole reconnect timeout. */
 export const REPEAT_SPAN_MS = 20_000;
 
+/** The run of identical failures so far; undefined = none. Plain data, so the session machine can hold it. */
+export interface RepeatStreak {
+  key: string;
+  count: number;
+  since: number;
+}
+
+/**
+ * One attempt ended, with `failure` if it is one that repeats (undefined breaks the streak).
+ * Returns the new streak and, once it is a verdict, how many attempts in a row failed this way (else 0).
+ */
+export function recordRepeat(
+  streak: RepeatStreak | undefined,
+  failure: Failure | undefined,
+  now: number,
+  limit = REPEAT_LIMIT,
+  spanMs = REPEAT_SPAN_MS,
+): { streak: RepeatStreak | undefined; verdict: number } {
+  if (!failure) return { streak: undefined, verdict: 0 };
+  const key = failureKey(failure);
+  const next = streak?.key === key ? { ...streak, count: streak.count + 1 } : { key, count: 1, since: now };
+  const verdict = next.count >= limit || (next.count >= 2 && now - next.since >= spanMs);
+  return { streak: next, verdict: verdict ? next.count : 0 };
+}
+
+/** recordRepeat with the streak kept inside. */
 export class RepeatGuard {
-  private streak: { key: string; count: number; since: number } | undefined;
+  private streak: RepeatStreak | undefined;
 
   constructor(
     private readonly limit = REPEAT_LIMIT,
     private readonly spanMs = REPEAT_SPAN_MS,
   ) {}
 
-  /**
-   * One attempt ended, with `failure` if it is one that repeats (undefined breaks the streak).
-   * Returns how many attempts in a row failed this way once that is a verdict, else 0.
-   */
   record(failure: Failure | undefined, now = Date.now()): number {
-    if (!failure) {
-      this.reset();
-      return 0;
-    }
-    const key = `${failure.code}\n${failure.message}`;
-    if (this.streak?.key !== key) this.streak = { key, count: 0, since: now };
-    const streak = this.streak;
-    streak.count++;
-    const verdict = streak.count >= this.limit || (streak.count >= 2 && now - streak.since >= this.spanMs);
-    return verdict ? streak.count : 0;
+    const { streak, verdict } = recordRepeat(this.streak, failure, now, this.limit, this.spanMs);
+    this.streak = streak;
+    return verdict;
   }
 
   reset(): void {
@@ -51,5 +66,5 @@ export class RepeatGuard {
 
 /** The reason a guarded session ends with: the failure itself, and that it was not a one-off. */
 export function repeatedFailure(failure: Failure, attempts: number): Failure {
-  return { code: failure.code, message: `${failure.message} (the same on ${attempts} attempts in a row)` };
+  return { ...failure, repeated: attempts };
 }

@@ -4,12 +4,22 @@
  * socket, the desktop app's IPC); the TypeScript types are derived from them.
  */
 import { z } from 'zod';
-import { FAILURE_CODES } from './failures.js';
+import { FAILURE_CODES, FAILURE_DETAILS } from './failures.js';
 
 export const SessionStateSchema = z.enum(['DISCONNECTED', 'CONNECTING', 'AUTH', 'CONNECTED', 'RECONNECTING', 'FAILED']);
 export type SessionState = z.infer<typeof SessionStateSchema>;
 
-export const FailureSchema = z.object({ code: z.enum(FAILURE_CODES), message: z.string() });
+/**
+ * Why a session failed, as data (failures.ts): the reader's side words it in its language
+ * (the window's locales, the CLI's and the main process's failure-text.ts).
+ */
+export const FailureSchema = z.object({
+  code: z.enum(FAILURE_CODES),
+  detail: z.enum(FAILURE_DETAILS),
+  params: z.record(z.string(), z.union([z.string(), z.number()])),
+  repeated: z.number().int().positive().optional(),
+  gaveUp: z.object({ seconds: z.number(), wasConnected: z.boolean() }).optional(),
+});
 
 export const SessionStatsSchema = z.object({
   virtualIp: z.string().optional(),

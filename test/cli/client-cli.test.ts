@@ -117,15 +117,38 @@ describe('ferry CLI', () => {
     expect(oneLine(result.stderr)).toBe('ferry: no profile named "bob" (profiles: "alice")');
   });
 
-  it('reports openvpn missing as the reason, with what to install', async () => {
+  /** The terminal's language for the failure reason: LANG alone decides (LC_ALL and LC_MESSAGES unset). */
+  const inLanguage = (client: ClientHome, lang: string) => {
+    delete client.env.LC_ALL;
+    delete client.env.LC_MESSAGES;
+    client.env.LANG = lang;
+  };
+
+  it('reports openvpn missing as the reason, with what to install (LANG=en_US.UTF-8)', async () => {
     const client = await withProfile();
     client.env.FERRY_OPENVPN = '/nonexistent/openvpn';
+    inLanguage(client, 'en_US.UTF-8');
     const result = await ferry(client, ['connect', 'alice', '--password-stdin', '--json'], `${password}\n`);
     expect(result.code).toBe(1);
-    const states = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { state?: string; code?: string });
+    const states = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { state?: string; code?: string; detail?: string; reason?: string });
     expect(states.map((s) => s.state)).toEqual(['CONNECTING', 'FAILED']);
-    expect(states[1]!.code).toBe('openvpn-missing');
+    expect(states[1]).toMatchObject({ code: 'openvpn-missing', detail: 'openvpn-missing', reason: expect.stringMatching(/^openvpn not found: install OpenVPN 2\.6/) });
     expect(oneLine(result.stderr)).toMatch(/^ferry: openvpn not found: install OpenVPN 2\.6 \(Debian\/Ubuntu: apt install openvpn/);
+  });
+
+  it('says the reason in Chinese on a zh_CN terminal (LANG=zh_CN.UTF-8), codes unchanged', async () => {
+    const client = await withProfile();
+    client.env.FERRY_OPENVPN = '/nonexistent/openvpn';
+    inLanguage(client, 'zh_CN.UTF-8');
+    const result = await ferry(client, ['connect', 'alice', '--password-stdin', '--json'], `${password}\n`);
+    expect(result.code).toBe(1);
+    const failed = JSON.parse(result.stdout.split('\n').filter(Boolean).at(-1)!) as { state: string; code: string; reason: string };
+    expect(failed).toMatchObject({ state: 'FAILED', code: 'openvpn-missing', reason: expect.stringMatching(/^找不到 openvpn：请安装 OpenVPN 2\.6/) });
+    expect(oneLine(result.stderr)).toBe('ferry: 找不到 openvpn：请安装 OpenVPN 2.6（Debian/Ubuntu：apt install openvpn；macOS：brew install openvpn），或将 FERRY_OPENVPN 设为其路径');
+    // LC_ALL outranks LANG.
+    client.env.LC_ALL = 'en_US.UTF-8';
+    const english = await ferry(client, ['connect', 'alice', '--password-stdin'], `${password}\n`);
+    expect(oneLine(english.stderr)).toMatch(/^ferry: openvpn not found/);
   });
 
   it('a client certificate that expired since import fails at once with its date', async () => {
@@ -134,10 +157,14 @@ describe('ferry CLI', () => {
     const expired = await makeClient(ca, { cn: 'alice', fromDays: sinceFixtureNow - 300, toDays: sinceFixtureNow - 2 });
     const dirs = await readdir(path.join(client.home, 'profiles'));
     await writeFile(path.join(client.home, 'profiles', dirs[0]!, 'client.crt'), expired.certPem);
+    inLanguage(client, 'en_US.UTF-8');
     const result = await ferry(client, ['connect', 'alice', '--password-stdin', '--json'], `${password}\n`);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/"state":"FAILED".*"code":"cert-expired"/);
     expect(oneLine(result.stderr)).toMatch(/^ferry: your client certificate expired on \d{4}-\d\d-\d\d; ask your administrator for a new one/);
+    inLanguage(client, 'zh_CN.UTF-8');
+    const chinese = await ferry(client, ['connect', 'alice', '--password-stdin'], `${password}\n`);
+    expect(oneLine(chinese.stderr)).toMatch(/^ferry: 您的客户端证书已于 \d{4}-\d\d-\d\d 过期；请向管理员申请新证书并导入$/);
   });
 
   it('without a keychain, saving an OTP secret fails plainly and changes nothing', async () => {

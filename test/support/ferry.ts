@@ -18,7 +18,9 @@ export async function clientHome(): Promise<ClientHome> {
   const home = path.join(base, 'home');
   const runtime = path.join(base, 'run');
   await mkdir(runtime, { mode: 0o700 });
-  return { home, runtime, env: { ...process.env, FERRY_HOME: home, XDG_RUNTIME_DIR: runtime } };
+  // English failure reasons whatever the developer's locale (tests that want Chinese set LANG themselves).
+  const { LC_ALL: _all, LC_MESSAGES: _messages, ...env } = process.env;
+  return { home, runtime, env: { ...env, LANG: 'en_US.UTF-8', FERRY_HOME: home, XDG_RUNTIME_DIR: runtime } };
 }
 
 export function ferry(client: ClientHome, args: string[], input?: string): Promise<CliResult> {

@@ -494,6 +494,21 @@ describe.skipIf(skip)('desktop UI (Chromium) against the real core and the lab g
     await header().getByRole('button', { name: '断开', exact: true }).click();
     await exactText(headerState(), '未连接', 15_000);
 
+    // A failure in Chinese: heading and explanation both (the core sends a code and params).
+    // bob (removed by the editor test) again, without a saved password: cancelling the login fails the session.
+    expect((await ferry(client, ['import', ...Object.values(bundleFiles('bob')), '--gateway', `${lab.addr.gatewayUnderlay}:1194`, '--proto', 'tcp'])).code).toBe(0);
+    await page.reload();
+    await exactText(page.locator('.pane-subtitle [data-state]').first(), '未连接');
+    await select('bob');
+    await header().getByRole('button', { name: '连接', exact: true }).click();
+    await page.getByRole('dialog', { name: '登录 bob' }).getByRole('button', { name: '取消' }).click();
+    const banner = page.getByTestId('failure-banner');
+    await visible(banner, 15_000);
+    await exactText(banner.locator('strong'), '没有输入密码');
+    await exactText(page.getByTestId('failure-reason'), '连接“bob”需要密码，但没有输入');
+    await visible(banner.getByRole('button', { name: '重试' }));
+    await shot('12b-failure-zh-CN');
+
     // Back to English, then "follow the system": the OS language main reports.
     await page.getByRole('button', { name: '设置' }).click();
     await page.getByLabel('语言').selectOption('en');
@@ -502,6 +517,11 @@ describe.skipIf(skip)('desktop UI (Chromium) against the real core and the lab g
     await page.getByLabel('Language').selectOption('system');
     expect(await page.evaluate('window.ferry.appInfo({}).then((r) => r.value.systemLanguage)')).toBe('en-US');
     await exactText(page.getByLabel('Language').locator('option[value="system"]'), 'Follow the system (English)');
+    // The failure shown before the switch is worded again in English.
+    await select('bob');
+    await exactText(page.getByTestId('failure-banner').locator('strong'), 'No password was given');
+    await exactText(page.getByTestId('failure-reason'), 'A password is needed to connect "bob" and none was given');
+    await page.getByRole('button', { name: 'Settings' }).click();
 
     // Theme: dark sets the attribute and the colours follow.
     const background = () => page.evaluate<string>('getComputedStyle(document.body).backgroundColor');

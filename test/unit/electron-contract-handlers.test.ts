@@ -297,7 +297,7 @@ describe('ContractHandlers: sessions and prompts', () => {
     await until(() => sawState(s.events, 'FAILED'), 'FAILED');
     await s.client.registry.settled();
     const [failed] = await s.service.handlers.listProfiles({});
-    expect(failed!.tunnel).toMatchObject({ owner: 'ended', snapshot: { state: 'FAILED', failure: { code: 'credentials-unavailable', message: expect.stringMatching(/a password is needed/) } } });
+    expect(failed!.tunnel).toMatchObject({ owner: 'ended', snapshot: { state: 'FAILED', failure: { code: 'credentials-unavailable', detail: 'password-missing', params: { profile: 'Office' } } } });
     expect((await s.service.trayEntries())[0]).toMatchObject({ state: 'FAILED' });
     // Disconnect on a failure shown dismisses it: the registry forgets the outcome.
     const dismissed = await s.service.handlers.disconnect({ name: 'Office' });

@@ -63,10 +63,10 @@ describe('TrayController', () => {
     expect(t.controller.iconState).toBe('connecting');
     expect(t.tray.setImage).toHaveBeenLastCalledWith('/assets/tray/connecting.png');
     expect(t.item('disconnect:Office')).toBeDefined(); // a connect under way can be cancelled
-    t.controller.update([entry('Office', 'FAILED', { failure: 'the gateway refused the password' })], en);
+    t.controller.update([entry('Office', 'FAILED', { failure: { code: 'auth', detail: 'auth-rejected', params: {} } })], en);
     expect(t.tray.setImage).toHaveBeenLastCalledWith('/assets/tray/error.png');
     expect(t.item('connect:Office')).toBeDefined();
-    expect(t.tray.setToolTip).toHaveBeenLastCalledWith('Ferry\nOffice: Failed (the gateway refused the password)');
+    expect(t.tray.setToolTip).toHaveBeenLastCalledWith('Ferry\nOffice: Failed (the gateway rejected the username or password; check them and connect again)');
     t.controller.update([entry('Office', 'DISCONNECTED')], en);
     expect(t.tray.setImage).toHaveBeenLastCalledWith('/assets/tray/disconnected.png');
     // The image is only set when it changes.
@@ -130,7 +130,7 @@ describe('reactionTo (notifications, minimize on connect) over registry changes'
       [tunnel('CONNECTED'), true], // back after a blip: quiet
       [tunnel('DISCONNECTED')],
       [tunnel('CONNECTING')],
-      [tunnel('FAILED', { failure: { code: 'auth', message: 'the gateway refused the password' } })],
+      [tunnel('FAILED', { failure: { code: 'auth', detail: 'auth-rejected', params: {} } })],
       [undefined], // the failure dismissed: not a second piece of news
     ]);
     expect(reactions).toEqual([
@@ -142,7 +142,7 @@ describe('reactionTo (notifications, minimize on connect) over registry changes'
       {},
       { notify: { title: 'Office disconnected', body: '' } },
       {},
-      { notify: { title: 'Office: connection failed', body: 'the gateway refused the password' } },
+      { notify: { title: 'Office: connection failed', body: 'the gateway rejected the username or password; check them and connect again' } },
       {},
     ]);
   });

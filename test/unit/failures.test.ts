@@ -5,7 +5,11 @@
  * (lines read before the management socket exists), most without (management >LOG).
  */
 import { describe, expect, it } from 'vitest';
-import { attemptFailure, classifyAuthFailure, classifyFatal, classifyLogLine, newAttempt, type ClassifiedLine } from '../../core/session/failures.js';
+import { failureText } from '../../core/session/failure-text.js';
+import { attemptFailure, classifyAuthFailure, classifyFatal, classifyLogLine, newAttempt, type ClassifiedLine, type Failure } from '../../core/session/failures.js';
+
+/** The English wording, as `ferry` prints it with LANG=en_US.UTF-8. */
+const en = (f: Failure) => failureText(f, 'en');
 
 const T = '2026-12-01 04:56:20 ';
 
@@ -76,9 +80,9 @@ describe('classifyLogLine: openvpn line → reason naming the option or certific
   ])('%s', (line, code, verdict, message) => {
     const classified = classifyLogLine(line);
     expect(classified).toMatchObject({ failure: { code }, verdict });
-    expect(classified!.failure.message).toMatch(message);
+    expect(en(classified!.failure)).toMatch(message);
     // One line a person can read: no line breaks, no timestamp carried over.
-    expect(classified!.failure.message).not.toMatch(/\n|\d{4}-\d\d-\d\d \d\d:/);
+    expect(en(classified!.failure)).not.toMatch(/\n|\d{4}-\d\d-\d\d \d\d:/);
   });
 
   it('says nothing about ordinary lines, nor about failures only the attempt as a whole can explain', () => {
@@ -103,24 +107,27 @@ describe('classifyLogLine: openvpn line → reason naming the option or certific
       'OPTIONS ERROR: server pushed compression settings that are not allowed and will result in a non-working connection. See also allow-compression in the manual.',
       'ERROR: Failed to apply push options',
     ].map(classifyLogLine);
-    expect(attempt.find(Boolean)!.failure.message).toMatch(/^the gateway pushes compression/);
+    expect(en(attempt.find(Boolean)!.failure)).toMatch(/^the gateway pushes compression/);
   });
 });
 
 describe('classifyFatal', () => {
   it('keeps openvpn\'s words when it knows nothing better, and reads known lines', () => {
-    expect(classifyFatal('Cannot load certificate file /x/client.crt')).toMatchObject({ code: 'config', message: expect.stringMatching(/^openvpn cannot read your client certificate/) });
-    expect(classifyFatal('ERROR: Cannot open TUN/TAP dev /dev/net/tun: No such file or directory (errno=2)')).toMatchObject({ code: 'config', message: expect.stringMatching(/cannot create the tunnel device/) });
-    expect(classifyFatal('Options error: something new')).toEqual({ code: 'config', message: 'openvpn stopped: Options error: something new' });
+    expect(classifyFatal('Cannot load certificate file /x/client.crt')).toMatchObject({ code: 'config', detail: 'cert-unreadable' });
+    expect(en(classifyFatal('Cannot load certificate file /x/client.crt'))).toMatch(/^openvpn cannot read your client certificate/);
+    expect(en(classifyFatal('ERROR: Cannot open TUN/TAP dev /dev/net/tun: No such file or directory (errno=2)'))).toMatch(/cannot create the tunnel device/);
+    expect(classifyFatal('Options error: something new')).toEqual({ code: 'config', detail: 'openvpn-stopped', params: { said: 'Options error: something new' } });
+    expect(en(classifyFatal('Options error: something new'))).toBe('openvpn stopped: Options error: something new');
   });
 });
 
 describe('classifyAuthFailure (AUTH_FAILED reasons, also seen as PASSWORD Verification Failed)', () => {
   it('tells the password apart from the rest', () => {
-    expect(classifyAuthFailure('wrong password')).toEqual({ verdict: 'fatal', failure: { code: 'auth', message: 'the gateway rejected the username or password (wrong password); check them and connect again' } });
-    expect(classifyAuthFailure('CRV1:R,E:abc:YWxpY2U=:Enter PIN').failure.message).toBe('the gateway rejected the username or password; check them and connect again');
+    expect(classifyAuthFailure('wrong password')).toEqual({ verdict: 'fatal', failure: { code: 'auth', detail: 'auth-rejected-said', params: { said: 'wrong password' } } });
+    expect(en(classifyAuthFailure('wrong password').failure)).toBe('the gateway rejected the username or password (wrong password); check them and connect again');
+    expect(en(classifyAuthFailure('CRV1:R,E:abc:YWxpY2U=:Enter PIN').failure)).toBe('the gateway rejected the username or password; check them and connect again');
     expect(classifyAuthFailure('TEMP').verdict).toBe('transient');
-    expect(classifyAuthFailure('TEMP[backoff 10]').failure.message).toBe('the gateway refused the connection for now and asked to try again later');
+    expect(en(classifyAuthFailure('TEMP[backoff 10]').failure)).toBe('the gateway refused the connection for now and asked to try again later');
     expect(classifyAuthFailure('Data channel cipher negotiation failed (no shared cipher)').failure.code).toBe('config');
   });
 });
@@ -131,24 +138,18 @@ describe('attemptFailure: an attempt no line explained, judged by what came back
   const tcpUp = { ...newAttempt(), linkUp: true };
 
   it('"no answer" only when nothing came back — and then it may heal, so it is transient', () => {
-    expect(attemptFailure(silent, { restart: 'server_poll', tlsKey: false })).toEqual({
-      verdict: 'transient',
-      failure: { code: 'unreachable', message: expect.stringMatching(/^no answer from the gateway: .*; if the gateway uses a tls-crypt or tls-auth key, this profile does not have it/) },
-    });
-    expect(attemptFailure(silent, { restart: 'tls-error', tlsKey: true })!.failure.message).toMatch(/^no answer from the gateway: .*this profile's tls-crypt or tls-auth key is not its own$/);
-    expect(attemptFailure(answered, { restart: 'tls-error', tlsKey: false })).toEqual({
-      verdict: 'persistent',
-      failure: { code: 'tls', message: expect.stringMatching(/^the gateway answered, but the TLS handshake with it did not complete/) },
-    });
+    expect(attemptFailure(silent, { restart: 'server_poll', tlsKey: false })).toMatchObject({ verdict: 'transient', failure: { code: 'unreachable' } });
+    expect(en(attemptFailure(silent, { restart: 'server_poll', tlsKey: false })!.failure)).toMatch(/^no answer from the gateway: .*; if the gateway uses a tls-crypt or tls-auth key, this profile does not have it/);
+    expect(en(attemptFailure(silent, { restart: 'tls-error', tlsKey: true })!.failure)).toMatch(/^no answer from the gateway: .*this profile's tls-crypt or tls-auth key is not its own$/);
+    expect(attemptFailure(answered, { restart: 'tls-error', tlsKey: false })).toMatchObject({ verdict: 'persistent', failure: { code: 'tls' } });
+    expect(en(attemptFailure(answered, { restart: 'tls-error', tlsKey: false })!.failure)).toMatch(/^the gateway answered, but the TLS handshake with it did not complete/);
   });
 
   it('a TCP connection closed before any answer is the tls-crypt/tls-auth key; after an answer, our certificate', () => {
-    expect(attemptFailure(tcpUp, { restart: 'connection-reset', tlsKey: false })).toEqual({
-      verdict: 'persistent',
-      failure: { code: 'tls', message: expect.stringMatching(/closed it before answering: it expects a tls-crypt or tls-auth key, which this profile does not have/) },
-    });
-    expect(attemptFailure(tcpUp, { restart: 'connection-reset', tlsKey: true })!.failure.message).toMatch(/does not accept this profile's tls-crypt or tls-auth key/);
-    expect(attemptFailure(answered, { restart: 'connection-reset', tlsKey: false })!.failure.message).toMatch(/does not accept your certificate/);
+    expect(attemptFailure(tcpUp, { restart: 'connection-reset', tlsKey: false })).toMatchObject({ verdict: 'persistent', failure: { code: 'tls' } });
+    expect(en(attemptFailure(tcpUp, { restart: 'connection-reset', tlsKey: false })!.failure)).toMatch(/closed it before answering: it expects a tls-crypt or tls-auth key, which this profile does not have/);
+    expect(en(attemptFailure(tcpUp, { restart: 'connection-reset', tlsKey: true })!.failure)).toMatch(/does not accept this profile's tls-crypt or tls-auth key/);
+    expect(en(attemptFailure(answered, { restart: 'connection-reset', tlsKey: false })!.failure)).toMatch(/does not accept your certificate/);
     // Refused before TCP was up: the gateway is not there (yet), which may heal.
     expect(attemptFailure(silent, { restart: 'connection-reset', tlsKey: false })!.verdict).toBe('transient');
   });
@@ -161,7 +162,8 @@ describe('attemptFailure: an attempt no line explained, judged by what came back
   });
 
   it('an attempt cut short by the reconnect timeout always says something', () => {
-    expect(attemptFailure(silent, { tlsKey: false }).failure.message).toMatch(/^no answer from the gateway/);
-    expect(attemptFailure(answered, { tlsKey: false }).failure).toEqual({ code: 'tls', message: expect.stringMatching(/^the gateway answered, but the connection was not set up in time/) });
+    expect(en(attemptFailure(silent, { tlsKey: false }).failure)).toMatch(/^no answer from the gateway/);
+    expect(attemptFailure(answered, { tlsKey: false }).failure.code).toBe('tls');
+    expect(en(attemptFailure(answered, { tlsKey: false }).failure)).toMatch(/^the gateway answered, but the connection was not set up in time/);
   });
 });

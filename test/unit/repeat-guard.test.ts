@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Failure } from '../../core/session/failures.js';
 import { REPEAT_LIMIT, REPEAT_SPAN_MS, RepeatGuard, repeatedFailure } from '../../core/session/repeat-guard.js';
 
-const compression: Failure = { code: 'config', message: 'the gateway pushes compression' };
-const cipher: Failure = { code: 'config', message: 'the gateway uses the data-channel cipher AES-128-CBC' };
+const compression: Failure = { code: 'config', detail: 'pushed-compression', params: {} };
+const cipher: Failure = { code: 'config', detail: 'cipher-not-allowed', params: { cipher: 'AES-128-CBC', allowed: 'AES-256-GCM' } };
 
 describe('RepeatGuard', () => {
   it('is a verdict on the REPEAT_LIMIT-th attempt in a row, not before', () => {
@@ -33,10 +33,11 @@ describe('RepeatGuard', () => {
     expect(guard.record(compression, 2)).toBe(0);
   });
 
-  it('the same code with other words is another failure', () => {
+  it('the same code with another explanation, or other params, is another failure', () => {
     const guard = new RepeatGuard(2);
     guard.record(compression, 0);
-    expect(guard.record({ ...compression, message: 'something else' }, 1)).toBe(0);
+    expect(guard.record({ ...compression, detail: 'push-options' }, 1)).toBe(0);
+    expect(guard.record({ ...cipher, params: { cipher: 'BF-CBC', allowed: 'AES-256-GCM' } }, 2)).toBe(0);
   });
 
   it('is bounded in time too: two in a row REPEAT_SPAN_MS apart are a verdict (slow attempts)', () => {
@@ -49,6 +50,6 @@ describe('RepeatGuard', () => {
   });
 
   it('says how often in the reason, after the failure\'s own words', () => {
-    expect(repeatedFailure(compression, 3)).toEqual({ code: 'config', message: 'the gateway pushes compression (the same on 3 attempts in a row)' });
+    expect(repeatedFailure(compression, 3)).toEqual({ ...compression, repeated: 3 });
   });
 });

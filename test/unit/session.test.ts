@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProfileSchema } from '../../core/profile/schema.js';
 import type { CredentialProvider } from '../../core/session/credentials.js';
+import { failureText } from '../../core/session/failure-text.js';
 import { REPEAT_LIMIT } from '../../core/session/repeat-guard.js';
 import { Session, type SessionState } from '../../core/session/session.js';
 import { tempDir } from '../support/cli.js';
@@ -49,6 +50,12 @@ async function setup(opts: { password?: string; reconnectTimeoutSec?: number } =
 }
 
 const sessions: Session[] = [];
+
+/** The failure as `ferry connect` prints it with LANG=en_US.UTF-8: its code and its English words. */
+const reason = (session: Session) => {
+  const f = session.snapshot().failure;
+  return f && { code: f.code, message: failureText(f, 'en') };
+};
 afterEach(async () => {
   for (const s of sessions.splice(0)) await s.disconnect();
 });
@@ -101,7 +108,7 @@ describe('Session', () => {
     engine.send(">PASSWORD:Need 'Auth' username/password");
     await waitState(session, 'FAILED');
     expect(creds.rejected).toEqual(['wrong password']);
-    expect(session.snapshot().failure).toEqual({ code: 'auth', message: 'the gateway rejected the username or password (wrong password); check them and connect again' });
+    expect(reason(session)).toEqual({ code: 'auth', message: 'the gateway rejected the username or password (wrong password); check them and connect again' });
     expect(engine.commands.filter((c) => c.startsWith('password "Auth"'))).toHaveLength(1);
   });
 
@@ -111,8 +118,8 @@ describe('Session', () => {
     await engine.attached;
     engine.send(">PASSWORD:Verification Failed: 'Auth' ['connection limit reached (2 clients)']");
     await waitState(session, 'FAILED');
-    expect(session.snapshot().failure?.code).toBe('connection-limit');
-    expect(session.snapshot().failure?.message).toMatch(/connection limit reached \(2 clients\); disconnect another device/);
+    expect(reason(session)?.code).toBe('connection-limit');
+    expect(reason(session)?.message).toMatch(/connection limit reached \(2 clients\); disconnect another device/);
   });
 
   it('networkChanged() soft-restarts a connected session at once (SIGUSR1, so the auth token survives)', async () => {
@@ -170,8 +177,8 @@ describe('Session', () => {
     engine.send('>LOG:1700000003,W,TCP: connect to [AF_INET]198.18.1.1:1194 failed: Connection refused');
     await waitState(session, 'RECONNECTING');
     await session.done;
-    expect(session.snapshot().failure?.code).toBe('reconnect-timeout');
-    expect(session.snapshot().failure?.message).toMatch(/^lost the connection and could not reconnect within 5 s: the gateway 198\.18\.1\.1:1194 cannot be reached \(connection refused\)/);
+    expect(reason(session)?.code).toBe('reconnect-timeout');
+    expect(reason(session)?.message).toMatch(/^lost the connection and could not reconnect within 5 s: the gateway 198\.18\.1\.1:1194 cannot be reached \(connection refused\)/);
   }, 15_000);
 
   it('openvpn dying before it ever connected is FAILED with how it died', async () => {
@@ -180,7 +187,7 @@ describe('Session', () => {
     await engine.attached;
     engine.die({ code: 1, signal: null });
     await waitState(session, 'FAILED');
-    expect(session.snapshot().failure).toMatchObject({ code: 'engine-died', message: expect.stringMatching(/^openvpn stopped unexpectedly \(exit code 1\)/) });
+    expect(reason(session)).toMatchObject({ code: 'engine-died', message: expect.stringMatching(/^openvpn stopped unexpectedly \(exit code 1\)/) });
   });
 
   it('openvpn dying while connected is restarted within the same deadline', async () => {
@@ -204,8 +211,8 @@ describe('Session', () => {
     await engine.attached;
     engine.send('>STATE:1700000001,CONNECTED,SUCCESS,192.0.2.77,198.18.1.1,1194,,');
     await waitState(session, 'FAILED');
-    expect(session.snapshot().failure?.code).toBe('pool-overlap');
-    expect(session.snapshot().failure?.message).toMatch(/address 192\.0\.2\.77, which lies inside your local network 192\.0\.2\.0\/24 \(eth0\)/);
+    expect(reason(session)?.code).toBe('pool-overlap');
+    expect(reason(session)?.message).toMatch(/address 192\.0\.2\.77, which lies inside your local network 192\.0\.2\.0\/24 \(eth0\)/);
   });
 });
 
@@ -244,7 +251,7 @@ describe('Session diagnosis', () => {
     const { session, engine, states } = await attached();
     for (let i = 0; i < REPEAT_LIMIT; i++) attempt(engine, lines);
     await waitState(session, 'FAILED');
-    return { failure: session.snapshot().failure, engine, states };
+    return { failure: reason(session), engine, states };
   }
 
   it('a gateway that answers but pushes compression the profile refuses: FAILED naming it after a bounded number of attempts, openvpn stopped', async () => {
@@ -276,7 +283,7 @@ describe('Session diagnosis', () => {
     expect(session.snapshot().state).toBe('RECONNECTING');
     attempt(engine, PUSHED_COMPRESSION);
     await waitState(session, 'FAILED');
-    expect(session.snapshot().failure?.message).toMatch(/^the gateway pushes compression/);
+    expect(reason(session)?.message).toMatch(/^the gateway pushes compression/);
   });
 
   it.each([
@@ -314,7 +321,7 @@ describe('Session diagnosis', () => {
     await engine.waitFor(/^password "Auth"/);
     expect(session.snapshot().state).toBe('CONNECTING');
     await session.done;
-    expect(session.snapshot().failure).toEqual({
+    expect(reason(session)).toEqual({
       code: 'unreachable',
       message: expect.stringMatching(/^could not connect within 5 s: no answer from the gateway: .*; if the gateway uses a tls-crypt or tls-auth key, this profile does not have it/),
     });
@@ -326,7 +333,7 @@ describe('Session diagnosis', () => {
     engine.send('>LOG:1700000002,,AUTH: Received control message: AUTH_FAILED,Data channel cipher negotiation failed (no shared cipher)');
     engine.send(">PASSWORD:Verification Failed: 'Auth' ['Data channel cipher negotiation failed (no shared cipher)']");
     await waitState(session, 'FAILED');
-    expect(session.snapshot().failure).toMatchObject({ code: 'config', message: expect.stringMatching(/^the gateway and this profile have no data-channel cipher in common/) });
+    expect(reason(session)).toMatchObject({ code: 'config', message: expect.stringMatching(/^the gateway and this profile have no data-channel cipher in common/) });
     expect(creds.rejected).toEqual([]);
   });
 

@@ -2,6 +2,7 @@
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ProfileView, SessionSnapshot } from '../api';
+import { failureHeading, failureText } from '../failure';
 import { formatBytes, formatDuration, formatGateway, formatRate, formatTime } from '../format';
 import { useNow } from '../hooks';
 import { connect, idOf, navigate, sessionOf, useStore, type RatePoint } from '../store';
@@ -93,8 +94,8 @@ function FailureBanner({ name, session }: { name: string; session: SessionSnapsh
     <div className="banner banner-error" role="alert" data-testid="failure-banner">
       <AlertIcon className="banner-icon" width={22} height={22} />
       <div className="banner-text">
-        <strong>{t(`failure.${failure.code}`, { defaultValue: t('failure.title') })}</strong>
-        <span>{sentence(failure.message)}</span>
+        <strong>{failureHeading(t, failure)}</strong>
+        <span data-testid="failure-reason">{sentence(failureText(t, failure))}</span>
       </div>
       <div className="banner-actions">
         <button type="button" className="button button-secondary" onClick={() => navigate({ kind: 'profile', name, tab: 'log' })}>
@@ -126,7 +127,7 @@ function ReconnectBanner({ session, timeoutSec, now }: { session: SessionSnapsho
   );
 }
 
-/** The core writes reasons as clauses ("the gateway rejected …"); a banner shows a sentence. */
+/** Reasons are worded as clauses ("the gateway rejected …"); a banner shows a sentence. */
 function sentence(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
