@@ -250,6 +250,11 @@ async function refreshCrlIfNeeded(state: StateStore, log: (line: string) => void
   });
 }
 
+/** Whether the request carried a password (two-factor login). */
+function settings2fa(env: ReadonlyMap<string, string>): boolean {
+  return (env.get('password') ?? '') !== '';
+}
+
 /** Seconds between openvpn's per-client byte counts (management `bytecount`). */
 const BYTECOUNT_INTERVAL_S = 1;
 
@@ -489,7 +494,12 @@ class Gateway {
       return;
     }
     // The proof of a token login: openvpn checked the token (session_state) and no password came.
-    const how = req.env.get('session_state') === 'Authenticated' ? `by session token (session_state=Authenticated, ${req.env.get('password') ? 'a password field was present' : 'no password sent'})` : 'by certificate and password';
+    // (openvpn hands over what the client sent as its password: a token starts SESS_ID_.)
+    const sent = req.env.get('password') ?? '';
+    const how =
+      req.env.get('session_state') === 'Authenticated'
+        ? `by session token (session_state=Authenticated, ${sent === '' || sent.startsWith('SESS_ID_') ? 'no password sent' : 'a password was sent too'})`
+        : settings2fa(req.env) ? 'by certificate and password' : 'by certificate';
     this.log(`ferry-server: admitted ${decision.account} (${req.kind}) ${how}`);
     if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account: decision.account, established: false, admittedAt: Date.now() });
     if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) await this.admitAndWake(req);
