@@ -322,7 +322,6 @@ async function clusterStatus(store: PgStore, json: boolean, io: Io): Promise<voi
         for (const c of local.clients) io.out(`  ${c.account}\treal ${c.realAddress}\tvirtual ${c.virtualAddress}\tsince ${c.connectedSince}`);
       }
     }
-    process.exitCode = 1;
     return;
   }
   const { poolSlice } = await import('./pg-store.js');
