@@ -1,13 +1,12 @@
 /** SSL client accounts: add, new password, revoke, delete, list, bundle (the seed's section 3.4.3). */
-import { readFile, rm } from 'node:fs/promises';
 import { zipSync, strToU8 } from 'fflate';
 import { writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
-import { buildClientProfile } from './openvpn-config.js';
+import { buildClientProfile, type Remote } from './openvpn-config.js';
 import { generatePassword, hashPassword } from './password.js';
 import type { CertificateAuthority } from './pki.js';
 import type { KeyType, Settings } from './settings.js';
-import { findAccount, StateDir, type Account, type Index } from './store.js';
+import { findAccount, type Account, type Index, type StateStore } from './store.js';
 import { testHold } from './test-hold.js';
 
 const ACCOUNT_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -33,7 +32,7 @@ export interface AddedAccount {
  * taking the lock (random serials need no counter); the index write under the lock is the
  * single commit point, after uniqueness is checked again against what others committed.
  */
-export async function addAccounts(state: StateDir, names: string[], opts: { keyType?: KeyType; rateLimitMbps?: number } = {}): Promise<AddedAccount[]> {
+export async function addAccounts(state: StateStore, names: string[], opts: { keyType?: KeyType; rateLimitMbps?: number } = {}): Promise<AddedAccount[]> {
   const seen = distinctNames(names, 'add');
   const settings = await state.readSettings();
   checkNamesFree(await state.readIndex(), names, settings);
@@ -63,7 +62,7 @@ export async function addAccounts(state: StateDir, names: string[], opts: { keyT
     return issued.map(({ account, password }) => (password ? { account: account.name, password } : { account: account.name }));
   } catch (err) {
     // Nothing was committed: take back the files this command wrote (a full disk included).
-    await Promise.all(written.map((file) => rm(file, { force: true })));
+    await Promise.all(written.map((serial) => state.removeClientPair(serial)));
     throw err;
   }
 }
@@ -94,7 +93,7 @@ function checkNamesFree(index: Index, names: string[], settings: Settings): void
 }
 
 async function issueAccount(
-  state: StateDir,
+  state: StateStore,
   settings: Settings,
   ca: CertificateAuthority,
   name: string,
@@ -108,9 +107,8 @@ async function issueAccount(
     issueCertificate({ kind: 'client', commonName: name, keyType, ca }),
     pendingPassword,
   ]);
-  written.push(state.clientKey(cert.serialHex), state.clientCert(cert.serialHex));
-  await writeFileAtomic(state.clientKey(cert.serialHex), cert.keyPem);
-  await writeFileAtomic(state.clientCert(cert.serialHex), cert.certPem);
+  written.push(cert.serialHex);
+  await state.writeClientPair(cert.serialHex, cert.certPem, cert.keyPem);
   const account: Account = {
     name,
     state: 'active',
@@ -129,7 +127,7 @@ async function withHash(plain: string) {
   return { plain, hash: await hashPassword(plain) };
 }
 
-export async function resetPassword(state: StateDir, name: string): Promise<AddedAccount> {
+export async function resetPassword(state: StateStore, name: string): Promise<AddedAccount> {
   validateAccountName(name);
   const settings = await state.readSettings();
   if (!settings.twoFactor) throw new InputError('two-factor authentication is off: accounts have no password (turn it on with "ferry-server set --two-factor")');
@@ -144,7 +142,7 @@ export async function resetPassword(state: StateDir, name: string): Promise<Adde
 }
 
 /** Marks the account revoked, adds its serial to the CRL; the caller cuts the live session. */
-export async function revokeAccount(state: StateDir, name: string): Promise<Account> {
+export async function revokeAccount(state: StateStore, name: string): Promise<Account> {
   validateAccountName(name);
   await state.readSettings();
   return state.withLock(async () => {
@@ -170,7 +168,7 @@ export async function revokeAccount(state: StateDir, name: string): Promise<Acco
  * also does if this one is killed in between. The caller cuts live sessions. The name is
  * free again for `client add`.
  */
-export async function deleteAccounts(state: StateDir, names: string[]): Promise<Account[]> {
+export async function deleteAccounts(state: StateStore, names: string[]): Promise<Account[]> {
   const wanted = distinctNames(names, 'delete');
   await state.readSettings();
   return state.withLock(async () => {
@@ -199,7 +197,7 @@ export async function deleteAccounts(state: StateDir, names: string[]): Promise<
 }
 
 /** Sets (Mbit/s) or removes (undefined) an account's tunnel limit; the caller tells a running gateway. */
-export async function setRateLimit(state: StateDir, name: string, rateLimitMbps: number | undefined): Promise<Account> {
+export async function setRateLimit(state: StateStore, name: string, rateLimitMbps: number | undefined): Promise<Account> {
   validateAccountName(name);
   await state.readSettings();
   return state.withLock(async () => {
@@ -232,7 +230,7 @@ export interface AccountView {
   rateLimitMbps?: number;
 }
 
-export async function listAccounts(state: StateDir, connected: ReadonlySet<string>): Promise<AccountView[]> {
+export async function listAccounts(state: StateStore, connected: ReadonlySet<string>): Promise<AccountView[]> {
   const settings = await state.readSettings();
   const index = await state.readIndex();
   return index.accounts
@@ -250,8 +248,8 @@ export async function listAccounts(state: StateDir, connected: ReadonlySet<strin
 }
 
 /** The zip the seed's user downloads: ca.crt, client.crt, client.key and ACCOUNT.ovpn. */
-export function buildBundle(settings: Settings, account: string, caPem: string, certPem: string, keyPem: string): Uint8Array {
-  const ovpn = buildClientProfile(settings, { account, caPem, certPem, keyPem });
+export function buildBundle(settings: Settings, account: string, caPem: string, certPem: string, keyPem: string, remotes?: readonly Remote[]): Uint8Array {
+  const ovpn = buildClientProfile(settings, { account, caPem, certPem, keyPem }, remotes);
   const mtime = new Date();
   return zipSync(
     {
@@ -264,20 +262,16 @@ export function buildBundle(settings: Settings, account: string, caPem: string, 
   );
 }
 
-export async function exportBundle(state: StateDir, name: string, outFile: string): Promise<void> {
+export async function exportBundle(state: StateStore, name: string, outFile: string): Promise<void> {
   validateAccountName(name);
   if (!outFile.endsWith('.zip')) throw new InputError(`--out "${outFile}" must name a .zip file`);
   const settings = await state.readSettings();
   await state.withLock(async () => {
     const index = await state.readIndex();
     const account = requireActive(index, name);
-    const [caPem, certPem, keyPem] = await Promise.all([
-      readFile(state.caCert, 'utf8'),
-      readFile(state.clientCert(account.serial), 'utf8'),
-      readFile(state.clientKey(account.serial), 'utf8'),
-    ]);
+    const [caPem, { certPem, keyPem }, remotes] = await Promise.all([state.readCaCert(), state.readClientPair(account.serial), state.listRemotes(settings)]);
     // The bundle holds a private key: written 0600, atomically, like everything else.
-    await writeFileAtomic(outFile, buildBundle(settings, account.name, caPem, certPem, keyPem), 0o600);
+    await writeFileAtomic(outFile, buildBundle(settings, account.name, caPem, certPem, keyPem, remotes), 0o600);
     if (account.bundleRevision !== settings.profileRevision) {
       account.bundleRevision = settings.profileRevision;
       await state.writeIndex(index);

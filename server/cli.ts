@@ -10,7 +10,8 @@ import { KEY_TYPES, type KeyType } from './settings.js';
 import { parseMbps, requireTrafficControl } from './shaping.js';
 import type { SettingsInput, SetupResult } from './setup.js';
 import { trustedStateDir } from './state-location.js';
-import { StateDir } from './store.js';
+import { StateDir, type StateStore } from './store.js';
+import type { PgStore } from './pg-store.js';
 
 // Commands that issue certificates load the X.509 stack on demand, so that status, list
 // and config start fast.
@@ -31,9 +32,13 @@ const USAGE = `usage:
   ferry-server client list [--json]
   ferry-server delete [--yes]                 删除 SSL 服务端 / delete the SSL server (none of its clients may remain)
   ferry-server config
-  ferry-server run
+  ferry-server run [--node NAME]
   ferry-server status [--json]
-every command takes --dir DIR (default $FERRY_SERVER_DIR, else ${defaultDir()})`;
+  ferry-server node add NAME --host HOST[:PORT]      (several gateways: register one more)
+  ferry-server node list [--json]
+every command takes --dir DIR (default $FERRY_SERVER_DIR, else ${defaultDir()});
+several gateways share state in PostgreSQL: --database URL (or $FERRY_SERVER_DATABASE), with
+the cluster key in --key-file FILE (default $FERRY_SERVER_KEY_FILE, else DIR/cluster.key)`;
 
 const SETTINGS_OPTIONS = {
   host: { type: 'string' },
@@ -53,7 +58,13 @@ const SETTINGS_OPTIONS = {
   bandwidth: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
-const COMMON_OPTIONS = { dir: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+const COMMON_OPTIONS = {
+  dir: { type: 'string' },
+  database: { type: 'string' },
+  'key-file': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 function defaultDir(): string {
   if (process.getuid?.() === 0) return '/var/lib/ferry-server';
@@ -61,8 +72,17 @@ function defaultDir(): string {
 }
 
 export function main(argv: string[], io: Io = processIo): Promise<number> {
-  return runCommand('ferry-server', io, () => dispatch(argv, io));
+  return runCommand('ferry-server', io, async () => {
+    try {
+      await dispatch(argv, io);
+    } finally {
+      for (const store of opened.splice(0)) await store.close();
+    }
+  });
 }
+
+/** Stores this command opened: a database's connections are closed when it ends. */
+const opened: StateStore[] = [];
 
 async function dispatch(argv: string[], io: Io): Promise<void> {
   const [command, ...rest] = argv;
@@ -73,10 +93,28 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
   switch (command) {
     case 'init':
     case 'set': {
-      const { values } = parse(rest, { ...SETTINGS_OPTIONS, ...COMMON_OPTIONS }, 0);
-      const state = await stateDir(values.dir);
+      const { values } = parse(rest, { ...SETTINGS_OPTIONS, ...COMMON_OPTIONS, node: { type: 'string' }, 'remote-random': { type: 'boolean' }, 'no-remote-random': { type: 'boolean' } }, 0);
       const input = settingsInput(values);
+      const remoteRandom = flag(values['remote-random'], values['no-remote-random'], '--remote-random');
+      if (remoteRandom !== undefined) input.remoteRandom = remoteRandom;
+      const database = databaseUrl(values);
+      if (values.node !== undefined && !(command === 'init' && database)) throw new InputError('--node goes with init --database (the first node\'s name)');
       const { initServer, updateServer } = await setup();
+      if (command === 'init' && database) {
+        const { validateNodeName } = await import('./pg-store.js');
+        const nodeName = values.node ?? 'node1';
+        validateNodeName(nodeName);
+        const { SecretBox } = await import('./secret-box.js');
+        const keyFile = await keyFileOf(values);
+        const created = await SecretBox.create(keyFile);
+        const store = (await openStore(values)) as PgStore;
+        const result = await initServer(store, input);
+        const { node } = await store.addNode(nodeName, `${result.settings.host}:${result.settings.port}`);
+        reportSetup(command, result, undefined, io);
+        io.out(`node "${node.name}" registered (${node.host}:${node.port}); ${created ? 'created' : 'using'} the cluster key ${keyFile}: copy it (mode 0600) to every gateway host, never into the database`);
+        return;
+      }
+      const state = await openStore(values);
       const result = command === 'init' ? await initServer(state, input) : await updateServer(state, input);
       const live = result.changed.includes('bandwidthMbps') ? await reloadLimits(state) : undefined;
       reportSetup(command, result, live, io);
@@ -84,14 +122,16 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
     }
     case 'client':
       return clientCommand(rest, io);
+    case 'node':
+      return nodeCommand(rest, io);
     case 'config': {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
-      const state = await stateDir(values.dir);
-      io.out(buildServerConfig(await state.readSettings(), state));
+      const state = await openStore(values);
+      io.out(buildServerConfig(await state.readSettings(), state.local, process.platform, { cluster: state.kind === 'database' }));
       return;
     }
     case 'run': {
-      const { values } = parse(rest, COMMON_OPTIONS, 0);
+      const { values } = parse(rest, { ...COMMON_OPTIONS, node: { type: 'string' } }, 0);
       // Listeners stay for the whole run: a second Ctrl-C while openvpn stops must not kill
       // us before the clean-up (traffic control, sockets) has run.
       let stopping = false;
@@ -105,15 +145,16 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
         process.on('SIGINT', onSignal);
       });
       const { runGateway } = await import('./gateway.js');
-      await runGateway(await stateDir(values.dir), { stopSignal: stop, log: io.out });
+      await runGateway(await openStore(values), { stopSignal: stop, log: io.out, ...(values.node !== undefined ? { node: values.node } : {}) });
       return;
     }
     case 'status': {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
-      return status(await stateDir(values.dir), values.json ?? false, io);
+      return status(await openStore(values), values.json ?? false, io);
     }
     case 'delete': {
       const { values } = parse(rest, { ...COMMON_OPTIONS, yes: { type: 'boolean' } }, 0);
+      if (databaseUrl(values)) throw new InputError('delete works on a state directory; with --database, delete the accounts, stop every node and drop the database yourself');
       return (await import('./delete.js')).deleteServerCommand(await stateDir(values.dir), values.yes ?? false, io);
     }
     default:
@@ -128,7 +169,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, 'key-type': { type: 'string' }, 'rate-limit': { type: 'string' } }, 'any');
       const keyType = values['key-type'] === undefined ? undefined : keyTypeOf(values['key-type']);
       const rateLimitMbps = values['rate-limit'] === undefined ? undefined : rateLimitOf(values['rate-limit'], false);
-      const added = await (await accounts()).addAccounts(await stateDir(values.dir), positionals, {
+      const added = await (await accounts()).addAccounts(await openStore(values), positionals, {
         ...(keyType ? { keyType } : {}),
         ...(rateLimitMbps !== undefined ? { rateLimitMbps } : {}),
       });
@@ -141,20 +182,20 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
     }
     case 'passwd': {
       const { values, positionals } = parse(rest, COMMON_OPTIONS, 1);
-      const result = await (await accounts()).resetPassword(await stateDir(values.dir), positionals[0]!);
+      const result = await (await accounts()).resetPassword(await openStore(values), positionals[0]!);
       io.out(values.json ? JSON.stringify(result) : `${result.account}\tpassword: ${result.password}`);
       return;
     }
     case 'revoke': {
       const { values, positionals } = parse(rest, COMMON_OPTIONS, 1);
-      const state = await stateDir(values.dir);
+      const state = await openStore(values);
       const account = await (await accounts()).revokeAccount(state, positionals[0]!);
       io.out(`revoked ${account.name}: certificate added to the CRL; ${await cutSession(state, account.name)}`);
       return;
     }
     case 'delete': {
       const { values, positionals } = parse(rest, COMMON_OPTIONS, 'any');
-      const state = await stateDir(values.dir);
+      const state = await openStore(values);
       for (const account of await (await accounts()).deleteAccounts(state, positionals)) {
         io.out(`deleted ${account.name}: certificate in the CRL, account and files removed; ${await cutSession(state, account.name)}`);
       }
@@ -164,7 +205,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
       const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, 'rate-limit': { type: 'string' } }, 1);
       if (values['rate-limit'] === undefined) throw new InputError('nothing to set: use --rate-limit MBPS or --rate-limit off');
       const limit = rateLimitOf(values['rate-limit'], true);
-      const state = await stateDir(values.dir);
+      const state = await openStore(values);
       const account = await (await accounts()).setRateLimit(state, positionals[0]!, limit);
       const live = await reloadLimits(state);
       io.out(`${account.name}: ${limit === undefined ? 'no rate limit' : `rate limit ${limit} Mbit/s each way`}; ${live}`);
@@ -172,7 +213,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
     }
     case 'list': {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
-      const state = await stateDir(values.dir);
+      const state = await openStore(values);
       const gateway = await gatewayStatus(state);
       const list = await (await accounts()).listAccounts(state, new Set(gateway?.clients.map((c) => c.account)));
       if (values.json) {
@@ -195,7 +236,7 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
     case 'bundle': {
       const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, out: { type: 'string' } }, 1);
       if (!values.out) throw new InputError('--out FILE.zip is required');
-      await (await accounts()).exportBundle(await stateDir(values.dir), positionals[0]!, path.resolve(values.out));
+      await (await accounts()).exportBundle(await openStore(values), positionals[0]!, path.resolve(values.out));
       io.out(`wrote ${values.out}: ca.crt, client.crt, client.key, ${positionals[0]}.ovpn (keep it private: it holds the key)`);
       return;
     }
@@ -205,16 +246,21 @@ async function clientCommand(argv: string[], io: Io): Promise<void> {
 }
 
 /** Cuts an account's live session through the running gateway (after its revocation). */
-async function cutSession(state: StateDir, account: string): Promise<string> {
-  const cut = (await controlRequest(state.controlSocket, { op: 'kill', account })) as { killed: number } | undefined;
+async function cutSession(state: StateStore, account: string): Promise<string> {
+  if (state.kind === 'database') return cutClusterSession(state as PgStore, account);
+  const cut = (await controlRequest(state.local.controlSocket, { op: 'kill', account })) as { killed: number } | undefined;
   return cut === undefined ? 'gateway not running' : cut.killed > 0 ? 'live session cut' : 'not connected';
 }
 
 /** Tells a running gateway to enforce the limits just written; says what happened. */
-async function reloadLimits(state: StateDir): Promise<string> {
+async function reloadLimits(state: StateStore): Promise<string> {
+  if (state.kind === 'database') {
+    await (state as PgStore).notify({ type: 'limits' });
+    return 'sent to every running node';
+  }
   let reply: unknown;
   try {
-    reply = await controlRequest(state.controlSocket, { op: 'reload-limits' });
+    reply = await controlRequest(state.local.controlSocket, { op: 'reload-limits' });
   } catch (err) {
     throw new FerryError(`saved, but the running gateway could not apply it: ${(err as Error).message}`);
   }
@@ -231,15 +277,87 @@ function formatBps(bps: number): string {
   return bps >= 1e6 ? `${(bps / 1e6).toFixed(1)} Mbit/s` : `${Math.round(bps / 1e3)} kbit/s`;
 }
 
-async function gatewayStatus(state: StateDir): Promise<GatewayStatus | undefined> {
-  const reply = await controlRequest(state.controlSocket, { op: 'status' });
+async function gatewayStatus(state: StateStore): Promise<GatewayStatus | undefined> {
+  if (state.kind === 'database') {
+    const clients = await (state as PgStore).listConnections();
+    return { pid: 0, startedAt: '', clients };
+  }
+  const reply = await controlRequest(state.local.controlSocket, { op: 'status' });
   return reply === undefined ? undefined : GatewayStatusSchema.parse(reply);
+}
+
+/** How long `client revoke|delete` waits for a node to confirm the cut. */
+const CUT_CONFIRM_MS = 5_000;
+
+/**
+ * Several gateways: the cut goes to every node as a notification (the node holding the
+ * session cuts it, HALT); the command waits until the session is gone from the database.
+ */
+async function cutClusterSession(store: PgStore, account: string): Promise<string> {
+  const started = performance.now();
+  const holding = async () => (await store.listConnections()).filter((c) => c.account.toLowerCase() === account.toLowerCase());
+  const nodes = [...new Set((await holding()).map((c) => c.node))];
+  if (nodes.length === 0) {
+    await store.notify({ type: 'kill', account }); // one being admitted right now
+    return 'not connected';
+  }
+  await store.notify({ type: 'kill', account });
+  while ((await holding()).length > 0) {
+    if (performance.now() - started > CUT_CONFIRM_MS) return `cut sent to node ${nodes.join(', ')}, which has not confirmed it yet`;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return `live session cut on node ${nodes.join(', ')} (${Math.round(performance.now() - started)} ms)`;
+}
+
+/** `status` with a database: every node and every node's clients; without the database, this host's gateway's own view. */
+async function clusterStatus(store: PgStore, json: boolean, io: Io): Promise<void> {
+  const local = await controlRequest(store.local.controlSocket, { op: 'status' }, 3_000)
+    .then((r) => (r === undefined ? undefined : GatewayStatusSchema.parse(r)))
+    .catch(() => undefined);
+  let settings, nodes, clients;
+  try {
+    settings = await store.readSettings();
+    nodes = await store.listNodes();
+    clients = await store.listConnections();
+  } catch (err) {
+    if (!(err instanceof FerryError) || err.exitCode === 2 || !/cannot reach the database/.test(err.message)) throw err;
+    const reason = `${err.message}: running tunnels keep going, new connections are refused until it is back`;
+    if (json) {
+      io.out(JSON.stringify({ database: { reachable: false, error: reason }, ...(local ? { node: local.node, clients: local.clients } : {}) }));
+    } else {
+      io.out(`database UNREACHABLE: ${reason}`);
+      if (local) {
+        io.out(`node    ${local.node ?? '?'} (this host): running, ${local.clients.length} clients`);
+        for (const c of local.clients) io.out(`  ${c.account}\treal ${c.realAddress}\tvirtual ${c.virtualAddress}\tsince ${c.connectedSince}`);
+      }
+    }
+    return;
+  }
+  const { poolSlice } = await import('./pg-store.js');
+  if (json) {
+    io.out(
+      JSON.stringify({
+        server: { name: settings.name, proto: settings.proto, maxClients: settings.maxClients, database: store.where },
+        nodes: nodes.map((n) => ({ name: n.name, host: n.host, port: n.port, pool: poolSlice(settings.pool, n.slice).cidr, state: n.up ? 'up' : 'down', pid: n.pid, lastSeen: n.lastSeen })),
+        clients,
+      }),
+    );
+    return;
+  }
+  io.out(`server  "${settings.name}" ${settings.proto.toUpperCase()}, state in ${store.where}`);
+  for (const n of nodes) {
+    io.out(`node    ${n.name}\t${n.host}:${n.port}\t${poolSlice(settings.pool, n.slice).cidr}\t${n.up ? `up (pid ${n.pid})` : `down${n.lastSeen ? ` (last seen ${n.lastSeen})` : ''}`}`);
+  }
+  io.out(`clients ${clients.length} connected of ${settings.maxClients} allowed, across ${nodes.filter((n) => n.up).length} node(s) up`);
+  for (const c of clients) io.out(`  ${c.account}\tnode ${c.node}\treal ${c.realAddress}\tvirtual ${c.virtualAddress}\tin ${c.bytesReceived} B\tout ${c.bytesSent} B\tsince ${c.connectedSince}`);
 }
 
 /** Days of CRL validity below which `status` warns (run re-signs below 365). */
 const CRL_WARN_DAYS = 90;
 
-async function status(state: StateDir, json: boolean, io: Io): Promise<void> {
+async function status(store: StateStore, json: boolean, io: Io): Promise<void> {
+  if (store.kind === 'database') return clusterStatus(store as PgStore, json, io);
+  const state = store as StateDir;
   const settings = await state.readSettings();
   const meta = await state.readCrlMeta();
   if (!meta) throw new FerryError(`the CRL of ${state.dir} is missing; run "ferry-server run" or revoke to rebuild it`);
@@ -320,6 +438,69 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 /** The state directory named by --dir, $FERRY_SERVER_DIR or the default, once it is known to be safe to use. */
 async function stateDir(dir: string | boolean | undefined): Promise<StateDir> {
   return new StateDir(await trustedStateDir(typeof dir === 'string' ? dir : process.env.FERRY_SERVER_DIR || defaultDir()));
+}
+
+interface StoreOptions {
+  dir?: string | boolean | undefined;
+  database?: string | boolean | undefined;
+  'key-file'?: string | boolean | undefined;
+}
+
+function databaseUrl(values: StoreOptions): string | undefined {
+  const url = typeof values.database === 'string' ? values.database : process.env.FERRY_SERVER_DATABASE || undefined;
+  if (url === undefined && typeof values['key-file'] === 'string') throw new InputError('--key-file goes with --database');
+  return url;
+}
+
+async function keyFileOf(values: StoreOptions): Promise<string> {
+  const file = typeof values['key-file'] === 'string' ? values['key-file'] : process.env.FERRY_SERVER_KEY_FILE || path.join((await stateDir(values.dir)).dir, 'cluster.key');
+  return path.resolve(file);
+}
+
+/** The state directory, or with --database the shared PostgreSQL store (the directory then holds this host's files). */
+async function openStore(values: StoreOptions): Promise<StateStore> {
+  const url = databaseUrl(values);
+  if (url === undefined) return stateDir(values.dir);
+  const [{ PgStore }, { SecretBox }] = await Promise.all([import('./pg-store.js'), import('./secret-box.js')]);
+  const keyFile = await keyFileOf(values);
+  let box: ReturnType<typeof SecretBox.load> | undefined;
+  const store = new PgStore(url, await stateDir(values.dir), () => (box ??= SecretBox.load(keyFile)));
+  opened.push(store);
+  return store;
+}
+
+async function nodeCommand(argv: string[], io: Io): Promise<void> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'add': {
+      const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, host: { type: 'string' } }, 'any');
+      if (positionals.length !== 1) throw new InputError('usage: ferry-server node add NAME --host HOST[:PORT] --database URL');
+      if (!values.host) throw new InputError('--host HOST[:PORT] is required: where clients reach this node');
+      const store = await requireDatabase(values);
+      const { node, slice, staleAccounts } = await store.addNode(positionals[0]!, values.host);
+      io.out(`node "${node.name}" added: ${node.host}:${node.port}, client addresses ${slice.cidr}; start it with "ferry-server run --node ${node.name}" on that host (route ${slice.cidr} to it)`);
+      if (staleAccounts.length > 0) io.out(`bundles now list this node too; these accounts must download theirs again: ${staleAccounts.join(', ')}`);
+      return;
+    }
+    case 'list': {
+      const { values } = parse(rest, COMMON_OPTIONS, 0);
+      const store = await requireDatabase(values);
+      const settings = await store.readSettings();
+      const { poolSlice } = await import('./pg-store.js');
+      const nodes = await store.listNodes();
+      if (values.json) io.out(JSON.stringify(nodes.map((n) => ({ ...n, pool: poolSlice(settings.pool, n.slice).cidr }))));
+      else for (const n of nodes) io.out(`${n.name}\t${n.host}:${n.port}\t${poolSlice(settings.pool, n.slice).cidr}\t${n.up ? `up (pid ${n.pid})` : 'down'}`);
+      return;
+    }
+    default:
+      throw new InputError(`unknown node command "${sub ?? ''}": use add or list`);
+  }
+}
+
+async function requireDatabase(values: StoreOptions): Promise<PgStore> {
+  const store = await openStore(values);
+  if (store.kind !== 'database') throw new InputError('nodes belong to a database: pass --database URL (or set FERRY_SERVER_DATABASE)');
+  return store as PgStore;
 }
 
 type SettingsValues = { [K in keyof typeof SETTINGS_OPTIONS]?: (typeof SETTINGS_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof SETTINGS_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };

@@ -41,6 +41,9 @@ export const ShapingStateSchema = z.union([
 export type ShapingState = z.infer<typeof ShapingStateSchema>;
 
 export const GatewayStatusSchema = z.object({
+  /** With a database: this gateway's node, and why the database cannot be used right now. */
+  node: z.string().optional(),
+  databaseProblem: z.object({ since: z.string(), error: z.string() }).optional(),
   pid: z.number(),
   startedAt: z.string(),
   clients: z.array(ConnectedClientSchema),

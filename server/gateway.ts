@@ -9,15 +9,17 @@ import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { writeFileAtomic } from '../core/util/atomic-file.js';
-import { FerryError } from '../core/util/errors.js';
+import { FerryError, InputError } from '../core/util/errors.js';
 import { ManagementConnection, quoteArg, type Notification } from '../core/management/connection.js';
 import { findOpenvpn } from '../core/engine/openvpn-binary.js';
-import { decideAdmission } from './admission.js';
+import { decideAdmission, type Admission } from './admission.js';
 import { controlRequest, serveControl, type ConnectedClient, type ControlRequest, type GatewayStatus } from './control.js';
 import { parseIpv4Cidr } from './net.js';
 import { buildServerConfig } from './openvpn-config.js';
 import { mbpsToKbit, runSteps, Shaper, shapingDeviceNames, teardownSteps, type ShapingTarget } from './shaping.js';
-import { findAccount, StateDir } from './store.js';
+import { ClusterNode, type LocalSession } from './cluster.js';
+import type { PgStore } from './pg-store.js';
+import { findAccount, type StateDir, type StateStore } from './store.js';
 
 /** Re-sign the CRL at start-up when it would expire within this many days. */
 const CRL_REFRESH_DAYS = 365;
@@ -49,11 +51,14 @@ export interface GatewayOptions {
   log?: (line: string) => void;
   /** Resolves when the gateway should stop (the CLI wires SIGTERM/SIGINT to it). */
   stopSignal: Promise<void>;
+  /** With a database store: this gateway's node name (`run --node NAME`). */
+  node?: string;
 }
 
-export async function runGateway(state: StateDir, opts: GatewayOptions): Promise<void> {
+export async function runGateway(store: StateStore, opts: GatewayOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const settings = await state.readSettings();
+  const state = store.local;
+  let settings = await store.readSettings();
   const openvpn = findOpenvpn();
   if (process.getuid?.() !== 0) {
     throw new FerryError('ferry-server run needs root: it creates a tun device and listens on the VPN port');
@@ -62,8 +67,29 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
     throw new FerryError(`a gateway is already running for ${state.dir}; stop it first`);
   }
   await state.ensureLayout();
-  await refreshCrlIfNeeded(state, log);
-  await writeFileAtomic(state.serverConfigFile, buildServerConfig(settings, state));
+  let cluster: ClusterNode | undefined;
+  // The gateway, created once openvpn runs; the cluster's hooks reach it through this.
+  let gatewayRef: Gateway | undefined;
+  if (store.kind === 'database') {
+    if (!opts.node) throw new InputError('with --database, say which node this is: ferry-server run --node NAME');
+    cluster = await ClusterNode.claim(store as PgStore, opts.node, {
+      log,
+      sessions: () => gatewayRef?.localSessions() ?? [],
+      kill: async (account) => void (await gatewayRef?.kill(account)),
+      reloadLimits: () => gatewayRef?.reapplyLimits(),
+    });
+  } else if (opts.node) {
+    throw new InputError('--node needs --database: a state directory serves one gateway');
+  }
+  try {
+    await refreshCrlIfNeeded(store, log);
+    await cluster?.writeGatewayFiles();
+  } catch (err) {
+    await cluster?.stop();
+    throw err;
+  }
+  if (cluster) settings = { ...settings, pool: cluster.slice(settings).cidr, port: cluster.node.port };
+  await writeFileAtomic(state.serverConfigFile, buildServerConfig(settings, state, process.platform, { cluster: cluster !== undefined }));
   await stopOrphanedOpenvpn(state, log);
 
   const child = spawn(openvpn, ['--config', state.serverConfigFile], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -87,7 +113,8 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
   const shaper =
     process.platform === 'linux' ? new Shaper({ ...shapingDeviceNames(state.dir), pool: parseIpv4Cidr(settings.pool, 'client address pool') }) : undefined;
   // After the reply is on its way: the stop below closes the control socket.
-  const gateway = new Gateway(state, log, () => setImmediate(requestShutdown), shaper);
+  const gateway = new Gateway(store, log, () => setImmediate(requestShutdown), shaper, cluster);
+  gatewayRef = gateway;
   const lastProblem = () => recentOutput.filter((l) => /error|fatal|cannot|exiting/i.test(l)).pop() ?? recentOutput.at(-1) ?? 'no output';
   let control: Server | undefined;
   let crlTimer: NodeJS.Timeout | undefined;
@@ -97,9 +124,10 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
     await Promise.race([gateway.start(), exited]);
     if (!alive) throw new FerryError(`openvpn failed to start: ${lastProblem()}`);
     await gateway.applyLimits().catch((err: Error) => log(`ferry-server: rate limits NOT enforced: ${err.message}`));
-    crlTimer = setInterval(() => void refreshCrlIfNeeded(state, log).catch((err: Error) => log(`ferry-server: CRL refresh failed: ${err.message}`)), 86_400_000);
+    await cluster?.start();
+    crlTimer = setInterval(() => void refreshCrlIfNeeded(store, log).catch((err: Error) => log(`ferry-server: CRL refresh failed: ${err.message}`)), 86_400_000);
     crlTimer.unref();
-    log(`ferry-server: gateway "${settings.name}" ready on ${settings.proto.toUpperCase()} port ${settings.port}`);
+    log(`ferry-server: gateway "${settings.name}"${cluster ? ` node "${cluster.node.name}" (pool slice ${settings.pool})` : ''} ready on ${settings.proto.toUpperCase()} port ${settings.port}`);
     const outcome = await Promise.race([
       opts.stopSignal.then(() => 'stop' as const),
       shutdownRequested.then(() => 'shutdown' as const),
@@ -118,6 +146,7 @@ export async function runGateway(state: StateDir, opts: GatewayOptions): Promise
     gateway.detach();
     await shaper?.close(); // nothing of ours outlives run: the ifb device goes too
     await state.removeRunFile(state.managementSocket);
+    await cluster?.stop();
   }
 }
 
@@ -207,7 +236,7 @@ async function stopChild(child: ChildProcess, exited: Promise<number | null>, al
   clearTimeout(timer);
 }
 
-async function refreshCrlIfNeeded(state: StateDir, log: (line: string) => void): Promise<void> {
+async function refreshCrlIfNeeded(state: StateStore, log: (line: string) => void): Promise<void> {
   await state.withLock(async () => {
     const index = await state.readIndex();
     const meta = await state.ensureCrlCurrent(index);
@@ -221,12 +250,19 @@ async function refreshCrlIfNeeded(state: StateDir, log: (line: string) => void):
   });
 }
 
+/** Whether the request carried a password (two-factor login). */
+function settings2fa(env: ReadonlyMap<string, string>): boolean {
+  return (env.get('password') ?? '') !== '';
+}
+
 /** Seconds between openvpn's per-client byte counts (management `bytecount`). */
 const BYTECOUNT_INTERVAL_S = 1;
 
 /** One client's tunnel as the gateway tracks it, from admission to DISCONNECT. */
 interface TunnelSession {
   account: string;
+  realAddress?: string;
+  connectedAt?: number;
   established: boolean;
   admittedAt: number;
   /** Its address in the client pool, once established. */
@@ -248,14 +284,28 @@ class Gateway {
   private readyResolve?: () => void;
 
   constructor(
-    private readonly state: StateDir,
+    private readonly state: StateStore,
     private readonly log: (line: string) => void,
     private readonly requestShutdown: () => void,
     private readonly shaper: Shaper | undefined,
+    private readonly cluster?: ClusterNode,
   ) {}
 
+  /** This gateway's sessions, for the cluster's ferry_connections. */
+  localSessions(): LocalSession[] {
+    return [...this.sessions].map(([cid, s]) => ({
+      cid,
+      account: s.account,
+      established: s.established,
+      ...(s.address ? { address: s.address } : {}),
+      ...(s.realAddress ? { realAddress: s.realAddress } : {}),
+      ...(s.lastCount ? { bytesIn: s.lastCount.bytesIn, bytesOut: s.lastCount.bytesOut } : {}),
+      ...(s.connectedAt ? { connectedSince: s.connectedAt } : {}),
+    }));
+  }
+
   async attach(isAlive: () => boolean): Promise<void> {
-    this.management = await ManagementConnection.connect(this.state.managementSocket, (n) => this.route(n), { isAlive, attempts: 200 });
+    this.management = await ManagementConnection.connect(this.state.local.managementSocket, (n) => this.route(n), { isAlive, attempts: 200 });
   }
 
   /** Releases openvpn's management hold and waits until it reports CONNECTED. */
@@ -294,7 +344,7 @@ class Gateway {
     return { ...(settings.bandwidthMbps !== undefined ? { capKbit: mbpsToKbit(settings.bandwidthMbps) } : {}), tunnels };
   }
 
-  private reapplyLimits(): void {
+  reapplyLimits(): void {
     void this.applyLimits().catch((err: Error) => this.log(`ferry-server: rate limits NOT enforced: ${err.message}`));
   }
 
@@ -365,7 +415,9 @@ class Gateway {
     const cn = req.env.get('common_name') ?? '';
     if (req.kind === 'ESTABLISHED') {
       const address = req.env.get('ifconfig_pool_remote_ip');
-      this.sessions.set(req.cid, { account: cn, established: true, admittedAt: Date.now(), ...(address ? { address } : {}) });
+      const real = req.env.get('trusted_ip');
+      const realAddress = real ? `${real}:${req.env.get('trusted_port') ?? ''}` : undefined;
+      this.sessions.set(req.cid, { account: cn, established: true, admittedAt: Date.now(), connectedAt: Date.now(), ...(address ? { address } : {}), ...(realAddress ? { realAddress } : {}) });
       this.log(`ferry-server: ${cn} connected from ${req.env.get('trusted_ip') ?? '?'} as ${address ?? '?'}`);
       this.reapplyLimits();
       return;
@@ -375,9 +427,14 @@ class Gateway {
       this.sessions.delete(req.cid);
       this.deciding.delete(req.cid); // a decision still in flight must not record it afterwards
       this.log(`ferry-server: ${cn} disconnected`);
+      if (this.cluster) {
+        const { name } = this.cluster.node;
+        void this.cluster.store.query('DELETE FROM ferry_connections WHERE node = $1 AND cid = $2', [name, req.cid]).catch(() => {}); // else the heartbeat does it
+      }
       if (session?.address) this.reapplyLimits();
       return;
     }
+    if (this.cluster) return this.handleClusterClient(req);
     if (req.kind === 'CONNECT') this.deciding.add(req.cid);
     try {
       await this.decide(req, cn);
@@ -418,6 +475,64 @@ class Gateway {
   }
 
   /**
+   * Admission on a node of a cluster: the account rules as on a single gateway, then the
+   * connection limit across every node in one database transaction. Without the database
+   * a new client is refused with the reason; a session this gateway already holds keeps
+   * its renegotiations.
+   */
+  private async handleClusterClient(req: ClientRequest): Promise<void> {
+    const cluster = this.cluster!;
+    const cn = req.env.get('common_name') ?? '';
+    const deny = async (reason: string, clientReason: string) => {
+      this.log(`ferry-server: refused ${cn || '(no name)'}: ${reason}`);
+      await this.mgmt().command(`client-deny ${req.cid} ${req.kid} ${quoteArg(`${cn}: ${reason}`)} ${quoteArg(clientReason)}`);
+    };
+    const held = this.sessions.get(req.cid);
+    let decision: Admission;
+    try {
+      if (cluster.problem) throw new FerryError(cluster.problem.error);
+      const [settings, index] = await Promise.all([this.state.readSettings(), this.state.readIndex()]);
+      decision = await decideAdmission({ env: req.env, settings, index, otherConnectedAccounts: new Set() });
+      if (decision.allow && req.kind === 'CONNECT') {
+        const admitted = await cluster.store.admit(cluster.node.name, req.cid, decision.account, settings.maxClients);
+        if (!admitted) decision = { allow: false, reason: `${cn}: connection limit of ${settings.maxClients} reached across the cluster`, clientReason: `connection limit reached (${settings.maxClients} clients)` };
+      }
+    } catch (err) {
+      if (req.kind === 'REAUTH' && held?.account === cn) {
+        this.log(`ferry-server: ${cn}: renegotiation allowed without the database (${(err as Error).message})`);
+        await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
+        return;
+      }
+      await deny(`the state database is unreachable, new connections are refused (${(err as Error).message})`, 'gateway cannot check accounts right now (database unreachable); try again shortly');
+      return;
+    }
+    if (!decision.allow) {
+      this.log(`ferry-server: refused ${decision.reason}`);
+      await this.mgmt().command(`client-deny ${req.cid} ${req.kid} ${quoteArg(decision.reason)} ${quoteArg(decision.clientReason)}`);
+      return;
+    }
+    // The proof of a token login: openvpn checked the token (session_state) and no password came.
+    // (openvpn hands over what the client sent as its password: a token starts SESS_ID_.)
+    const sent = req.env.get('password') ?? '';
+    const how =
+      req.env.get('session_state') === 'Authenticated'
+        ? `by session token (session_state=Authenticated, ${sent === '' || sent.startsWith('SESS_ID_') ? 'no password sent' : 'a password was sent too'})`
+        : settings2fa(req.env) ? 'by certificate and password' : 'by certificate';
+    this.log(`ferry-server: admitted ${decision.account} (${req.kind}) ${how}`);
+    if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account: decision.account, established: false, admittedAt: Date.now() });
+    if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) await this.admitAndWake(req);
+    else await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
+  }
+
+  /** Cuts every session of `account` (HALT: the client exits rather than retry). */
+  async kill(account: string): Promise<number> {
+    const ids = (await this.clientRows()).filter((c) => c.account === account).map((c) => c.cid);
+    for (const cid of ids) await this.mgmt().command(`client-kill ${cid} HALT`);
+    if (ids.length > 0) this.log(`ferry-server: cut the session of ${account}`);
+    return ids.length;
+  }
+
+  /**
    * Why a client-pending-auth goes with the client-auth-nt (openvpn 2.6 sources): multi.c
    * management_client_auth only records the result on the key (tls_authenticate_key) and
    * reschedules nothing, so openvpn acts on it (ssl.c tls_multi_process, then
@@ -447,24 +562,25 @@ class Gateway {
   async handleControl(req: ControlRequest): Promise<unknown> {
     switch (req.op) {
       case 'status': {
-        const settings = await this.state.readSettings();
+        const settings = await this.state.readSettings().catch((err: Error) => {
+          if (!this.cluster) throw err;
+          return undefined;
+        });
         return {
+          ...(this.cluster ? { node: this.cluster.node.name, ...(this.cluster.problem ? { databaseProblem: this.cluster.problem } : {}) } : {}),
           pid: process.pid,
           startedAt: this.startedAt.toISOString(),
           clients: await this.clients(),
-          ...(settings.bandwidthMbps !== undefined ? { bandwidthMbps: settings.bandwidthMbps } : {}),
+          ...(settings?.bandwidthMbps !== undefined ? { bandwidthMbps: settings.bandwidthMbps } : {}),
           shaping: this.shaper?.status() ?? { state: 'off' },
         } satisfies GatewayStatus;
       }
       case 'reload-limits':
         await this.applyLimits();
         return this.shaper?.status() ?? { state: 'off' };
-      case 'kill': {
+      case 'kill':
         // HALT tells the client to exit rather than retry a session that will be refused.
-        const ids = (await this.clientRows()).filter((c) => c.account === req.account).map((c) => c.cid);
-        for (const cid of ids) await this.mgmt().command(`client-kill ${cid} HALT`);
-        return { killed: ids.length };
-      }
+        return { killed: await this.kill(req.account) };
       case 'shutdown':
         this.requestShutdown();
         return { pid: process.pid };
@@ -472,7 +588,10 @@ class Gateway {
   }
 
   private async clients(): Promise<ConnectedClient[]> {
-    const index = await this.state.readIndex();
+    const index = await this.state.readIndex().catch((err: Error) => {
+      if (!this.cluster) throw err;
+      return { version: 1 as const, crlNumber: 0, accounts: [], revoked: [] };
+    });
     return (await this.clientRows()).map(({ cid, ...client }) => {
       const limit = findAccount(index, client.account)?.rateLimitMbps;
       const rate = this.sessions.get(cid)?.rate;

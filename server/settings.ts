@@ -30,6 +30,8 @@ export const SettingsSchema = z.object({
   serverCommonName: z.string(),
   /** The whole gateway's SSL bandwidth (both directions, Mbit/s); absent = no cap. Applied live. */
   bandwidthMbps: z.number().positive().optional(),
+  /** Several gateways: bundles list them in random order (else in the order they were added). */
+  remoteRandom: z.boolean().optional(),
   /** Bumped whenever a field that ends up in clients' profiles changes (see PROFILE_FIELDS). */
   profileRevision: z.number().int().nonnegative(),
 });
@@ -50,7 +52,7 @@ export const DEFAULTS = {
  * Fields written into every client's .ovpn. The seed names protocol, compression and
  * two-factor; host, port and cipher change the bundle too, so they count as well.
  */
-export const PROFILE_FIELDS = ['host', 'port', 'proto', 'compress', 'twoFactor', 'cipher'] as const;
+export const PROFILE_FIELDS = ['host', 'port', 'proto', 'compress', 'twoFactor', 'cipher', 'remoteRandom'] as const;
 /** Fields the seed freezes once clients exist. */
 export const FROZEN_WITH_ACCOUNTS = ['subnets', 'pool'] as const;
 

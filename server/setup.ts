@@ -1,10 +1,9 @@
 /** `ferry-server init` and `ferry-server set`: create and change the SSL server. */
 import { randomBytes } from 'node:crypto';
-import { writeFileAtomic } from '../core/util/atomic-file.js';
 import { InputError } from '../core/util/errors.js';
 import { createCa, issueCertificate, loadCa, toPem } from './pki.js';
 import { COMPRESSION_WARNING, DEFAULTS, diffSettings, validateSettings, type KeyType, type Settings } from './settings.js';
-import { StateDir, type Index } from './store.js';
+import type { Index, StateStore } from './store.js';
 
 /** Options as given on the command line; absent means "default" (init) or "unchanged" (set). */
 export interface SettingsInput {
@@ -20,6 +19,7 @@ export interface SettingsInput {
   twoFactor?: boolean;
   maxClients?: number;
   keyType?: KeyType;
+  remoteRandom?: boolean;
   /** Mbit/s; null turns the cap off. */
   bandwidthMbps?: number | null;
 }
@@ -32,7 +32,7 @@ export interface SetupResult {
   changed: string[];
 }
 
-export async function initServer(state: StateDir, input: SettingsInput): Promise<SetupResult> {
+export async function initServer(state: StateStore, input: SettingsInput): Promise<SetupResult> {
   if (!input.host) throw new InputError('--host is required: the public host name or address clients dial');
   const draft = validateSettings({
     version: 1,
@@ -52,23 +52,21 @@ export async function initServer(state: StateDir, input: SettingsInput): Promise
     ...(typeof input.bandwidthMbps === 'number' ? { bandwidthMbps: input.bandwidthMbps } : {}),
     profileRevision: 0,
   });
-  const refuseIfTaken = async () => {
-    if (await state.isInitialised()) throw new InputError(`${state.dir} already holds a Ferry server; change it with "ferry-server set"`);
-    if (await state.isBeingDeleted()) throw state.beingDeletedError();
-  };
-  await refuseIfTaken();
-  await state.ensureLayout();
+  await state.refuseIfTaken();
+  await state.prepare();
   return state.withLock(async () => {
-    await refuseIfTaken();
-    // Everything below is overwritten by a retry until settings.json, the commit point, exists.
+    await state.refuseIfTaken();
+    // Everything below is overwritten by a retry until settings, the commit point, exist.
     const ca = await createCa(`Ferry CA (${draft.name})`, draft.keyType);
-    await writeFileAtomic(state.caKey, ca.keyPem);
-    await writeFileAtomic(state.caCert, ca.certPem);
     const authority = await loadCa(ca.certPem, ca.keyPem);
     const server = await issueCertificate({ kind: 'server', commonName: draft.serverCommonName, keyType: draft.keyType, ca: authority });
-    await writeFileAtomic(state.serverKey, server.keyPem);
-    await writeFileAtomic(state.serverCert, server.certPem);
-    await writeFileAtomic(state.authTokenKey, toPem(randomBytes(128), 'OpenVPN auth-token server key'));
+    await state.writePki({
+      caCert: ca.certPem,
+      caKey: ca.keyPem,
+      serverCert: server.certPem,
+      serverKey: server.keyPem,
+      authToken: toPem(randomBytes(128), 'OpenVPN auth-token server key'),
+    });
     const index: Index = { version: 1, crlNumber: 1, accounts: [], revoked: [] };
     await state.ensureCrlCurrent(index, authority, true);
     await state.writeIndex(index);
@@ -77,7 +75,7 @@ export async function initServer(state: StateDir, input: SettingsInput): Promise
   });
 }
 
-export async function updateServer(state: StateDir, input: SettingsInput): Promise<SetupResult> {
+export async function updateServer(state: StateStore, input: SettingsInput): Promise<SetupResult> {
   if (input.keyType) throw new InputError('--key-type can only be chosen at init: the CA key cannot change');
   await state.readSettings(); // clear error when not initialised
   return state.withLock(async () => {

@@ -62,7 +62,7 @@ const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
  * (regular files, or sockets in run/) and the three folders. What `delete` may remove.
  */
 export const LAYOUT: Record<'' | 'pki' | 'clients' | 'run', RegExp[]> = {
-  '': [/^(settings|index|deleting)\.json$/, TEMP_FILE],
+  '': [/^(settings|index|deleting)\.json$/, /^cluster\.key$/, TEMP_FILE],
   pki: [/^(ca|server)\.(crt|key)$/, /^auth-token\.key$/, /^crl\.(pem|json)$/, TEMP_FILE],
   clients: [/^[0-9a-f]+\.(crt|key)$/, TEMP_FILE],
   run: [/^server\.conf$/, /^(management|control)\.sock$/, TEMP_FILE],
@@ -70,8 +70,98 @@ export const LAYOUT: Record<'' | 'pki' | 'clients' | 'run', RegExp[]> = {
 export const LAYOUT_FOLDERS = ['pki', 'clients', 'run'] as const;
 export const LOCK_NAME = '.lock';
 
-export class StateDir {
+/** The secrets and certificates `init` creates, handed to the store in one piece. */
+export interface PkiMaterial {
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  authToken: string;
+}
+
+/**
+ * Where a server's state lives: the local state directory (StateDir, the default) or
+ * PostgreSQL shared by several gateways (server/pg-store.ts). Every command speaks to
+ * this interface; a mutation is read-modify-write inside withLock, whose end is the commit
+ * point (the directory's index.json rename; the database's COMMIT).
+ */
+export interface StateStore {
+  readonly kind: 'dir' | 'database';
+  /** For messages: the directory, or the database (without its password). */
+  readonly where: string;
+  /** The local directory this host keeps: run/ (sockets, server.conf) and, for a database, the gateway's copies of its files. */
+  readonly local: StateDir;
+  isInitialised(): Promise<boolean>;
+  /** Throws (exit 2) when a server already lives here, or one is half-deleted. */
+  refuseIfTaken(): Promise<void>;
+  readSettings(): Promise<Settings>;
+  writeSettings(settings: Settings): Promise<void>;
+  readIndex(): Promise<Index>;
+  writeIndex(index: Index): Promise<void>;
+  readCrlMeta(): Promise<CrlMeta | undefined>;
+  loadCa(): Promise<CertificateAuthority>;
+  readCaCert(): Promise<string>;
+  ensureCrlCurrent(index: Index, ca?: CertificateAuthority, force?: boolean): Promise<CrlMeta>;
+  withLock<T>(fn: () => Promise<T>): Promise<T>;
+  collectGarbage(index: Index, now?: number): Promise<string[]>;
+  /** Before `init`'s commit: creates whatever holds the state. */
+  prepare(): Promise<void>;
+  writePki(pki: PkiMaterial): Promise<void>;
+  writeClientPair(serial: string, certPem: string, keyPem: string): Promise<void>;
+  removeClientPair(serial: string): Promise<void>;
+  readClientPair(serial: string): Promise<{ certPem: string; keyPem: string }>;
+  /** The gateways bundles list: every node of a cluster, else the settings' host. */
+  listRemotes(settings: Settings): Promise<Array<{ host: string; port: number }>>;
+  close(): Promise<void>;
+}
+
+export class StateDir implements StateStore {
+  readonly kind = 'dir' as const;
   constructor(readonly dir: string) {}
+
+  get where() { return this.dir; }
+  get local(): StateDir { return this; }
+
+  async refuseIfTaken(): Promise<void> {
+    if (await this.isInitialised()) throw new InputError(`${this.dir} already holds a Ferry server; change it with "ferry-server set"`);
+    if (await this.isBeingDeleted()) throw this.beingDeletedError();
+  }
+
+  async prepare(): Promise<void> {
+    await this.ensureLayout();
+  }
+
+  async writePki(pki: PkiMaterial): Promise<void> {
+    await writeFileAtomic(this.caKey, pki.caKey);
+    await writeFileAtomic(this.caCert, pki.caCert);
+    await writeFileAtomic(this.serverKey, pki.serverKey);
+    await writeFileAtomic(this.serverCert, pki.serverCert);
+    await writeFileAtomic(this.authTokenKey, pki.authToken);
+  }
+
+  async writeClientPair(serial: string, certPem: string, keyPem: string): Promise<void> {
+    await writeFileAtomic(this.clientKey(serial), keyPem);
+    await writeFileAtomic(this.clientCert(serial), certPem);
+  }
+
+  async removeClientPair(serial: string): Promise<void> {
+    await Promise.all([rm(this.clientKey(serial), { force: true }), rm(this.clientCert(serial), { force: true })]);
+  }
+
+  async readClientPair(serial: string): Promise<{ certPem: string; keyPem: string }> {
+    const [certPem, keyPem] = await Promise.all([readFile(this.clientCert(serial), 'utf8'), readFile(this.clientKey(serial), 'utf8')]);
+    return { certPem, keyPem };
+  }
+
+  async readCaCert(): Promise<string> {
+    return readFile(this.caCert, 'utf8');
+  }
+
+  async listRemotes(settings: Settings): Promise<Array<{ host: string; port: number }>> {
+    return [{ host: settings.host, port: settings.port }];
+  }
+
+  async close(): Promise<void> {}
 
   get settingsFile() { return path.join(this.dir, 'settings.json'); }
   get deletingFile() { return path.join(this.dir, 'deleting.json'); }

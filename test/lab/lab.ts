@@ -34,7 +34,30 @@ import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type LabNs = 'client' | 'client2' | 'gateway' | 'vpc';
+export type LabNs = 'client' | 'client2' | 'gateway' | 'vpc' | 'gateway2' | 'gateway3';
+
+/**
+ * createLab({ gateways: 2 | 3 }) adds gateway namespaces for several-gateway tests, each
+ * with its own links (nothing of the default lab changes):
+ *
+ *   client ns (c1 198.18.4.2) --veth-- (g0 198.18.4.1) gateway2 ns (g1 198.18.5.1) --veth-- (v1 198.18.5.10) vpc ns
+ *   client ns (c2 198.18.6.2) --veth-- (g0 198.18.6.1) gateway3 ns (g1 198.18.7.1) --veth-- (v2 198.18.7.10) vpc ns
+ *
+ * Each extra gateway routes the vpc subnet through its own link; which tunnel addresses the
+ * vpc host sends back through which gateway is the test's (routeFromVpc).
+ */
+export interface LabOptions {
+  gateways?: 1 | 2 | 3;
+}
+
+export interface ExtraGateway {
+  ns: 'gateway2' | 'gateway3';
+  /** The gateway's address facing the client, and the client's own on that link. */
+  underlay: string;
+  client: string;
+  /** The gateway's address facing the vpc host. */
+  vpcSide: string;
+}
 
 export interface ExecResult {
   stdout: string;
@@ -58,7 +81,13 @@ export interface SpawnOptions {
 export interface Lab {
   id: string;
   /** Namespace names, for `ip netns exec` / `ip -n`. */
-  ns: { client: string; client2: string; gateway: string; vpc: string };
+  ns: { client: string; client2: string; gateway: string; vpc: string; gateway2?: string; gateway3?: string };
+  /** The gateways createLab({ gateways }) added beyond the first (empty by default). */
+  extraGateways: ExtraGateway[];
+  /** Sends the vpc host's traffic for `cidr` back through `gateway` (e.g. a node's pool slice). */
+  routeFromVpc(cidr: string, gateway: 'gateway' | 'gateway2' | 'gateway3'): Promise<void>;
+  /** setUnderlay for any gateway: pulls that gateway's client-facing cable. */
+  setGatewayUnderlay(gateway: 'gateway' | 'gateway2' | 'gateway3', up: boolean): Promise<void>;
   /** Interface names (the same in every lab: each lives in its own namespace). */
   dev: { client: string; gatewayUnderlay: string; gatewayUnderlay2: string; gatewayVpc: string; vpcHost: string };
   /** Bare addresses (all /24) and subnets. */
@@ -90,7 +119,7 @@ export interface Lab {
   teardown(): Promise<void>;
 }
 
-const NAME_RE = /^fy(\d+)x[0-9a-f]{4}-[cdgv]$/;
+const NAME_RE = /^fy(\d+)x[0-9a-f]{4}-[cdghiv]$/;
 const ADDR = {
   client: '198.18.1.2',
   gatewayUnderlay: '198.18.1.1',
@@ -273,27 +302,49 @@ class LabImpl implements Lab {
   readonly addr = { ...ADDR };
   private readonly children = new Set<ChildProcess>();
   private torndown: Promise<void> | undefined;
+  readonly extraGateways: ExtraGateway[] = [];
 
-  constructor(readonly id: string) {
+  constructor(readonly id: string, gateways = 1) {
     this.ns = { client: `${id}-c`, client2: `${id}-d`, gateway: `${id}-g`, vpc: `${id}-v` };
+    for (let k = 2; k <= gateways; k++) {
+      const name = `gateway${k}` as 'gateway2' | 'gateway3';
+      this.ns[name] = `${id}-${k === 2 ? 'h' : 'i'}`;
+      this.extraGateways.push({ ns: name, underlay: `198.18.${2 * k}.1`, client: `198.18.${2 * k}.2`, vpcSide: `198.18.${2 * k + 1}.1` });
+    }
   }
 
   private all(): string[] {
-    return [this.ns.client, this.ns.client2, this.ns.gateway, this.ns.vpc];
+    return [this.ns.client, this.ns.client2, this.ns.gateway, this.ns.vpc, ...this.extraGateways.map((g) => this.ns[g.ns]!)];
+  }
+
+  private nsName(ns: LabNs): string {
+    const name = this.ns[ns];
+    if (name === undefined) throw new Error(`lab ${this.id} has no ${ns} namespace (createLab({ gateways }))`);
+    return name;
+  }
+
+  async routeFromVpc(cidr: string, gateway: 'gateway' | 'gateway2' | 'gateway3'): Promise<void> {
+    const via = gateway === 'gateway' ? ADDR.gatewayVpc : this.extraGateways.find((g) => g.ns === gateway)?.vpcSide;
+    if (!via) throw new Error(`lab ${this.id} has no ${gateway}`);
+    await runArgv(['ip', '-n', this.ns.vpc, 'route', 'replace', cidr, 'via', via]);
+  }
+
+  async setGatewayUnderlay(gateway: 'gateway' | 'gateway2' | 'gateway3', up: boolean): Promise<void> {
+    await runArgv(['ip', '-n', this.nsName(gateway), 'link', 'set', DEV.gatewayUnderlay, up ? 'up' : 'down']);
   }
 
   exec(ns: LabNs, argv: string[], opts?: ExecOptions): Promise<ExecResult> {
-    return execArgv(['ip', 'netns', 'exec', this.ns[ns], ...argv], opts);
+    return execArgv(['ip', 'netns', 'exec', this.nsName(ns), ...argv], opts);
   }
 
   run(ns: LabNs, argv: string[], opts?: ExecOptions): Promise<ExecResult> {
-    return runArgv(['ip', 'netns', 'exec', this.ns[ns], ...argv], opts);
+    return runArgv(['ip', 'netns', 'exec', this.nsName(ns), ...argv], opts);
   }
 
   spawn(ns: LabNs, argv: string[], opts: SpawnOptions = {}): ChildProcess {
     if (this.torndown) throw new Error(`lab ${this.id} is torn down`);
     // `ip netns exec` execs the command in place, so child.pid is the command itself.
-    const child = spawnChild('ip', ['netns', 'exec', this.ns[ns], ...argv], {
+    const child = spawnChild('ip', ['netns', 'exec', this.nsName(ns), ...argv], {
       stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
     });
@@ -363,11 +414,23 @@ class LabImpl implements Lab {
     await runArgv(['ip', 'netns', 'exec', g, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     // Replies from the vpc host to VPN clients (tunnel pool) go back through the gateway.
     await runArgv(['ip', '-n', v, 'route', 'add', ADDR.pool, 'via', ADDR.gatewayVpc]);
+    for (const [i, extra] of this.extraGateways.entries()) {
+      const h = this.ns[extra.ns]!;
+      const vpcAddr = extra.vpcSide.replace(/\.1$/, '.10');
+      await runArgv(['ip', 'link', 'add', `c${i + 1}`, 'netns', c, 'type', 'veth', 'peer', 'name', DEV.gatewayUnderlay, 'netns', h]);
+      await runArgv(['ip', 'link', 'add', DEV.gatewayVpc, 'netns', h, 'type', 'veth', 'peer', 'name', `v${i + 1}`, 'netns', v]);
+      for (const [ns, dev, ip] of [[c, `c${i + 1}`, extra.client], [h, DEV.gatewayUnderlay, extra.underlay], [h, DEV.gatewayVpc, extra.vpcSide], [v, `v${i + 1}`, vpcAddr]] as const) {
+        await runArgv(['ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', dev]);
+        await runArgv(['ip', '-n', ns, 'link', 'set', dev, 'up']);
+      }
+      await runArgv(['ip', 'netns', 'exec', h, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      await runArgv(['ip', '-n', h, 'route', 'add', ADDR.vpcSubnet, 'via', vpcAddr]);
+    }
   }
 }
 
 /** Builds a fresh lab. Sweeps stale labs first; on failure removes what it had built. */
-export async function createLab(): Promise<Lab> {
+export async function createLab(opts: LabOptions = {}): Promise<Lab> {
   const reason = labPrerequisites();
   if (reason !== undefined) throw new Error(reason);
   sweepStaleLabs();
@@ -375,8 +438,8 @@ export async function createLab(): Promise<Lab> {
   const existing = new Set(listNamespacesSync());
   let id: string;
   do id = `fy${process.pid}x${randomBytes(2).toString('hex')}`;
-  while (['c', 'd', 'g', 'v'].some((suffix) => existing.has(`${id}-${suffix}`)));
-  const lab = new LabImpl(id);
+  while (['c', 'd', 'g', 'h', 'i', 'v'].some((suffix) => existing.has(`${id}-${suffix}`)));
+  const lab = new LabImpl(id, opts.gateways ?? 1);
   liveLabs.add(lab); // before building, so an exit mid-build still cleans up
   try {
     await lab.build();

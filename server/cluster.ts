@@ -1,0 +1,247 @@
+/**
+ * One gateway's membership of the cluster (`ferry-server run --node NAME --database URL`):
+ * claims its node row, writes the shared files openvpn reads into the local directory,
+ * heartbeats, mirrors its sessions into ferry_connections, releases the clients of nodes
+ * that stopped heartbeating, and listens for the events other nodes and commands send
+ * (session cuts, a new CRL, changed limits). While the database is unreachable it says so
+ * once, keeps every running tunnel, and lets the gateway refuse new clients; it resumes by
+ * itself.
+ */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { writeFileAtomic } from '../core/util/atomic-file.js';
+import { FerryError, InputError } from '../core/util/errors.js';
+import { EVENTS_CHANNEL, NODE_DEAD_AFTER_S, poolSlice, type ClusterEvent, type NodeRow, type PgStore } from './pg-store.js';
+import type { Settings } from './settings.js';
+
+export const HEARTBEAT_MS = 1_000;
+
+/** What the node knows of one of its sessions, for ferry_connections. */
+export interface LocalSession {
+  cid: string;
+  account: string;
+  established: boolean;
+  address?: string;
+  realAddress?: string;
+  bytesIn?: number;
+  bytesOut?: number;
+  connectedSince?: number;
+}
+
+export interface ClusterHooks {
+  log: (line: string) => void;
+  sessions: () => LocalSession[];
+  kill: (account: string) => Promise<void>;
+  reloadLimits: () => void;
+}
+
+export class ClusterNode {
+  readonly runId = randomUUID();
+  private heartbeat?: NodeJS.Timeout;
+  private listener?: pg.Client;
+  private listenerRetry?: NodeJS.Timeout;
+  private stopped = false;
+  /** Why the database cannot be used right now, or undefined. */
+  problem?: { since: string; error: string };
+  private healthySince = Date.now();
+  private beats = 0;
+  private beating = false;
+
+  constructor(
+    readonly store: PgStore,
+    readonly node: NodeRow,
+    private readonly hooks: ClusterHooks,
+  ) {}
+
+  /** Looks the node up and claims it (refused while another run of it heartbeats). */
+  static async claim(store: PgStore, name: string, hooks: ClusterHooks): Promise<ClusterNode> {
+    const node = (await store.listNodes()).find((n) => n.name === name);
+    if (!node) {
+      const names = (await store.listNodes()).map((n) => n.name);
+      throw new InputError(`no node "${name}" in ${store.where} (nodes: ${names.join(', ') || 'none'}); add it with "ferry-server node add ${name} --host HOST[:PORT]"`);
+    }
+    const self = new ClusterNode(store, node, hooks);
+    const claimed = await store.query(
+      `UPDATE ferry_nodes SET run_id = $1, pid = $2, started_at = now(), last_seen = now()
+       WHERE name = $3 AND (run_id IS NULL OR last_seen IS NULL OR last_seen < now() - make_interval(secs => $4))`,
+      [self.runId, process.pid, name, NODE_DEAD_AFTER_S],
+    );
+    if (claimed.rowCount !== 1) throw new FerryError(`node "${name}" is already running (its heartbeat is fresh); stop it first, or wait ${NODE_DEAD_AFTER_S} s after it died`);
+    // A previous run of this node (killed) may have left rows: they are not our sessions.
+    await store.query('DELETE FROM ferry_connections WHERE node = $1', [name]);
+    return self;
+  }
+
+  /** The slice of the client pool this node hands out. */
+  slice(settings: Settings) {
+    return poolSlice(settings.pool, this.node.slice);
+  }
+
+  /** Writes CA, server certificate and key, token secret and CRL where openvpn reads them (0600). */
+  async writeGatewayFiles(): Promise<void> {
+    const files = await this.store.gatewayFiles();
+    const local = this.store.local;
+    await local.ensureLayout();
+    await writeFileAtomic(local.caCert, files.caCert);
+    await writeFileAtomic(local.serverCert, files.serverCert);
+    await writeFileAtomic(local.serverKey, files.serverKey);
+    await writeFileAtomic(local.authTokenKey, files.authToken);
+    await writeFileAtomic(local.crlFile, files.crl);
+  }
+
+  async start(): Promise<void> {
+    await this.listen();
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.listenerRetry);
+    await this.listener?.end().catch(() => {});
+    // A clean stop releases the node at once: its clients count nowhere any more.
+    await this.store
+      .query('DELETE FROM ferry_connections WHERE node = $1', [this.node.name])
+      .then(() => this.store.query('UPDATE ferry_nodes SET run_id = NULL, last_seen = NULL, pid = NULL WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]))
+      .catch(() => {});
+  }
+
+  private setProblem(err: Error): void {
+    if (!this.problem) {
+      this.problem = { since: new Date().toISOString(), error: err.message };
+      this.hooks.log(`ferry-server: ${err.message}; running tunnels keep going, new connections are refused until the database is back`);
+    }
+  }
+
+  private clearProblem(): void {
+    if (this.problem) {
+      this.hooks.log('ferry-server: the database is reachable again; admitting new connections');
+      this.problem = undefined;
+      this.healthySince = Date.now();
+      void this.catchUp();
+    }
+  }
+
+  /** One heartbeat: our row, our sessions, and the release of dead nodes' clients. */
+  private async beat(): Promise<void> {
+    if (this.beating || this.stopped) return;
+    this.beating = true;
+    try {
+      await this.store.transaction(async () => {
+        const me = await this.store.query('UPDATE ferry_nodes SET last_seen = now() WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]);
+        if (me.rowCount !== 1) {
+          // Someone claimed our node while we were cut off from the database: take it back.
+          await this.store.query('UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now() WHERE name = $3', [this.runId, process.pid, this.node.name]);
+        }
+        const sessions = this.hooks.sessions();
+        const rows = sessions.map((s) => ({
+          node: this.node.name,
+          cid: s.cid,
+          account: s.account,
+          established: s.established,
+          real_address: s.realAddress ?? null,
+          virtual_address: s.address ?? null,
+          bytes_in: s.bytesIn ?? 0,
+          bytes_out: s.bytesOut ?? 0,
+          connected_since: s.connectedSince ? new Date(s.connectedSince).toISOString() : null,
+        }));
+        await this.store.query(
+          `INSERT INTO ferry_connections (node, cid, account, established, real_address, virtual_address, bytes_in, bytes_out, connected_since)
+           SELECT node, cid, account, established, real_address, virtual_address, bytes_in, bytes_out, connected_since
+           FROM jsonb_to_recordset($1::jsonb) AS r(node text, cid text, account text, established boolean, real_address text, virtual_address text, bytes_in bigint, bytes_out bigint, connected_since timestamptz)
+           ON CONFLICT (node, cid) DO UPDATE SET established = EXCLUDED.established, real_address = EXCLUDED.real_address,
+             virtual_address = EXCLUDED.virtual_address, bytes_in = EXCLUDED.bytes_in, bytes_out = EXCLUDED.bytes_out, connected_since = EXCLUDED.connected_since`,
+          [JSON.stringify(rows)],
+        );
+        // Rows of ours the gateway no longer holds (gone while the database was away);
+        // fresh admissions are left alone, their session is being set up right now.
+        await this.store.query(
+          `DELETE FROM ferry_connections WHERE node = $1 AND NOT (cid = ANY($2::text[])) AND admitted_at < now() - interval '5 seconds'`,
+          [this.node.name, sessions.map((s) => s.cid)],
+        );
+        // Release the clients of nodes that stopped heartbeating, once we have been healthy
+        // long enough for every live node to have beaten since the database came back.
+        if (Date.now() - this.healthySince > 3 * HEARTBEAT_MS) {
+          await this.store.query(
+            `DELETE FROM ferry_connections c USING ferry_nodes n
+             WHERE n.name = c.node AND n.name <> $1 AND (n.last_seen IS NULL OR n.last_seen < now() - make_interval(secs => $2))`,
+            [this.node.name, NODE_DEAD_AFTER_S],
+          );
+        }
+      });
+      this.clearProblem();
+      if (++this.beats % 5 === 0) await this.catchUp();
+    } catch (err) {
+      this.setProblem(err as Error);
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  /** Events missed while cut off: cut sessions of accounts revoked or deleted meanwhile; fetch the CRL. */
+  private async catchUp(): Promise<void> {
+    try {
+      const accounts = [...new Set(this.hooks.sessions().map((s) => s.account))];
+      if (accounts.length > 0) {
+        const active = new Set(
+          (await this.store.query<{ name: string }>(`SELECT name FROM ferry_accounts WHERE state = 'active' AND name = ANY($1::text[])`, [accounts])).rows.map((r) => r.name),
+        );
+        for (const account of accounts.filter((a) => !active.has(a))) await this.hooks.kill(account);
+      }
+      await this.refreshCrl();
+    } catch (err) {
+      this.setProblem(err as Error);
+    }
+  }
+
+  private async refreshCrl(): Promise<void> {
+    await writeFileAtomic(this.store.local.crlFile, await this.store.readCrlPem());
+  }
+
+  private async listen(): Promise<void> {
+    const client = this.store.newClient();
+    client.on('error', () => {});
+    client.on('end', () => {
+      if (this.listener === client && !this.stopped) {
+        this.listener = undefined;
+        this.scheduleListen();
+      }
+    });
+    client.on('notification', (msg) => {
+      if (msg.channel === EVENTS_CHANNEL) void this.onEvent(msg.payload ?? '');
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+      this.listener = client;
+    } catch (err) {
+      await client.end().catch(() => {});
+      this.setProblem(this.store.wrap(err));
+      this.scheduleListen();
+      return;
+    }
+    if (this.beats > 0) await this.catchUp();
+  }
+
+  private scheduleListen(): void {
+    if (this.stopped) return;
+    clearTimeout(this.listenerRetry);
+    this.listenerRetry = setTimeout(() => void this.listen(), HEARTBEAT_MS);
+  }
+
+  private async onEvent(payload: string): Promise<void> {
+    let event: ClusterEvent;
+    try {
+      event = JSON.parse(payload) as ClusterEvent;
+    } catch {
+      return;
+    }
+    try {
+      if (event.type === 'kill' && typeof event.account === 'string') await this.hooks.kill(event.account);
+      else if (event.type === 'crl') await this.refreshCrl();
+      else if (event.type === 'limits') this.hooks.reloadLimits();
+    } catch (err) {
+      this.hooks.log(`ferry-server: cluster event ${event.type} failed: ${(err as Error).message}`);
+    }
+  }
+}

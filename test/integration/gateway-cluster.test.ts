@@ -1,0 +1,197 @@
+/**
+ * Two gateways sharing state in a real PostgreSQL (a private instance, unix socket only),
+ * in the lab: failover without re-authentication, the cluster-wide connection limit, a
+ * revocation on one node cutting the session on the other, and a database outage.
+ */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
+import { TestCluster } from '../support/cluster.js';
+import { clientHome, ferry, keychainSkipReason, startConnect, STATE, type ClientHome } from '../support/ferry.js';
+import { postgresSkipReason, PostgresInstance } from '../support/postgres.js';
+import { AUTH_FAILED, CONNECTED, handWrittenConfig, startOpenvpnClient, type Watched } from '../support/processes.js';
+import { until } from '../support/until.js';
+
+const skip = labSkipReason() ?? postgresSkipReason() ?? (await keychainSkipReason());
+
+/** The bound this test states for failover: node death (or a cut link) to CONNECTED on the other node. */
+const FAILOVER_BOUND_MS = 15_000;
+
+describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
+  let pg: PostgresInstance;
+  let lab: Lab;
+  let cluster: TestCluster;
+  let passwords: Map<string, string>;
+  const running: Watched[] = [];
+  const bundles = new Map<string, string>();
+
+  beforeAll(async () => {
+    [pg, lab] = await Promise.all([PostgresInstance.create(), createLab({ gateways: 2 })]);
+    cluster = await TestCluster.create(lab, await pg.createDatabase(), { nodes: 2 });
+    passwords = await cluster.addAccounts(['alice', 'bob', 'carol', 'dave', 'erin']);
+    await Promise.all([cluster.ready('a'), cluster.ready('b')]);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const w of running) await w.stop('SIGINT');
+    await cluster?.stopAll();
+    await lab?.teardown();
+    await pg?.destroy();
+  });
+
+  /** A stock openvpn client that knows only node `on` (its address), with the account's password; `routes`: it takes the pushed route to the vpc. */
+  async function stockClient(account: string, on: 'a' | 'b', opts: { routes?: boolean } = {}): Promise<Watched> {
+    const dir = bundles.get(account) ?? (await cluster.bundle(account)).dir; // fetched once: later the account is revoked, or the database away
+    bundles.set(account, dir);
+    const node = cluster.node(on);
+    const config = await handWrittenConfig(dir, { host: node.host, port: node.port, proto: 'tcp', credentials: [account, passwords.get(account)!] });
+    // Several tunnels share the client namespace: only one may take the pushed route.
+    const w = startOpenvpnClient(lab, config, opts.routes ? [] : ['--pull-filter', 'ignore', 'route']);
+    running.push(w);
+    return w;
+  }
+
+  it('bundles list every node; the key file is 0600 and the secrets in the database are sealed', async () => {
+    const { dir } = await cluster.bundle('alice');
+    const { readFile, stat } = await import('node:fs/promises');
+    const ovpn = await readFile(path.join(dir, 'alice.ovpn'), 'utf8');
+    expect(ovpn.match(/^remote .*$/gm)).toEqual([`remote ${cluster.node('a').host} 1194`, `remote ${cluster.node('b').host} 1194`]);
+    expect((await stat(path.join(cluster.node('a').dir, 'cluster.key'))).mode & 0o777).toBe(0o600);
+    const db = new URL(cluster.url).pathname.slice(1);
+    const row = (await pg.sql(db, 'SELECT ca_key, server_key, token_secret FROM ferry_server')).rows[0] as Record<string, string>;
+    for (const value of Object.values(row)) {
+      expect(value).toMatch(/^sealed:v1:/);
+      expect(value).not.toMatch(/PRIVATE KEY|OpenVPN auth-token/);
+    }
+    const dump = JSON.stringify((await pg.sql(db, 'SELECT key_sealed FROM ferry_client_pairs')).rows);
+    expect(dump).not.toMatch(/PRIVATE KEY/);
+  });
+
+  it('failover: node A dies (SIGKILL), the ferry client is CONNECTED through node B by its token, no password sent', async () => {
+    const client: ClientHome = await clientHome();
+    const { zip } = await cluster.bundle('alice');
+    const imported = await ferry(client, ['import', zip, '--name', 'alice']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const session = startConnect(lab, client, 'alice', { stdin: `${passwords.get('alice')}\n`, args: ['--password-stdin'] });
+    running.push(session);
+    await session.waitFor(STATE('CONNECTED'));
+    const a = cluster.gateways.get('a')!;
+    const b = cluster.gateways.get('b')!;
+    await a.waitFor(/admitted alice \(CONNECT\) by certificate and password/);
+    expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
+    const fromB = b.lines.length;
+
+    const killedAt = performance.now();
+    await cluster.killNode('a');
+    await session.waitForCount(STATE('CONNECTED'), 2, FAILOVER_BOUND_MS);
+    const failoverMs = performance.now() - killedAt;
+    console.log(`failover after SIGKILL: ${Math.round(failoverMs)} ms`);
+    expect(failoverMs).toBeLessThan(FAILOVER_BOUND_MS);
+    // Node B's log: openvpn validated the token, ferry-server admitted on it, no password came.
+    const logB = b.lines.slice(fromB).join('\n');
+    expect(logB).toMatch(/admitted alice \(CONNECT\) by session token \(session_state=Authenticated, no password sent\)/);
+    expect(logB).not.toMatch(/alice.*by certificate and password/);
+    // After the first login the user is never asked again: no AUTH state, no failure.
+    const afterLogin = session.lines.slice(session.lines.findIndex((l) => STATE('CONNECTED').test(l)) + 1).join('\n');
+    expect(afterLogin).toMatch(/"state":"RECONNECTING"/);
+    expect(afterLogin).not.toMatch(/"state":"AUTH"|password required|AUTH_FAILED/);
+    expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
+
+    // The dead node is shown down and its client released; alice shows on b.
+    await until(async () => {
+      const s = await cluster.status('b');
+      return s.nodes.find((n) => n.name === 'a')?.state === 'down' && s.clients.filter((c) => c.account === 'alice').every((c) => c.node === 'b');
+    }, 'node a down and alice only on node b', 15_000);
+
+    // Node A comes back (its heartbeat stopped, so it may be claimed again).
+    await cluster.ready('a');
+
+    // A cut link: B's cable pulled; the pushed ping-restart moves the client to node A.
+    const cutAt = performance.now();
+    await lab.setGatewayUnderlay('gateway2', false);
+    try {
+      await session.waitForCount(STATE('CONNECTED'), 3, FAILOVER_BOUND_MS);
+      const cutMs = performance.now() - cutAt;
+      console.log(`failover after a cut link: ${Math.round(cutMs)} ms`);
+      expect(cutMs).toBeLessThan(FAILOVER_BOUND_MS);
+      expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
+      await cluster.gateways.get('a')!.waitFor(/admitted alice \(CONNECT\) by session token \(session_state=Authenticated, no password sent\)/);
+    } finally {
+      await lab.setGatewayUnderlay('gateway2', true);
+      await session.stop('SIGINT');
+    }
+  }, 120_000);
+
+  it('the connection limit counts every node: limit 2, four clients at once over both nodes, exactly two admitted', async () => {
+    await cluster.must(['set', '--max-clients', '2']);
+    const clients = await Promise.all([stockClient('bob', 'a'), stockClient('carol', 'a'), stockClient('dave', 'b'), stockClient('erin', 'b')]);
+    try {
+      const outcomes = await Promise.all(clients.map((c) => c.waitForAny({ refused: AUTH_FAILED, connected: CONNECTED }, 30_000)));
+      expect(outcomes.filter((o) => o === 'connected')).toHaveLength(2);
+      expect(outcomes.filter((o) => o === 'refused')).toHaveLength(2);
+      for (const [i, c] of clients.entries()) if (outcomes[i] === 'refused') expect(c.lines.join('\n')).toMatch(/connection limit reached \(2 clients\)/);
+      const log = [...cluster.gateways.values()].flatMap((g) => g.lines).join('\n');
+      expect(log).toMatch(/refused \w+: connection limit of 2 reached across the cluster/);
+      await until(async () => (await cluster.status()).clients.length === 2, 'status to list the two admitted clients', 5_000);
+    } finally {
+      for (const c of clients) await c.stop();
+      await cluster.must(['set', '--max-clients', '100']);
+    }
+  }, 60_000);
+
+  it('revoke on node B cuts the session on node A within a second; it cannot come back on any node', async () => {
+    const bob = await stockClient('bob', 'a');
+    await bob.waitFor(CONNECTED);
+    await until(async () => (await cluster.status('b')).clients.some((c) => c.account === 'bob' && c.node === 'a'), 'bob on node a in status', 5_000);
+    const revoke = await cluster.must(['client', 'revoke', 'bob'], 'b');
+    const cut = /live session cut on node a \((\d+) ms\)/.exec(revoke.stdout);
+    expect(cut, revoke.stdout).not.toBeNull();
+    expect(Number(cut![1])).toBeLessThan(1_000);
+    await bob.waitFor(/Halt command was pushed by server|process exiting/);
+    await bob.exited;
+    for (const on of ['a', 'b'] as const) {
+      const gateway = cluster.gateways.get(on)!;
+      const from = gateway.lines.length;
+      const again = await stockClient('bob', on);
+      await until(() => gateway.lines.slice(from).some((l) => /CN=bob.*(REVOKED|revoked)|revoked.*CN=bob|refused bob: account revoked/i.test(l)), `node ${on} to refuse bob`, 15_000);
+      expect(again.lines.join('\n')).not.toMatch(CONNECTED);
+      await again.stop();
+    }
+  }, 60_000);
+
+  it('PostgreSQL stopped for 10 s: tunnels carry traffic, new clients are refused with the reason, then admitted again', async () => {
+    const carol = await stockClient('carol', 'a', { routes: true });
+    await carol.waitFor(CONNECTED);
+    const a = cluster.gateways.get('a')!;
+    const b = cluster.gateways.get('b')!;
+    // 11 s of pings through the tunnel, one every 0.2 s, spanning the whole outage.
+    const pings = lab.exec('client', ['ping', '-n', '-q', '-c', '55', '-i', '0.2', '-W', '1', lab.addr.vpcHost], { timeoutMs: 30_000 });
+    await sleep(300);
+    const stoppedAt = performance.now();
+    await pg.stop();
+    try {
+      await a.waitFor(/cannot reach the database.*new connections are refused until the database is back/, 10_000);
+      await b.waitFor(/cannot reach the database.*new connections are refused until the database is back/, 10_000);
+      const dave = await stockClient('dave', 'b');
+      expect(await dave.waitForAny({ refused: AUTH_FAILED, connected: CONNECTED })).toBe('refused');
+      expect(dave.lines.join('\n')).toMatch(/database unreachable/);
+      expect(b.lines.join('\n')).toMatch(/refused dave: the state database is unreachable, new connections are refused/);
+      const status = await cluster.cli(['status'], 'a');
+      expect(status.stdout).toMatch(/database UNREACHABLE: cannot reach the database/);
+      expect(status.stdout).toMatch(/node +a \(this host\): running, 1 clients/);
+      await sleep(Math.max(0, 10_000 - (performance.now() - stoppedAt))); // the outage lasts 10 s
+    } finally {
+      await pg.start();
+    }
+    const ping = await pings;
+    expect(`${ping.stdout}${ping.stderr}`).toMatch(/55 packets transmitted, 55 received, 0% packet loss/);
+    await a.waitFor(/database is reachable again/, 15_000);
+    await b.waitFor(/database is reachable again/, 15_000);
+    const erin = await stockClient('erin', 'b');
+    await erin.waitFor(CONNECTED);
+    await until(async () => (await cluster.status()).clients.some((c) => c.account === 'carol' && c.node === 'a'), 'carol back in status', 10_000);
+    await erin.stop();
+    await carol.stop();
+  }, 90_000);
+});
