@@ -1,10 +1,12 @@
 /** A cross-process lock on a directory (proper-lockfile, stale after 10 s so a killed command never blocks the next). */
-import lockfile from 'proper-lockfile';
+import type lockfileModule from 'proper-lockfile';
 import path from 'node:path';
 import { FerryError } from './errors.js';
 
 export async function withDirLock<T>(dir: string, busyMessage: string, fn: () => Promise<T>): Promise<T> {
   let release: () => Promise<void>;
+  // Loaded on first use (it patches fs through graceful-fs): reading commands never lock.
+  const lockfile: typeof lockfileModule = (await import('proper-lockfile')).default;
   try {
     release = await lockfile.lock(dir, {
       lockfilePath: path.join(dir, '.lock'),
