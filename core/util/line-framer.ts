@@ -42,24 +42,16 @@ export class LineFramer {
     while (!this.stopped && (newline = bytes.indexOf(LF)) >= 0) {
       this.take(bytes.subarray(0, newline));
       bytes = bytes.subarray(newline + 1);
-      const line = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
-      const skipped = this.skipping;
-      this.parts = [];
-      this.length = 0;
-      this.skipping = false;
-      if (!skipped) this.deliver(line);
+      const line = this.endLine();
+      if (line) this.deliver(line);
     }
     if (!this.stopped) this.take(bytes);
   }
 
   /** The unterminated rest (a process that exited mid-line), as a last line if non-empty. */
   flush(): void {
-    const rest = Buffer.concat(this.parts, this.length);
-    const skipped = this.skipping;
-    this.parts = [];
-    this.length = 0;
-    this.skipping = false;
-    if (!this.stopped && !skipped && rest.length > 0) this.deliver(rest);
+    const rest = this.endLine();
+    if (!this.stopped && rest && rest.length > 0) this.deliver(rest);
   }
 
   /** Delivers nothing more, not even the rest of the chunk being pushed (the connection was closed). */
@@ -67,6 +59,15 @@ export class LineFramer {
     this.stopped = true;
     this.parts = [];
     this.length = 0;
+  }
+
+  /** The current line's bytes (undefined when it was over-long), and a fresh start for the next. */
+  private endLine(): Buffer | undefined {
+    const line = this.skipping ? undefined : this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
+    this.parts = [];
+    this.length = 0;
+    this.skipping = false;
+    return line;
   }
 
   /** Adds bytes to the current line, or notices it has grown too long. */
