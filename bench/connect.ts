@@ -14,6 +14,8 @@
  *       stock openvpn server (test/support/stock-server.ts: password checked by an
  *       auth-user-pass-verify script via-file) with ferry-server's own PKI, account and
  *       password, both running side by side; alternating rounds
+ *   (f) CLI start-up: `ferry profiles` and `ferry status` (the profile above imported) against
+ *       `node -e 0`, spawn to exit, in turns (bench/cli-startup.ts)
  *
  * Prints medians and ratios, asserts nothing; exits non-zero only when a measurement broke.
  * FERRY_BENCH_RUNS / FERRY_BENCH_RESTARTS / FERRY_BENCH_GAP_MS override 10 runs / 10 restarts / 3000 ms.
@@ -23,6 +25,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { measureCliStartup } from './cli-startup.js';
 import { AUTH_STATE_LINE, CONNECTED_LINE, INIT_LINE, TLS_START_LINE, machine, median, ms, printTable, READY_LINE, runBench, spread, type BenchLab, type Gateway, type Proc } from './lab-setup.js';
 
 const RUNS = Number(process.env.FERRY_BENCH_RUNS ?? 10);
@@ -124,6 +127,10 @@ await runBench('bench:connect', async (bench) => {
   }
   console.log(`note: \`ip netns exec\` alone costs ${ms(median(nsExec))} (median of 5); raw openvpn and the CLI pay it, the worker's openvpn does not`);
 
+  // (f) before anything else runs: nothing in the background but the idle gateway.
+  console.log(`\n(f) CLI start-up: ${RUNS * 2} rounds of \`node -e 0\`, \`ferry profiles\` and \`ferry status\`, in turns, after 1 warm-up round ...`);
+  const startup = measureCliStartup(gw.user.env, RUNS * 2);
+
   const worker = bench.spawn('client', [process.execPath, '--import', TSX, WORKER], 'connect worker', { env: gw.user.env, stdin: true });
   const init = await ask(worker, { cmd: 'init', profile: gw.profile, password: gw.password });
   console.log(`connect worker started once in the client namespace (profile loaded in ${ms(init.loadMs as number)})`);
@@ -206,6 +213,13 @@ await runBench('bench:connect', async (bench) => {
     row('(e) raw client to connected', all(gateways.ferry, 'total'), all(gateways.stock, 'total'), '≤ 1.5×'),
     row('    to TLS start (first gateway packet)', all(gateways.ferry, 'tls'), all(gateways.stock, 'tls'), ''),
   ]);
+  const nodeStart = median(startup.node);
+  const startRow = (label: string, xs: number[]) => [label, cell(xs), cell(startup.node), diff(median(xs) - nodeStart), `${(median(xs) / nodeStart).toFixed(2)}×`, '≤ 1.5×'];
+  printTable(`CLI start-up (${RUNS * 2} runs each, in turns; spawn → exit; median [min – max]; ratio = ferry / node -e 0)`, [
+    ['measure', 'ferry', 'node -e 0', 'difference', 'ratio', 'target'],
+    startRow('(f) `ferry profiles` (one profile)', startup.profiles),
+    startRow('    `ferry status` (no session)', startup.status),
+  ]);
   const [core, cli, raw] = [med(times.core, 'total'), med(times.cli, 'total'), med(times.raw, 'total')];
   const [recFerry, recRaw] = [median(totals(rec.cli)), median(totals(rec.raw))];
   console.log('');
@@ -216,6 +230,8 @@ await runBench('bench:connect', async (bench) => {
   console.log(verdict('(d) ferry-helper adds ≤ 50 ms over direct', helperAdds <= 50, `${diff(helperAdds)} (to TLS start ${diff(med(times.helper, 'tls') - med(times.core, 'tls'))})`));
   const [gwFerry, gwStock] = [med(gateways.ferry, 'total'), med(gateways.stock, 'total')];
   console.log(verdict('(e) ferry-server gateway ≤ 1.5× a stock server', gwFerry <= 1.5 * gwStock, `${ms(gwFerry)} vs ${ms(gwStock)} (${(gwFerry / gwStock).toFixed(2)}×)`));
+  const [profilesRatio, statusRatio] = [median(startup.profiles) / nodeStart, median(startup.status) / nodeStart];
+  console.log(verdict('(f) `ferry profiles` and `ferry status` start in ≤ 1.5× `node -e 0`', Math.max(profilesRatio, statusRatio) <= 1.5, `${profilesRatio.toFixed(2)}× and ${statusRatio.toFixed(2)}× (${ms(nodeStart)})`));
   console.log('note: the TLS-start rows show the time each client needs before the handshake, which is where Ferry\'s own work sits; after it, every');
   console.log('      connect to ferry-server waits for its admission (scrypt password check), the same for Ferry and raw: (e) compares that with a stock server.');
 });

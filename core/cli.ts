@@ -2,7 +2,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { FerryClient } from './client.js';
 import { OTP_CODE_LINE, OTP_SECRET_LINE, PASSWORD_LINE, readSecretLines } from './cli/stdin-secrets.js';
-import { TerminalPrompter } from './cli/terminal-prompter.js';
 import { formatBytes, stateLine } from './cli/format.js';
 import { OtpSecretNeededError, type ProfileEdit } from './profile/edit.js';
 import { formatHostPort, parseGateway } from './profile/fields.js';
@@ -89,6 +88,7 @@ async function importCommand(client: FerryClient, args: string[], io: Io): Promi
     'no-password': { type: 'boolean' },
   });
   if (positionals.length === 0) throw new InputError('ferry import needs files: the three PEM files, one .ovpn, one bundle .zip or one .p12');
+  const { TerminalPrompter } = await import('./cli/terminal-prompter.js');
   const prompter = new TerminalPrompter(Boolean(process.stdin.isTTY));
   const proto = parseProto(values.proto);
   const { profile, imported } = await client.importProfile(positionals, {
@@ -244,6 +244,7 @@ async function connectCommand(client: FerryClient, args: string[], io: Io): Prom
   // A tunnel ferry-helper kept after its Ferry process died is taken over: nothing to ask.
   if (!(await client.isKeptRunning(profile))) await checkSecretsReachable(client, profile, { piped, otp, interactive });
 
+  const { TerminalPrompter } = await import('./cli/terminal-prompter.js');
   const prompter = new TerminalPrompter(interactive);
   const notice = (message: string) => (values.json ? io.out(JSON.stringify({ notice: message })) : io.err(`ferry: ${message}`));
   // What this command prints is what the registry publishes about the profile's tunnel;

@@ -1,7 +1,9 @@
 /**
  * The client core's front door, used by the `ferry` CLI and the desktop app alike:
  * profiles, secrets and sessions wired to their real parts. Everything here is
- * platform-neutral; the desktop shell adds windows and tray on top.
+ * platform-neutral; the desktop shell adds windows and tray on top. The importer, the
+ * certificate checks and the session are loaded when first used, so that listing profiles
+ * or sessions (`ferry profiles`, `ferry status`) starts about as fast as Node itself.
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,16 +13,14 @@ import { DirectLauncher, type Launcher, type LauncherKind } from './engine/launc
 import type { EngineSpec } from './engine/config.js';
 import { ManagementConnection } from './management/connection.js';
 import { ferryHome, runtimeDir } from './paths.js';
-import { summarizeCertificate } from './profile/certificates.js';
-import { importFiles, type ImportedProfile, type ImportOptions } from './profile/import.js';
+import type { ImportedProfile, ImportOptions } from './profile/import.js';
 import { applyProfileEdit, changesConnection, type ProfileEdit } from './profile/edit.js';
 import type { CertificateSummary, Profile } from './profile/schema.js';
 import { ProfileStore } from './profile/store.js';
 import { KeychainSecretStore, type SecretStore } from './secrets/secret-store.js';
 import { SessionCredentials, type CredentialProvider, type Prompter } from './session/credentials.js';
-import { localNetworks } from './session/local-networks.js';
 import { isRunning, SessionRegistry, type Tunnel } from './session/registry.js';
-import { Session, type SessionSnapshot } from './session/session.js';
+import type { Session, SessionSnapshot } from './session/session.js';
 import { liveSession, publishSession } from './session/status-socket.js';
 import { FerryError } from './util/errors.js';
 
@@ -153,12 +153,14 @@ export class FerryClient {
 
   /** Validates the files and stores a new profile; nothing is stored when validation fails. */
   async importProfile(paths: string[], opts: ImportOptions = {}): Promise<{ profile: Profile; imported: ImportedProfile }> {
+    const { importFiles } = await import('./profile/import.js');
     const imported = await importFiles(paths, opts);
     const profile = await this.store.add(imported);
     return { profile, imported };
   }
 
   async certificates(profile: Profile): Promise<CertificateSummary[]> {
+    const { summarizeCertificate } = await import('./profile/certificates.js');
     const summaries = [summarizeCertificate(await this.store.readFile(profile, 'ca.crt'), 'ca')];
     if (profile.files.includes('client.crt')) summaries.push(summarizeCertificate(await this.store.readFile(profile, 'client.crt'), 'client'));
     return summaries;
@@ -187,6 +189,7 @@ export class FerryClient {
     const other = await liveSession(runtime, profile.id);
     if (other) throw new FerryError(`"${profile.name}" is already ${other.snapshot.state.toLowerCase()} in another Ferry process (pid ${other.pid})`);
     await stopOrphanedEngine(path.join(runtime, profile.id));
+    const [{ Session }, { localNetworks }] = await Promise.all([import('./session/session.js'), import('./session/local-networks.js')]);
     const session = new Session({
       profile,
       files: this.engineFiles(profile),

@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { ImportError } from '../core/profile/import.js';
 import { describeError } from '../core/util/errors.js';
+import { describeSchemaError } from '../core/util/schema-error.js';
 import { contract, IPC_EVENT_CHANNEL, IPC_INVOKE_PREFIX, type Channel, type FerryEvent, type Result } from './contract.js';
 import type { Handlers } from './contract-handlers.js';
 import { APP_HOST, APP_SCHEME } from './window.js';
@@ -58,8 +59,7 @@ export function toResultError(err: unknown): { ok: false; error: { message: stri
   const file = err instanceof ImportError && err.file !== undefined ? { file: err.file } : {};
   if (err instanceof z.ZodError) {
     // A value the core's own schemas refused: its first issue is the readable part.
-    const issue = err.issues[0];
-    return { ok: false, error: { message: issue ? `${issue.path.join('.') || 'value'}: ${issue.message}` : 'invalid value' } };
+    return { ok: false, error: { message: describeSchemaError(err, undefined, { whole: 'value' }) } };
   }
   return { ok: false, error: { message: describeError(err), ...file } };
 }
@@ -80,8 +80,7 @@ export function registerIpc(opts: IpcOptions): () => void {
     const spec = contract[channel];
     const parsed = args.length === 1 ? spec.request.safeParse(args[0]) : undefined;
     if (!parsed?.success) {
-      const issue = parsed?.error.issues[0];
-      const where = issue ? `${issue.path.join('.') || 'request'}: ${issue.message}` : `expected one argument, got ${args.length}`;
+      const where = parsed ? describeSchemaError(parsed.error, undefined, { whole: 'request' }) : `expected one argument, got ${args.length}`;
       log(`refused ${channel}: invalid request (${where})`);
       return { ok: false, error: { message: `invalid request for ${channel}: ${where}` } };
     }
@@ -94,7 +93,7 @@ export function registerIpc(opts: IpcOptions): () => void {
     }
     const checked = spec.response.safeParse(value);
     if (!checked.success) {
-      log(`${channel} produced an answer outside the contract: ${checked.error.issues[0]?.path.join('.') ?? ''}`);
+      log(`${channel} produced an answer outside the contract: ${describeSchemaError(checked.error, undefined, { whole: 'answer' })}`);
       return { ok: false, error: { message: `Ferry could not answer ${channel} (internal error); see the log` } };
     }
     return { ok: true, value: checked.data };

@@ -9,8 +9,24 @@ import { electronBuildOptions } from './electron-build-options.mjs';
 // Only this step's own output: the renderer (Vite) and Electron bundles live in subfolders.
 await mkdir('dist', { recursive: true });
 for (const file of await readdir('dist')) if (/\.mjs(\.map)?$/.test(file)) await rm(`dist/${file}`);
+/**
+ * zod re-exports every locale it has (`z.locales`, 40-odd languages, over a third of its
+ * source); Ferry uses only the English messages zod configures by default, imported on their
+ * own. Leaving the rest out of the bundle takes that much parsing off every CLI start.
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir) ? { path: 'zod-locales', namespace: 'zod-english-only' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, () => ({ contents: "export { default as en } from 'zod/v4/locales/en.js';", resolveDir: process.cwd() }));
+  },
+};
+
 await build({
   entryPoints: { 'ferry-server': 'server/cli.ts', ferry: 'core/cli.ts', 'ferry-helper': 'native/helper/main.ts' },
+  plugins: [zodEnglishOnly],
   outdir: 'dist',
   bundle: true,
   splitting: true,

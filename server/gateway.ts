@@ -3,7 +3,6 @@
  * here (management-client-auth), a control socket for status, session cuts and shutdown, and
  * a clean stop on SIGTERM/SIGINT or a shutdown request.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +11,8 @@ import { writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
 import { ManagementConnection, quoteArg, type Notification } from '../core/management/connection.js';
 import { findOpenvpn } from '../core/engine/openvpn-binary.js';
+import { onOutputLines, spawnOpenvpn } from '../core/engine/openvpn-process.js';
+import { stopPid, stopProcess } from '../core/util/stop-process.js';
 import { decideAdmission, type Admission } from './admission.js';
 import { controlRequest, serveControl, type ConnectedClient, type ControlRequest, type GatewayStatus } from './control.js';
 import { parseIpv4Cidr } from './net.js';
@@ -92,17 +93,13 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
   await writeFileAtomic(state.serverConfigFile, buildServerConfig(settings, state, process.platform, { cluster: cluster !== undefined }));
   await stopOrphanedOpenvpn(state, log);
 
-  const child = spawn(openvpn, ['--config', state.serverConfigFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = await spawnOpenvpn(state.serverConfigFile, state.dir, { ...process.env, FERRY_OPENVPN: openvpn });
   const recentOutput: string[] = [];
-  const forward = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-      recentOutput.push(line);
-      if (recentOutput.length > 20) recentOutput.shift();
-      log(line);
-    }
-  };
-  child.stdout!.on('data', forward);
-  child.stderr!.on('data', forward);
+  onOutputLines(child, (line) => {
+    recentOutput.push(line);
+    if (recentOutput.length > 20) recentOutput.shift();
+    log(line);
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let alive = true;
   void exited.then(() => (alive = false));
@@ -142,7 +139,7 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
     clearInterval(crlTimer);
     control?.close();
     await state.removeRunFile(state.controlSocket);
-    await stopChild(child, exited, alive);
+    await stopProcess(child, 10_000);
     gateway.detach();
     await shaper?.close(); // nothing of ours outlives run: the ifb device goes too
     await state.removeRunFile(state.managementSocket);
@@ -165,11 +162,7 @@ async function stopOrphanedOpenvpn(state: StateDir, log: (line: string) => void)
     orphan.close();
     // The socket closes before openvpn has removed its tun device and exited: wait for that
     // too, so the port and device are free when this returns.
-    const ours = () => isRunningConfig(pid, state.serverConfigFile);
-    if (pid > 0 && !(await waitUntilGone(ours, 10_000))) {
-      process.kill(pid, 'SIGKILL');
-      await waitUntilGone(ours, 10_000);
-    }
+    if (pid > 0) await stopPid(pid, 10_000, { isAlive: () => isRunningConfig(pid, state.serverConfigFile), signal: null });
     log('ferry-server: stopped an openvpn left behind by a previous run');
   }
   await state.removeRunFile(state.managementSocket);
@@ -226,14 +219,6 @@ async function isRunningConfig(pid: number, config: string): Promise<boolean> {
   if (pid <= 0 || !(await isRunning(pid))) return false;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   return cmdline.split('\0').includes(config);
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<number | null>, alive: boolean): Promise<void> {
-  if (!alive) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 async function refreshCrlIfNeeded(state: StateStore, log: (line: string) => void): Promise<void> {

@@ -21,6 +21,7 @@ import { withDirLock } from '../core/util/lock.js';
 import { z } from 'zod';
 import { ensurePrivateDir, writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
+import { describeSchemaError } from '../core/util/schema-error.js';
 import type { CertificateAuthority } from './pki.js';
 import { KEY_TYPES, SettingsSchema, type Settings } from './settings.js';
 
@@ -319,8 +320,7 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T> {
   }
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new FerryError(`${file} is damaged: ${issue?.path.join('.') || 'top level'}: ${issue?.message}; restore it from a backup`);
+    throw new FerryError(`${describeSchemaError(parsed.error, `${file} is damaged`, { whole: 'top level' })}; restore it from a backup`);
   }
   return parsed.data;
 }

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { directiveLine } from '../profile/option-args.js';
 import { EngineOptionsSchema, quotedConfigText, RemoteSchema, StaticChallengeSchema } from '../profile/schema.js';
 import { FerryError } from '../util/errors.js';
+import { describeSchemaError } from '../util/schema-error.js';
 import { configText, quote } from './quote.js';
 
 /**
@@ -56,10 +57,7 @@ const WHAT = 'openvpn config';
 
 export function buildClientConfig(input: EngineSpec, owned?: HelperOwnedOptions): string {
   const parsed = EngineSpecSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new FerryError(`${WHAT}: ${issue.path.join('.') || 'spec'}: ${issue.message}`);
-  }
+  if (!parsed.success) throw new FerryError(describeSchemaError(parsed.error, WHAT, { whole: 'spec' }));
   const spec = parsed.data;
   const o = spec.engine;
   const lines: string[] = [

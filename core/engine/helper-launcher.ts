@@ -8,6 +8,7 @@ import { createConnection, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { FailureError } from '../session/failure-error.js';
 import { failure } from '../session/failures.js';
+import { LineFramer } from '../util/line-framer.js';
 import type { EngineSpec } from './config.js';
 import {
   HelperEventSchema,
@@ -20,6 +21,9 @@ import {
   type HelperRequest,
 } from './helper-protocol.js';
 import type { EngineExit, Launcher, LauncherKind, RunningEngine } from './launcher.js';
+
+/** Longest line (reply or event) taken from the helper, in bytes; a longer one closes the connection. */
+const MAX_HELPER_LINE = 1 << 20;
 
 /** No helper to start openvpn: not installed, not running, or its socket unreachable. */
 export class HelperMissingError extends FailureError {
@@ -119,9 +123,40 @@ export class HelperLauncher implements Launcher {
         for (const event of early.splice(0)) eventListener(event);
         if (closed) closeListener();
       };
-      let buffer = '';
       let replied = false;
-      socket.setEncoding('utf8');
+      const framer = new LineFramer(
+        (line) => {
+          if (!replied) {
+            replied = true;
+            const reply = HelperReplySchema.safeParse(safeJson(line));
+            if (!reply.success) {
+              framer.stop();
+              socket.destroy();
+              return reject(helperFailure('helper-unexpected'));
+            }
+            if (!reply.data.ok) {
+              framer.stop();
+              socket.destroy();
+              return reject(helperFailure('helper-refused', reply.data.error));
+            }
+            return resolve({ result: reply.data.result, socket, subscribe });
+          }
+          const event = HelperEventSchema.safeParse(safeJson(line));
+          if (event.success) {
+            if (onEvent) onEvent(event.data);
+            else early.push(event.data);
+          }
+        },
+        {
+          maxLineLength: MAX_HELPER_LINE,
+          onOverflow: () => {
+            framer.stop();
+            socket.destroy();
+            if (!replied) reject(helperFailure('helper-unexpected'));
+            replied = true;
+          },
+        },
+      );
       socket.once('connect', () => socket.write(`${JSON.stringify(request)}\n`));
       socket.on('error', (err: NodeJS.ErrnoException) => {
         if (replied) return;
@@ -134,33 +169,7 @@ export class HelperLauncher implements Launcher {
         if (!replied) reject(helperFailure('helper-no-answer'));
         onClose?.();
       });
-      socket.on('data', (chunk: string) => {
-        buffer += chunk;
-        let newline: number;
-        while ((newline = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, newline);
-          buffer = buffer.slice(newline + 1);
-          if (!replied) {
-            replied = true;
-            const reply = HelperReplySchema.safeParse(safeJson(line));
-            if (!reply.success) {
-              socket.destroy();
-              return reject(helperFailure('helper-unexpected'));
-            }
-            if (!reply.data.ok) {
-              socket.destroy();
-              return reject(helperFailure('helper-refused', reply.data.error));
-            }
-            resolve({ result: reply.data.result, socket, subscribe });
-            continue;
-          }
-          const event = HelperEventSchema.safeParse(safeJson(line));
-          if (event.success) {
-            if (onEvent) onEvent(event.data);
-            else early.push(event.data);
-          }
-        }
-      });
+      socket.on('data', (chunk: Buffer) => framer.push(chunk));
     });
   }
 }

@@ -3,12 +3,10 @@
  * runs it as a child when this process has the network privileges (root or
  * CAP_NET_ADMIN); the privileged helper's launcher (native/) does it for ordinary users.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { buildClientConfig, type EngineSpec } from './config.js';
-import { findOpenvpn } from './openvpn-binary.js';
+import { onOutputLines, spawnOpenvpn } from './openvpn-process.js';
 
 export interface EngineExit {
   code: number | null;
@@ -67,30 +65,5 @@ export class DirectLauncher implements Launcher {
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       },
     };
-  }
-}
-
-/**
- * Starts openvpn on a config file; resolves once it runs. argv holds only the config path
- * and the environment only PATH: no secret can be read from /proc by another user, and
- * nothing of ours leaks into openvpn's helpers.
- */
-export async function spawnOpenvpn(configPath: string, cwd: string, env: NodeJS.ProcessEnv | undefined): Promise<ChildProcess> {
-  const child = spawn(findOpenvpn(env), ['--config', configPath], {
-    cwd,
-    env: { PATH: env?.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', () => resolve());
-    child.once('error', reject);
-  });
-  return child;
-}
-
-/** Calls `onLine` with each non-empty line a child (openvpn) writes to stdout or stderr. */
-export function onOutputLines(child: ChildProcess, onLine: (line: string) => void): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => line && onLine(line));
   }
 }

@@ -7,6 +7,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quote } from '../engine/quote.js';
+import { LineFramer } from '../util/line-framer.js';
 
 export interface Notification {
   /** e.g. CLIENT, STATE, PASSWORD, INFO */
@@ -29,11 +30,18 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** Longest line we accept; anything longer means the peer is not OpenVPN. */
+/** Longest line we accept, in bytes; anything longer means the peer is not OpenVPN. */
 const MAX_LINE = 1 << 20;
 
 export class ManagementConnection {
-  private buffer = '';
+  private readonly framer = new LineFramer((line) => this.handleLine(line), {
+    maxLineLength: MAX_LINE,
+    onOverflow: () => {
+      this.framer.stop();
+      this.shutdown(new ManagementError('the management peer sent an over-long line'));
+      this.socket.destroy();
+    },
+  });
   private readonly queue: Pending[] = [];
   private closed = false;
   private closeListeners: Array<(err?: Error) => void> = [];
@@ -42,8 +50,7 @@ export class ManagementConnection {
     private readonly socket: Socket,
     private readonly onNotification: (n: Notification) => void,
   ) {
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => this.receive(chunk));
+    socket.on('data', (chunk: Buffer) => this.framer.push(chunk));
     socket.on('error', (err) => this.shutdown(err));
     socket.on('close', () => this.shutdown());
   }
@@ -105,21 +112,6 @@ export class ManagementConnection {
     this.socket.end();
     this.socket.destroy();
     this.shutdown();
-  }
-
-  private receive(chunk: string): void {
-    this.buffer += chunk;
-    if (this.buffer.length > MAX_LINE && !this.buffer.includes('\n')) {
-      this.shutdown(new ManagementError('the management peer sent an over-long line'));
-      this.socket.destroy();
-      return;
-    }
-    let newline: number;
-    while ((newline = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, newline).replace(/\r$/, '');
-      this.buffer = this.buffer.slice(newline + 1);
-      this.handleLine(line);
-    }
   }
 
   private handleLine(line: string): void {

@@ -22,6 +22,7 @@ import { isPkcs12, readPkcs12 } from './pkcs12.js';
 import { interpretOvpn, looksLikeOvpn, type MaterialName, type MaterialRef, type OvpnProfile } from './ovpn.js';
 import { checkStaticKey, describeOther, hasPemBlock, ImportError, parsePemBlocks, printable } from './pem.js';
 import { hasUnprintable, replaceUnprintable } from '../util/unprintable.js';
+import { describeSchemaError } from '../util/schema-error.js';
 import {
   HostSchema,
   ProfileNameSchema,
@@ -379,10 +380,7 @@ function finish(r: Intermediate, defaultName: string | undefined, ctx: Context):
     engine: r.engine,
   };
   const parsed = ProfileSchema.omit({ id: true, createdAt: true, version: true }).safeParse(draft);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ImportError(`${r.source}: ${issue.path.join('.') || 'profile'}: ${issue.message} — fix the profile and import again`);
-  }
+  if (!parsed.success) throw new ImportError(`${describeSchemaError(parsed.error, r.source, { whole: 'profile' })} — fix the profile and import again`);
   const certificates = [
     ...r.cas.map((c) => summarizeCertificate(c.cert, 'ca')),
     ...(r.client ? [summarizeCertificate(r.client.cert, 'client')] : []),
@@ -409,7 +407,7 @@ function chooseRemotes(r: Intermediate, opts: ImportOptions): Remote[] {
 function chooseUsername(given: string | undefined, r: Intermediate, cn: string | undefined): string | undefined {
   if (given !== undefined) {
     const parsed = UsernameSchema.safeParse(given);
-    if (!parsed.success) throw new ImportError(`--username "${given}": ${parsed.error.issues[0]!.message}`);
+    if (!parsed.success) throw new ImportError(describeSchemaError(parsed.error, `--username "${given}"`, { withPath: false }));
     return parsed.data;
   }
   if (r.account !== undefined || cn === undefined || !hasUnprintable(cn)) return r.account ?? cn;
@@ -422,7 +420,7 @@ function chooseUsername(given: string | undefined, r: Intermediate, cn: string |
 function chooseName(given: string | undefined, fallback: string | undefined, cn: string | undefined): string {
   if (given !== undefined) {
     const parsed = ProfileNameSchema.safeParse(given);
-    if (!parsed.success) throw new ImportError(`--name "${given}": ${parsed.error.issues[0]!.message}`);
+    if (!parsed.success) throw new ImportError(describeSchemaError(parsed.error, `--name "${given}"`, { withPath: false }));
     return parsed.data;
   }
   // Derived names are made valid rather than refused: the person did not choose them.

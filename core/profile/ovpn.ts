@@ -12,6 +12,7 @@ import { OPTION_POLICY, type OptionRow } from './option-policy.js';
 import { ImportError, printable } from './pem.js';
 import { HostSchema, MAX_DIRECTIVES, StaticChallengeSchema, type Directive as EngineDirective, type EngineOptions, type Proto, type Remote } from './schema.js';
 import { hasUnprintable } from '../util/unprintable.js';
+import { describeSchemaError } from '../util/schema-error.js';
 
 export interface Directive {
   name: string;
@@ -427,7 +428,7 @@ class Interpreter {
     if ((a[1] !== '0' && a[1] !== '1') || (a[2] !== undefined && a[2] !== 'scrv1')) this.invalid(d);
     // The schema the config builder checks again: the text must fit its quoted line.
     const parsed = StaticChallengeSchema.safeParse({ text: a[0], echo: a[1] === '1' });
-    if (!parsed.success) this.invalid(d, `${parsed.error.issues[0]!.message}; fix the line and import again`);
+    if (!parsed.success) this.invalid(d, `${describeSchemaError(parsed.error, undefined, { withPath: false })}; fix the line and import again`);
     this.staticChallenge = parsed.data;
   }
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ensurePrivateDir, fsyncDir, writeFileAtomic } from '../util/atomic-file.js';
 import { FerryError, InputError } from '../util/errors.js';
 import { withDirLock } from '../util/lock.js';
+import { describeSchemaError } from '../util/schema-error.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { ImportedProfile } from './import.js';
 import { PROFILE_VERSION, ProfilePatchSchema, ProfileSchema, type Profile, type ProfileFileName, type ProfilePatch } from './schema.js';
@@ -197,8 +198,7 @@ export class ProfileStore {
     }
     const parsed = ProfileSchema.safeParse(json);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new FerryError(`profile ${path.basename(dir)} is damaged: ${issue?.path.join('.') || 'profile'}: ${issue?.message ?? 'invalid'}; remove it with \`ferry remove ${path.basename(dir)}\` and import it again`);
+      throw new FerryError(`${describeSchemaError(parsed.error, `profile ${path.basename(dir)} is damaged`, { whole: 'profile' })}; remove it with \`ferry remove ${path.basename(dir)}\` and import it again`);
     }
     if (parsed.data.id !== path.basename(dir)) {
       throw new FerryError(`profile ${path.basename(dir)} is damaged: its id does not match its directory; remove it with \`ferry remove ${path.basename(dir)}\` and import it again`);

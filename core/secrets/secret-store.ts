@@ -3,7 +3,7 @@
  * Credential Manager on Windows) through @napi-rs/keyring. There is no plaintext
  * fallback: when no keychain is reachable the store says so and callers ask each time.
  */
-import { AsyncEntry, type EntryOptions } from '@napi-rs/keyring';
+import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
 
 /** The secrets Ferry keeps per profile. */
 export type SecretKind = 'password' | 'otp-secret' | 'key-passphrase';
@@ -52,6 +52,8 @@ export class KeychainSecretStore implements SecretStore {
 
   private async call<T>(profileId: string, kind: SecretKind, op: (entry: AsyncEntry) => Promise<T>): Promise<T> {
     try {
+      // Loaded on first use: the native addon is not something `ferry profiles` should pay for.
+      const { AsyncEntry } = await import('@napi-rs/keyring');
       return await op(new AsyncEntry(SERVICE, `${profileId}/${kind}`, ENTRY_OPTIONS));
     } catch (err) {
       const detail = (err as Error).message.replace(/^Couldn't access platform storage: /, '');

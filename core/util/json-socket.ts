@@ -7,48 +7,47 @@
 import { createConnection, createServer, type Server } from 'node:net';
 import { chmod, rm } from 'node:fs/promises';
 import { z } from 'zod';
+import { LineFramer } from './line-framer.js';
 
 const ReplySchema = z.union([
   z.object({ ok: z.literal(true), result: z.unknown() }),
   z.object({ ok: z.literal(false), error: z.string() }),
 ]);
 
+/** Bytes in a request line, and in a reply (a gateway's status lists every connected client). */
 const MAX_REQUEST = 64 * 1024;
+const MAX_REPLY = 16 * 1024 * 1024;
 
 export async function serveJsonSocket<Req>(socketPath: string, schema: z.ZodType<Req>, handler: (req: Req) => Promise<unknown>): Promise<Server> {
   await rm(socketPath, { force: true });
   const server = createServer((socket) => {
-    let buffer = '';
-    // One request per connection: once its line is in (or refused), later bytes are ignored,
-    // or each chunk arriving before the reply would run the same request again.
-    let taken = false;
-    socket.setEncoding('utf8');
+    // One request per connection: the first line; anything after it is ignored.
+    const framer = new LineFramer(
+      (line) => {
+        framer.stop();
+        let request: Req;
+        try {
+          request = schema.parse(JSON.parse(line));
+        } catch {
+          reply({ ok: false, error: 'malformed request' });
+          return;
+        }
+        handler(request).then(
+          (result) => reply({ ok: true, result }),
+          (err: Error) => reply({ ok: false, error: err.message }),
+        );
+      },
+      {
+        maxLineLength: MAX_REQUEST,
+        onOverflow: () => {
+          framer.stop();
+          reply({ ok: false, error: 'request too long' });
+        },
+      },
+    );
     socket.setTimeout(10_000, () => socket.destroy());
     socket.on('error', () => socket.destroy());
-    socket.on('data', (chunk: string) => {
-      if (taken) return;
-      buffer += chunk;
-      const newline = buffer.indexOf('\n');
-      if (newline < 0 && buffer.length <= MAX_REQUEST) return;
-      taken = true;
-      if (newline < 0 || newline > MAX_REQUEST) {
-        reply({ ok: false, error: 'request too long' });
-        return;
-      }
-      const line = buffer.slice(0, newline);
-      buffer = '';
-      let request: Req;
-      try {
-        request = schema.parse(JSON.parse(line));
-      } catch {
-        reply({ ok: false, error: 'malformed request' });
-        return;
-      }
-      handler(request).then(
-        (result) => reply({ ok: true, result }),
-        (err: Error) => reply({ ok: false, error: err.message }),
-      );
-    });
+    socket.on('data', (chunk: Buffer) => framer.push(chunk));
     function reply(msg: z.infer<typeof ReplySchema>) {
       socket.end(`${JSON.stringify(msg)}\n`);
     }
@@ -68,21 +67,36 @@ export async function serveJsonSocket<Req>(socketPath: string, schema: z.ZodType
 export async function requestJsonSocket(socketPath: string, req: unknown, timeoutMs = 10_000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath);
-    let buffer = '';
-    socket.setEncoding('utf8');
+    // The reply is one line, then the server closes (a reply without its newline counts too).
+    let line: string | undefined;
+    const framer = new LineFramer(
+      (l) => {
+        line = l;
+        framer.stop();
+      },
+      {
+        maxLineLength: MAX_REPLY,
+        onOverflow: () => {
+          framer.stop();
+          socket.destroy();
+          reject(new Error(`${socketPath} sent an over-long reply`));
+        },
+      },
+    );
     socket.setTimeout(timeoutMs, () => {
       socket.destroy();
       reject(new Error(`${socketPath} did not answer in time`));
     });
     socket.on('connect', () => socket.write(`${JSON.stringify(req)}\n`));
-    socket.on('data', (chunk: string) => (buffer += chunk));
+    socket.on('data', (chunk: Buffer) => framer.push(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') resolve(undefined);
       else reject(err);
     });
     socket.on('end', () => {
+      framer.flush();
       try {
-        const reply = ReplySchema.parse(JSON.parse(buffer));
+        const reply = ReplySchema.parse(JSON.parse(line ?? ''));
         if (reply.ok) resolve(reply.result);
         else reject(new Error(reply.error));
       } catch {

@@ -1,4 +1,8 @@
 /** A cross-process lock on a directory (proper-lockfile, stale after 10 s so a killed command never blocks the next). */
+// Loaded eagerly on purpose: through proper-lockfile, signal-exit adds SIGTERM/SIGINT
+// listeners that re-raise the signal when they find no other listener left. Installed after
+// a command's own process.once('SIGTERM') (as a lazy import would do), they kill the process
+// that had just started its clean stop (`ferry-server run` then exits by the signal, not 0).
 import lockfile from 'proper-lockfile';
 import path from 'node:path';
 import { FerryError } from './errors.js';

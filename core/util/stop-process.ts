@@ -4,13 +4,16 @@
  * only comes after a grace period).
  */
 import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Stops `child` and resolves with its exit code (null when killed by a signal). The timer
- * is unref'd: a finished CLI never waits on it. A child that already exited resolves at once.
+ * is unref'd: a finished CLI never waits on it. A child that already exited resolves at once,
+ * and so does one that never started (no pid: its spawn failed).
  */
 export function stopProcess(child: ChildProcess, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  if (child.pid === undefined) return Promise.resolve(null);
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     timer.unref();
@@ -50,5 +53,50 @@ export async function stopHandle(handle: StoppableHandle, graceMs: number, ask?:
     await done;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+export interface StopPidOptions {
+  /**
+   * Whether the process is still there and still the one to stop: a pid alone may have
+   * been reused, and a zombie (exited, not yet reaped) counts as gone.
+   */
+  isAlive: () => boolean | Promise<boolean>;
+  /** The first signal; null when it was already asked to stop another way (openvpn's management `signal SIGTERM`). */
+  signal?: NodeJS.Signals | null;
+  /** How long to wait for it to go after SIGKILL. Default: graceMs. */
+  killWaitMs?: number;
+  /** How often to ask isAlive. Default 20 ms. */
+  pollMs?: number;
+}
+
+/**
+ * The same for a process that is not our child (one a previous, killed Ferry process left):
+ * no exit event comes, so `isAlive` is polled. Resolves true once it is gone, false if it is
+ * still there after SIGKILL and `killWaitMs`.
+ */
+export async function stopPid(pid: number, graceMs: number, opts: StopPidOptions): Promise<boolean> {
+  const poll = opts.pollMs ?? 20;
+  const goneWithin = async (ms: number) => {
+    for (const deadline = Date.now() + ms; await opts.isAlive(); await sleep(poll)) {
+      if (Date.now() > deadline) return false;
+    }
+    return true;
+  };
+  const signal = opts.signal === undefined ? 'SIGTERM' : opts.signal;
+  if (signal !== null && !sendSignal(pid, signal)) return true;
+  if (await goneWithin(graceMs)) return true;
+  if (!sendSignal(pid, 'SIGKILL')) return true;
+  return goneWithin(opts.killWaitMs ?? graceMs);
+}
+
+/** False when there is no such process any more. */
+function sendSignal(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
   }
 }

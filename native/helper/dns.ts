@@ -11,6 +11,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { writeFileAtomic } from '../../core/util/atomic-file.js';
+import { stopProcess } from '../../core/util/stop-process.js';
 
 export interface DnsConfig {
   servers: string[];
@@ -45,6 +46,9 @@ export function parsePushedDns(foreignOptions: string[]): DnsConfig {
   return { servers, domains };
 }
 
+/** How long resolvectl or resolvconf may take. */
+const COMMAND_TIMEOUT_MS = 10_000;
+
 export type CommandRunner = (command: string, args: string[], stdin?: string) => Promise<void>;
 
 export const runCommand: CommandRunner = (command, args, stdin) =>
@@ -52,7 +56,8 @@ export const runCommand: CommandRunner = (command, args, stdin) =>
     const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    // A resolver tool that hangs is stopped as every child is: SIGTERM, then SIGKILL.
+    const timer = setTimeout(() => void stopProcess(child, 1_000), COMMAND_TIMEOUT_MS);
     child.once('error', (err) => {
       clearTimeout(timer);
       reject(err);

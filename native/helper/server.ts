@@ -14,7 +14,9 @@ import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { HelperRequestSchema, MAX_HELPER_REQUEST, type HelperEvent } from '../../core/engine/helper-protocol.js';
-import { FERRY_VERSION } from '../../core/client.js';
+import { LineFramer } from '../../core/util/line-framer.js';
+import { describeSchemaError } from '../../core/util/schema-error.js';
+import { FERRY_VERSION } from '../../core/version.js';
 import { accountOf } from './accounts.js';
 import { peerCredentials, type PeerCredentials } from './peer-credentials.js';
 import { mayStart, startRefusal, type StartPolicy } from './policy.js';
@@ -146,10 +148,6 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Serv
 }
 
 function serveConnection(socket: Socket, caller: PeerCredentials & { account: string }, opts: HelperServerOptions, limits: { openStream(): (() => void) | undefined }): void {
-  // Bytes, not characters: the bound is on what the peer sent, however it is encoded.
-  const chunks: Buffer[] = [];
-  let received = 0;
-  let handled = false;
   // Absolute, from the connection's first moment: a byte every second does not extend it.
   // Once a reply has been sent the same timer bounds how long an unread reply may linger.
   let deadline: NodeJS.Timeout | undefined = setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS);
@@ -171,20 +169,19 @@ function serveConnection(socket: Socket, caller: PeerCredentials & { account: st
     send({ ok: false, error });
     finish();
   };
-  socket.on('data', (chunk: Buffer) => {
-    if (handled) return; // one request per connection; anything after it is ignored
-    const newline = chunk.indexOf(0x0a);
-    received += newline < 0 ? chunk.length : newline + 1;
-    if (received > MAX_HELPER_REQUEST) {
-      handled = true;
-      return fail(`request too large (at most ${MAX_HELPER_REQUEST} bytes)`);
-    }
-    chunks.push(newline < 0 ? chunk : chunk.subarray(0, newline));
-    if (newline < 0) return;
-    handled = true;
+  // One request per connection: its first line, bounded in bytes (with its newline); anything after it is ignored.
+  const framer = new LineFramer((line) => handle(line), {
+    maxLineLength: MAX_HELPER_REQUEST - 1,
+    stripCr: false,
+    onOverflow: () => {
+      framer.stop();
+      fail(`request too large (at most ${MAX_HELPER_REQUEST} bytes)`);
+    },
+  });
+  socket.on('data', (chunk: Buffer) => framer.push(chunk));
+  const handle = (line: string) => {
+    framer.stop();
     clearTimeout(deadline);
-    const line = Buffer.concat(chunks).toString('utf8');
-    chunks.length = 0;
     let json: unknown;
     try {
       json = JSON.parse(line);
@@ -192,10 +189,7 @@ function serveConnection(socket: Socket, caller: PeerCredentials & { account: st
       return fail('malformed request: not JSON');
     }
     const parsed = HelperRequestSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return fail(`invalid request: ${issue ? `${issue.path.join('.') || 'request'}: ${issue.message}` : 'unknown shape'}`);
-    }
+    if (!parsed.success) return fail(`invalid request: ${describeSchemaError(parsed.error, undefined, { whole: 'request' })}`);
     const request = parsed.data;
     const { sessions } = opts;
     // Events wait until the reply has gone out; the exit event ends the conversation.
@@ -251,5 +245,5 @@ function serveConnection(socket: Socket, caller: PeerCredentials & { account: st
       opts.log(`uid ${caller.uid}: ${request.op} refused: ${err.message}`);
       fail(err.message);
     });
-  });
+  };
 }

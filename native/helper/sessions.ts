@@ -20,8 +20,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import { buildClientConfig, type EngineSpec } from '../../core/engine/config.js';
 import type { HelperEvent, HelperFiles, HelperSession, HelperSpecSchema } from '../../core/engine/helper-protocol.js';
-import { onOutputLines, spawnOpenvpn } from '../../core/engine/launcher.js';
+import { onOutputLines, spawnOpenvpn } from '../../core/engine/openvpn-process.js';
 import { writeFileAtomic } from '../../core/util/atomic-file.js';
+import { stopPid, stopProcess } from '../../core/util/stop-process.js';
 import { parsePushedDns, type DnsBackend } from './dns.js';
 import { MANAGEMENT_SOCKET_NAME, removeAsOwner, removeKnown, SESSION_FILE_NAMES } from './session-dirs.js';
 
@@ -304,15 +305,8 @@ export class SessionManager {
 
   private async terminate(s: SessionRecord, graceMs = STOP_GRACE_MS): Promise<void> {
     await s.started;
-    if (!s.child) return s.ended;
-    s.child.kill('SIGTERM');
-    const grace = new AbortController();
-    const done = await Promise.race([s.ended.then(() => true), sleep(graceMs, false, { signal: grace.signal }).catch(() => false)]);
-    grace.abort();
-    if (!done) {
-      s.child.kill('SIGKILL');
-      await s.ended;
-    }
+    if (s.child) await stopProcess(s.child, graceMs);
+    await s.ended;
   }
 
   // ---- output, socket, DNS -----------------------------------------------------------
@@ -441,7 +435,8 @@ export class SessionManager {
       await this.step(`leftover session ${id}: stopping its openvpn`, async () => {
         if (pid !== undefined && (await isOurOpenvpn(pid, config))) {
           this.opts.log(`stopping openvpn ${pid} left by a previous helper (session ${id})`);
-          await stopPid(pid, config);
+          // A zombie's cmdline is empty, so "still ours" is also "still alive".
+          await stopPid(pid, STOP_GRACE_MS, { isAlive: () => isOurOpenvpn(pid, config), killWaitMs: 2_000 });
         }
       });
       if (typeof record?.dnsDev === 'string') {
@@ -475,18 +470,4 @@ function isLive(s: SessionRecord): boolean {
 async function isOurOpenvpn(pid: number, config: string): Promise<boolean> {
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   return cmdline.split('\0').includes(config);
-}
-
-/** SIGTERM (openvpn then removes its tun and routes), SIGKILL after the grace period. */
-async function stopPid(pid: number, config: string): Promise<void> {
-  // A zombie's cmdline is empty, so "still ours" is also "still alive".
-  const alive = () => isOurOpenvpn(pid, config);
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  for (let i = 0; i < STOP_GRACE_MS / 50 && (await alive()); i++) await sleep(50);
-  if (await alive()) process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 100 && (await alive()); i++) await sleep(20);
 }

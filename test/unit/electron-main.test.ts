@@ -10,10 +10,26 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { contract, IPC_EVENT_CHANNEL, IPC_INVOKE_PREFIX } from '../../electron/contract.js';
 import { APP_SCHEME_PRIVILEGES, APP_URL, webPreferences } from '../../electron/window.js';
 import { tempDir } from '../support/cli.js';
-import { until } from '../support/until.js';
 
 const h = vi.hoisted(() => {
   type Listener = (...args: unknown[]) => unknown;
+  // Waiting on the mocks: a condition is checked again whenever a mock records something, so
+  // a test waits for what it expects however long a loaded machine takes, never for a time
+  // (a test that never sees it fails at vitest's test timeout).
+  const waiters = new Set<() => void>();
+  const changed = () => {
+    for (const check of [...waiters]) check();
+  };
+  const when = (condition: () => boolean) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (!condition()) return;
+        waiters.delete(check);
+        resolve();
+      };
+      waiters.add(check);
+      check();
+    });
   class Emitter {
     readonly listeners = new Map<string, Listener[]>();
     on(event: string, listener: Listener) {
@@ -43,7 +59,7 @@ const h = vi.hoisted(() => {
       order.push('whenReady');
       return Promise.resolve();
     },
-    quit: (() => {}) as () => void,
+    quit: (() => changed()) as () => void,
     exit: (() => {}) as (code: number) => void,
     getAppPath: () => appPath,
     getLocale: () => 'en-US',
@@ -54,11 +70,15 @@ const h = vi.hoisted(() => {
   });
   const windows: Array<Emitter & Record<string, unknown>> = [];
   class BrowserWindow extends Emitter {
-    readonly webContents = Object.assign(new Emitter(), { id: 11, sent: [] as unknown[][], send: (...a: unknown[]) => void this.webContents.sent.push(a), isLoading: () => false, isDestroyed: () => false, setWindowOpenHandler: () => {} });
+    readonly webContents = Object.assign(new Emitter(), { id: 11, sent: [] as unknown[][], send: (...a: unknown[]) => {
+        this.webContents.sent.push(a);
+        changed();
+      }, isLoading: () => false, isDestroyed: () => false, setWindowOpenHandler: () => {} });
     calls: string[] = [];
     constructor(readonly options: Record<string, unknown>) {
       super();
       windows.push(this as never);
+      changed();
     }
     loadURL(url: string) {
       this.calls.push(`loadURL ${url}`);
@@ -72,6 +92,7 @@ const h = vi.hoisted(() => {
     }
     focus() {
       this.calls.push('focus');
+      changed();
     }
     restore() {}
     minimize() {}
@@ -91,6 +112,7 @@ const h = vi.hoisted(() => {
     readonly images: string[] = [];
     constructor(readonly icon: string) {
       trays.push(this as never);
+      changed();
     }
     setImage(image: string) {
       this.images.push(image);
@@ -104,6 +126,8 @@ const h = vi.hoisted(() => {
   }
   const ipcHandlers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   return {
+    when,
+    changed,
     order,
     lock,
     app,
@@ -126,7 +150,10 @@ vi.mock('electron', () => ({
   BrowserWindow: h.BrowserWindow,
   Tray: h.Tray,
   ipcMain: {
-    handle: (channel: string, listener: (...args: unknown[]) => Promise<unknown>) => h.ipcHandlers.set(channel, listener),
+    handle: (channel: string, listener: (...args: unknown[]) => Promise<unknown>) => {
+      h.ipcHandlers.set(channel, listener);
+      h.changed();
+    },
     removeHandler: (channel: string) => h.ipcHandlers.delete(channel),
   },
   protocol: {
@@ -163,7 +190,7 @@ beforeAll(async () => {
   await writeFile(path.join(dir, 'office.ovpn'), ovpn);
   process.argv = ['/opt/Ferry/ferry', path.join(dir, 'office.ovpn'), '--some-chromium-switch'];
   await import('../../electron/main.js');
-  await until(() => h.windows.length === 1 && h.ipcHandlers.size === Object.keys(contract).length && h.trays.length === 1, 'the app to be ready');
+  await h.when(() => h.windows.length === 1 && h.ipcHandlers.size === Object.keys(contract).length && h.trays.length === 1);
 });
 
 afterAll(() => {
@@ -198,14 +225,14 @@ describe('main process', () => {
 
   it('turns a .ovpn named on the command line into an open-import event', async () => {
     const event = [IPC_EVENT_CHANNEL, { type: 'open-import', files: [{ name: 'office.ovpn', base64: Buffer.from(ovpn).toString('base64') }] }];
-    // The file is read asynchronously after start-up: wait for the event, not for time.
-    await until(() => win().webContents.sent.some((sent) => JSON.stringify(sent) === JSON.stringify(event)), 'the open-import event');
+    // The file is read asynchronously after start-up: wait for the event itself, not for a time.
+    await h.when(() => win().webContents.sent.some((sent) => JSON.stringify(sent) === JSON.stringify(event)));
   });
 
   it('a second instance focuses the window and hands over its files', async () => {
     const before = win().webContents.sent.length;
     h.app.emit('second-instance', {}, ['/opt/Ferry/ferry', 'office.ovpn'], dir);
-    await until(() => win().webContents.sent.length > before, 'the second open-import');
+    await h.when(() => win().webContents.sent.length > before);
     expect(win().calls).toContain('focus');
     expect(win().webContents.sent.at(-1)).toEqual([IPC_EVENT_CHANNEL, { type: 'open-import', files: [{ name: 'office.ovpn', base64: Buffer.from(ovpn).toString('base64') }] }]);
   });
@@ -233,7 +260,7 @@ describe('main process', () => {
     const preventDefault = vi.fn();
     h.app.emit('before-quit', { preventDefault });
     expect(preventDefault).toHaveBeenCalled();
-    await until(() => quit.mock.calls.length > 0, 'app.quit');
+    await h.when(() => quit.mock.calls.length > 0);
     h.app.emit('before-quit', { preventDefault: () => expect.unreachable('the second before-quit must pass') });
   });
 
