@@ -236,8 +236,17 @@ async function refreshCrlIfNeeded(state: StateStore, log: (line: string) => void
 }
 
 /** Whether the request carried a password (two-factor login). */
-function settings2fa(env: ReadonlyMap<string, string>): boolean {
-  return (env.get('password') ?? '') !== '';
+/**
+ * How a client proved itself, for the log: the proof of a token login is that openvpn
+ * checked the token (session_state) and no password came (openvpn hands over what the
+ * client sent as its password: a token starts SESS_ID_).
+ */
+function admittedHow(env: ReadonlyMap<string, string>): string {
+  const sent = env.get('password') ?? '';
+  if (env.get('session_state') === 'Authenticated') {
+    return `by session token (session_state=Authenticated, ${sent === '' || sent.startsWith('SESS_ID_') ? 'no password sent' : 'a password was sent too'})`;
+  }
+  return sent !== '' ? 'by certificate and password' : 'by certificate';
 }
 
 /** Seconds between openvpn's per-client byte counts (management `bytecount`). */
@@ -445,6 +454,7 @@ class Gateway {
       return;
     }
     if (decision.allow) {
+      this.log(`ferry-server: admitted ${decision.account} (${req.kind}) ${admittedHow(req.env)}`);
       if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account: decision.account, established: false, admittedAt: now });
       try {
         if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) await this.admitAndWake(req);
@@ -496,14 +506,7 @@ class Gateway {
       await this.mgmt().command(`client-deny ${req.cid} ${req.kid} ${quoteArg(decision.reason)} ${quoteArg(decision.clientReason)}`);
       return;
     }
-    // The proof of a token login: openvpn checked the token (session_state) and no password came.
-    // (openvpn hands over what the client sent as its password: a token starts SESS_ID_.)
-    const sent = req.env.get('password') ?? '';
-    const how =
-      req.env.get('session_state') === 'Authenticated'
-        ? `by session token (session_state=Authenticated, ${sent === '' || sent.startsWith('SESS_ID_') ? 'no password sent' : 'a password was sent too'})`
-        : settings2fa(req.env) ? 'by certificate and password' : 'by certificate';
-    this.log(`ferry-server: admitted ${decision.account} (${req.kind}) ${how}`);
+    this.log(`ferry-server: admitted ${decision.account} (${req.kind}) ${admittedHow(req.env)}`);
     if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account: decision.account, established: false, admittedAt: Date.now() });
     if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) await this.admitAndWake(req);
     else await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);

@@ -66,9 +66,10 @@ export function buildServerConfig(settings: Settings, state: StateDir, platform:
     `management ${quote(state.managementSocket)} unix`,
     'management-client-auth',
     'management-hold',
-    // In a cluster a token login still comes to ferry-server (external-auth, with
-    // session_state), so the cluster-wide limit and the account's state apply to failovers too.
-    opts.cluster ? 'auth-gen-token 0 external-auth' : 'auth-gen-token 0',
+    // external-auth: a token login still comes to ferry-server (with session_state), so the
+    // account's state and the connection limit (cluster-wide in a cluster) apply to
+    // reconnects and failovers too; without it openvpn admits a valid token by itself.
+    'auth-gen-token 0 external-auth',
     `auth-gen-token-secret ${quote(state.authTokenKey)}`,
     ...(settings.twoFactor ? [] : ['auth-user-pass-optional']),
     ...(settings.compress ? ['', 'allow-compression yes', 'compress lz4-v2', `push ${quote('compress lz4-v2')}`] : []),

@@ -129,6 +129,8 @@ describe.skipIf(labSkipReason())('gateway admission (two-factor on, max 2 client
       c.child.kill('SIGUSR1');
       await c.waitFor(/SIGUSR1/);
       await c.waitForCount(CONNECTED, before + 1);
+      // The token did not bypass ferry-server: it decided this login too (account, limit).
+      await gateway.waitFor(/ferry-server: admitted alice \(CONNECT\) by session token \(session_state=Authenticated, no password sent\)/);
       gateway = await restartGateway(gateway);
       await c.waitForCount(CONNECTED, before + 2);
       expect(c.lines.join('\n')).not.toMatch(AUTH_FAILED);
