@@ -8,7 +8,7 @@ import { createConnection, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
-import { addAccounts, FERRY_SERVER, initServer, ROOT, tempDir } from '../support/cli.js';
+import { addAccounts, FERRY_SERVER, initServer, ROOT } from '../support/cli.js';
 import { Watched } from '../support/processes.js';
 import { until } from '../support/until.js';
 
@@ -30,14 +30,18 @@ describe.skipIf(labSkipReason())('gateway admission races (scripted openvpn)', (
     lab = await createLab();
     const dir = await initServer(['--no-two-factor', '--max-clients', '1']);
     await addAccounts(dir, ['alice', 'bob']);
-    const ctl = path.join(await tempDir('ferry-race-'), 'ctl.sock');
+    // The scripted openvpn serves its side socket next to the management socket.
+    const ctl = path.join(dir, 'run', 'management.sock.ctl');
     gateway = new Watched(
-      lab.spawn('gateway', [process.execPath, FERRY_SERVER, 'run', '--dir', dir], { env: { ...process.env, FERRY_OPENVPN: SCRIPTED, FAKE_CTL: ctl } }),
+      lab.spawn('gateway', [process.execPath, FERRY_SERVER, 'run', '--dir', dir], { env: { ...process.env, FERRY_OPENVPN: SCRIPTED } }),
       'gateway',
     );
     await gateway.waitFor(/gateway .* ready/);
     side = createConnection(ctl);
-    await new Promise((resolve) => side.once('connect', resolve));
+    await new Promise((resolve, reject) => {
+      side.once('connect', resolve);
+      side.once('error', reject);
+    });
     side.setEncoding('utf8');
     side.on('data', (chunk: string) => (commands += chunk));
   });

@@ -277,7 +277,7 @@ describe.skipIf(skip)('ferry-helper: ordinary users connect without root', () =>
     expect(await lab.ping('client', lab.addr.vpcHost)).toBe(true);
     // `ferry status` still knows of it, and says how to get it back.
     expect((await ferryAs(alice, ['status'])).stdout).toMatch(/^alice {2}running in ferry-helper with no Ferry attached: `ferry connect alice` takes it over$/m);
-    expect(JSON.parse((await ferryAs(alice, ['status', '--json'])).stdout)).toEqual([{ profile: 'alice', attached: false }]);
+    expect(JSON.parse((await ferryAs(alice, ['status', '--json'])).stdout)).toEqual([{ id: expect.stringMatching(/^alice-/), profile: 'alice', attached: false, owner: 'helper' }]);
     expect(JSON.parse((await ferryAs(bob, ['status', '--json'])).stdout)).toEqual([]);
 
     // A wrong password proves nothing was re-authenticated: the same openvpn carries on.

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A stand-in for openvpn that `ferry-server run` starts (FERRY_OPENVPN). It
 // serves the management socket named in --config like openvpn 2.6 would (SUCCESS/ERROR per
-// command, `status 3`, `pid`), and a side socket (FAKE_CTL) where a test sends lines to
+// command, `status 3`, `pid`), and a side socket (MANAGEMENT_SOCKET.ctl: the gateway starts
+// openvpn with a bare environment) where a test sends lines to
 // forward to the gateway verbatim (real-time messages) and reads back every command the
 // gateway sent ("CMD ..."). A cid is gone once its DISCONNECT was forwarded: commands naming
 // it fail, as openvpn's do.
@@ -54,6 +55,6 @@ net.createServer((side) => {
     for (const m of text.matchAll(/^>CLIENT:DISCONNECT,(\d+)/gm)) gone.add(m[1]);
     gateway?.write(text); // one write: openvpn emits a block at once
   });
-}).listen(process.env.FAKE_CTL);
+}).listen(`${socketPath}.ctl`);
 
 process.on('SIGTERM', () => process.exit(0));
