@@ -3,25 +3,23 @@
  * profiles, secrets and sessions wired to their real parts. Everything here is
  * platform-neutral; the desktop shell adds windows and tray on top. The importer, the
  * certificate checks and the session are loaded when first used, so that listing profiles
- * or sessions (`ferry profiles`, `ferry status`) starts about as fast as Node itself.
+ * or sessions (`ferry profiles`, `ferry status`) starts about as fast as Node itself: only
+ * the profile store and the session registry are imported here; launchers, editing,
+ * credentials and the status socket's server side are imported where they are used.
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { HelperLauncher } from './engine/helper-launcher.js';
-import { helperSocketPath } from './engine/helper-protocol.js';
-import { DirectLauncher, type Launcher, type LauncherKind } from './engine/launcher.js';
 import type { EngineSpec } from './engine/config.js';
-import { ManagementConnection } from './management/connection.js';
+import type { Launcher, LauncherKind } from './engine/launcher.js';
 import { ferryHome, runtimeDir } from './paths.js';
 import type { ImportedProfile, ImportOptions } from './profile/import.js';
-import { applyProfileEdit, changesConnection, type ProfileEdit } from './profile/edit.js';
+import type { ProfileEdit } from './profile/edit.js';
 import type { CertificateSummary, Profile } from './profile/schema.js';
 import { ProfileStore } from './profile/store.js';
 import { KeychainSecretStore, type SecretStore } from './secrets/secret-store.js';
-import { SessionCredentials, type CredentialProvider, type Prompter } from './session/credentials.js';
+import type { CredentialProvider, Prompter } from './session/credentials.js';
 import { isRunning, SessionRegistry, type Tunnel } from './session/registry.js';
 import type { Session, SessionSnapshot } from './session/session.js';
-import { liveSession, publishSession } from './session/status-socket.js';
 import { FerryError } from './util/errors.js';
 
 import { FERRY_VERSION } from './version.js';
@@ -65,14 +63,14 @@ export class FerryClient {
   readonly secrets: SecretStore;
   /** Every tunnel of this user, whoever runs it: the one place to read tunnel state from. */
   readonly registry: SessionRegistry;
-  private readonly launcher: Launcher;
+  private launcherMade: Promise<Launcher> | undefined;
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(opts: FerryClientOptions = {}) {
     this.env = opts.env ?? process.env;
     this.store = new ProfileStore(opts.home ?? ferryHome(this.env));
     this.secrets = opts.secrets ?? new KeychainSecretStore();
-    this.launcher = opts.launcher ?? defaultLauncher(this.env);
+    if (opts.launcher) this.launcherMade = Promise.resolve(opts.launcher);
     this.registry = new SessionRegistry({ runtimeDir: () => this.runtimeDir(), keptRunning: () => this.keptRunningIds() });
   }
 
@@ -84,6 +82,7 @@ export class FerryClient {
    */
   async updateProfile(name: string, edit: ProfileEdit): Promise<ProfileUpdate> {
     const current = await this.store.get(name);
+    const { applyProfileEdit, changesConnection } = await import('./profile/edit.js');
     const profile = await applyProfileEdit(this.store, this.secrets, current, edit);
     const changed = changesConnection(current, profile, edit);
     if (changed && !isRunning(this.registry.get(current.id))) await this.registry.refresh();
@@ -120,6 +119,7 @@ export class FerryClient {
     const release = this.registry.claim(profile.id);
     let opened: { session: Session; close(): Promise<void> };
     try {
+      const { SessionCredentials } = await import('./session/credentials.js');
       const credentials = new SessionCredentials(profile, this.secrets, opts.prompter, {
         ...(opts.password !== undefined ? { password: opts.password } : {}),
         ...(opts.otp !== undefined ? { otp: opts.otp } : {}),
@@ -186,6 +186,7 @@ export class FerryClient {
    */
   async openSession(profile: Profile, credentials: CredentialProvider): Promise<{ session: Session; close(): Promise<void> }> {
     const runtime = await this.runtimeDir();
+    const { liveSession, publishSession } = await import('./session/status-socket.js');
     const other = await liveSession(runtime, profile.id);
     if (other) throw new FerryError(`"${profile.name}" is already ${other.snapshot.state.toLowerCase()} in another Ferry process (pid ${other.pid})`);
     await stopOrphanedEngine(path.join(runtime, profile.id));
@@ -193,7 +194,7 @@ export class FerryClient {
     const session = new Session({
       profile,
       files: this.engineFiles(profile),
-      launcher: this.launcher,
+      launcher: await this.launcher(),
       credentials,
       runtimeDir: runtime,
       localNetworks,
@@ -210,12 +211,19 @@ export class FerryClient {
 
   /** Profile ids whose openvpn the launcher keeps (only ferry-helper outlives a Ferry process). */
   private async keptRunningIds(): Promise<string[]> {
-    return (await this.launcher.running?.().catch(() => [])) ?? [];
+    const launcher = await this.launcher();
+    return (await launcher.running?.().catch(() => [])) ?? [];
   }
 
   /** How this client's tunnels start (the app shows it; "missing" comes with advice). */
-  launcherKind(): Promise<LauncherKind> {
-    return this.launcher.kind();
+  async launcherKind(): Promise<LauncherKind> {
+    return (await this.launcher()).kind();
+  }
+
+  /** The launcher given, or the default one, loaded on first use. */
+  private launcher(): Promise<Launcher> {
+    this.launcherMade ??= defaultLauncher(this.env);
+    return this.launcherMade;
   }
 
   /** Where this client's sessions publish their status sockets: the CLI and the app alike ask here. */
@@ -228,13 +236,16 @@ export class FerryClient {
  * Root (or a test lab) starts openvpn itself; everyone else goes through ferry-helper,
  * the privileged service, at $FERRY_HELPER_SOCKET or its default socket.
  */
-export function defaultLauncher(env: NodeJS.ProcessEnv = process.env): Launcher {
-  return process.getuid?.() === 0 ? new DirectLauncher(env) : new HelperLauncher(helperSocketPath(env));
+export async function defaultLauncher(env: NodeJS.ProcessEnv = process.env): Promise<Launcher> {
+  if (process.getuid?.() === 0) return new (await import('./engine/launcher.js')).DirectLauncher(env);
+  const [{ HelperLauncher }, { helperSocketPath }] = await Promise.all([import('./engine/helper-launcher.js'), import('./engine/helper-protocol.js')]);
+  return new HelperLauncher(helperSocketPath(env));
 }
 
 /** An openvpn whose Ferry process was killed still holds its management socket: ask it to exit. */
 async function stopOrphanedEngine(sessionDir: string): Promise<void> {
   const socket = path.join(sessionDir, 'management.sock');
+  const { ManagementConnection } = await import('./management/connection.js');
   const orphan = await ManagementConnection.connect(socket, () => {}, { attempts: 1 }).catch(() => undefined);
   if (orphan) {
     await orphan.command('signal SIGTERM').catch(() => {});

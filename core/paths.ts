@@ -3,7 +3,7 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, rmdir, stat } from 'node:fs/pro
 import type { Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROFILE_ID_MAX } from './profile/schema.js';
+import { PROFILE_ID_MAX } from './profile/limits.js';
 import { ensurePrivateDir, writeFileAtomic } from './util/atomic-file.js';
 import { FerryError } from './util/errors.js';
 import { withDirLock } from './util/lock.js';

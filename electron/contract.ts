@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { ProfileEditSchema } from '../core/profile/edit.js';
 import { CertificateSummarySchema, ProfileNameSchema, ProfileSchema, ProtoSchema } from '../core/profile/schema.js';
-import { TunnelSchema } from '../core/session/registry.js';
+import { TunnelSchema } from '../core/session/tunnel.js';
 
 export { ProfileEditSchema, TunnelSchema };
 export type { ProfileEdit } from '../core/profile/edit.js';

@@ -1,5 +1,5 @@
 /** How `ferry connect` and `ferry status` print states and sizes for people. */
-import { formatHostPort } from '../profile/fields.js';
+import { formatHostPort } from '../profile/host-port.js';
 import type { Remote } from '../profile/schema.js';
 import { failureText, type Language } from '../session/failure-text.js';
 import type { SessionSnapshot } from '../session/snapshot.js';

@@ -5,8 +5,7 @@
  */
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { buildClientConfig, type EngineSpec } from './config.js';
-import { onOutputLines, spawnOpenvpn } from './openvpn-process.js';
+import type { EngineSpec } from './config.js';
 
 export interface EngineExit {
   code: number | null;
@@ -48,6 +47,9 @@ export class DirectLauncher implements Launcher {
   }
 
   async launch(spec: EngineSpec, sessionDir: string): Promise<RunningEngine> {
+    // Loaded here: a client that only lists tunnels (`ferry status`) needs neither the
+    // config builder (and the profile schema under it) nor the process plumbing.
+    const [{ buildClientConfig }, { onOutputLines, spawnOpenvpn }] = await Promise.all([import('./config.js'), import('./openvpn-process.js')]);
     const configPath = path.join(sessionDir, 'openvpn.conf');
     await writeFileAtomic(configPath, buildClientConfig(spec));
     const child = await spawnOpenvpn(configPath, sessionDir, this.env);

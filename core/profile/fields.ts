@@ -6,6 +6,9 @@ import { Secret } from 'otpauth';
 import { InputError } from '../util/errors.js';
 import type { Profile, Remote } from './schema.js';
 
+// Its own module, so that printing an address (`ferry profiles`) does not load the OTP library.
+export { formatHostPort } from './host-port.js';
+
 /** HOST, HOST:PORT or [IPv6]:PORT. `what` names the field in errors (`--gateway` on the command line). */
 export function parseGateway(value: string, what = 'gateway'): { host: string; port?: number } {
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(value.trim());
@@ -15,11 +18,6 @@ export function parseGateway(value: string, what = 'gateway'): { host: string; p
   const port = Number(m[2]);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(`${what} port ${m[2]} is not between 1 and 65535`);
   return { host, port };
-}
-
-/** HOST:PORT as parseGateway reads it back: an IPv6 address in brackets ([2001:db8::1]:1194), or the port looks like part of it. */
-export function formatHostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** The profile's remotes after changing its gateway and/or protocol (the first remote is the one edited). */

@@ -1,13 +1,18 @@
 /**
  * The client profile: what Ferry knows about one VPN connection. Stored as profile.json
- * (validated by ProfileSchema on every load) next to the PEM files it names. Secrets
+ * (validated on every load: by ProfileSchema, or, for the canonical form ProfileSchema
+ * writes, by stored-profile.ts with the same rules and without loading zod) next to the PEM
+ * files it names. Secrets
  * (password, OTP secret, key passphrase) are never part of it: they live in the keychain.
  */
 import { z } from 'zod';
 import { lineBudget, MAX_LINE_BYTES, quotedBytes, utf8Bytes } from '../engine/quote.js';
 import { hasUnprintable } from '../util/unprintable.js';
+import { MAX_DIRECTIVE_BYTES, MAX_DIRECTIVES, PROFILE_ID_MAX } from './limits.js';
 import { checkArgs, directiveLine, MAX_ARGS } from './option-args.js';
 import { passThrough } from './option-policy.js';
+
+export { MAX_DIRECTIVE_BYTES, MAX_DIRECTIVES, PROFILE_ID_MAX };
 
 export const PROFILE_VERSION = 1;
 
@@ -84,12 +89,6 @@ export type ProfileFileName = z.infer<typeof KeyNameSchema>;
 const AlgorithmName = z.string().max(64).regex(/^[A-Za-z0-9-]+$/);
 /** openvpn refuses a longer data-ciphers list itself (src/openvpn/ssl_ncp.h MAX_NCP_CIPHERS_LENGTH). */
 const MAX_NCP_CIPHERS_LENGTH = 127;
-/**
- * Kept options per profile: room for long route lists (a few hundred is common), while the
- * helper's request (256 KiB, certificates included) still holds them all.
- */
-export const MAX_DIRECTIVES = 2000;
-export const MAX_DIRECTIVE_BYTES = 128 * 1024;
 
 /**
  * One option of the profile that Ferry writes back exactly as the profile gave it: a kept
@@ -201,9 +200,6 @@ export const EngineOptionsSchema = EngineOptionsObject.transform(engineOptions);
 /** The same, refusing any field it does not know (the privileged helper's requests). */
 export const StrictEngineOptionsSchema = EngineOptionsObject.strict().transform(engineOptions);
 export type EngineOptions = z.output<typeof EngineOptionsSchema>;
-
-/** The longest profile id; the runtime dir is sized for sockets named after it (core/paths.ts). */
-export const PROFILE_ID_MAX = 41;
 
 export const ProfileSchema = z.object({
   version: z.literal(PROFILE_VERSION),

@@ -15,7 +15,14 @@ import { withDirLock } from '../util/lock.js';
 import { describeSchemaError } from '../util/schema-error.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { ImportedProfile } from './import.js';
-import { PROFILE_VERSION, ProfilePatchSchema, ProfileSchema, type Profile, type ProfileFileName, type ProfilePatch } from './schema.js';
+import type { Profile, ProfileFileName, ProfilePatch } from './schema.js';
+import { readStoredProfile } from './stored-profile.js';
+
+/**
+ * ProfileSchema, loaded when first needed: to write a profile, or to read one that is not
+ * in the form Ferry writes (stored-profile.ts). Listing the usual profiles loads no zod.
+ */
+const schema = () => import('./schema.js');
 
 export interface ProfileLoadError {
   dir: string;
@@ -97,6 +104,7 @@ export class ProfileStore {
       if (profiles.some((p) => p.name.toLowerCase() === imported.draft.name.toLowerCase())) {
         throw new InputError(`a profile named "${imported.draft.name}" already exists; pick another with --name or remove it with \`ferry remove\``);
       }
+      const { PROFILE_VERSION, ProfileSchema } = await schema();
       const profile = ProfileSchema.parse({
         ...imported.draft,
         version: PROFILE_VERSION,
@@ -123,6 +131,7 @@ export class ProfileStore {
 
   /** Applies a validated patch (the profile editor, `ferry set`); the profile by name, or by id. */
   async update(ref: string | Pick<Profile, 'id'>, patch: ProfilePatch): Promise<Profile> {
+    const { ProfilePatchSchema, ProfileSchema } = await schema();
     const changes = ProfilePatchSchema.parse(patch);
     return this.locked(async () => {
       const current = typeof ref === 'string' ? await this.get(ref) : await this.byId(ref.id);
@@ -196,7 +205,8 @@ export class ProfileStore {
     } catch {
       throw new FerryError(`profile ${path.basename(dir)} is damaged: ${file} is not valid JSON; remove it with \`ferry remove ${path.basename(dir)}\` and import it again`);
     }
-    const parsed = ProfileSchema.safeParse(json);
+    const stored = readStoredProfile(json);
+    const parsed = stored ? ({ success: true, data: stored } as const) : (await schema()).ProfileSchema.safeParse(json);
     if (!parsed.success) {
       throw new FerryError(`${describeSchemaError(parsed.error, `profile ${path.basename(dir)} is damaged`, { whole: 'profile' })}; remove it with \`ferry remove ${path.basename(dir)}\` and import it again`);
     }

@@ -16,26 +16,20 @@
  */
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { z } from 'zod';
 import { FerryError } from '../util/errors.js';
 import type { LogEntry, Session } from './session.js';
-import { SessionSnapshotSchema, type SessionSnapshot, type SessionState } from './snapshot.js';
-import { disconnectLiveSession, liveSession, publishedIds, watchSession, type SessionWatchHandle } from './status-socket.js';
+import type { SessionSnapshot, SessionState } from './snapshot.js';
+import { publishedIds } from './status-paths.js';
+import type { SessionWatchHandle } from './status-socket.js';
+import type { Tunnel } from './tunnel.js';
 
-export const TunnelOwnerSchema = z.enum(['here', 'other-process', 'helper', 'ended']);
-export type TunnelOwner = z.infer<typeof TunnelOwnerSchema>;
+export type { Tunnel, TunnelOwner } from './tunnel.js';
 
-export const TunnelSchema = z.object({
-  id: z.string(),
-  /** The registry's change counter when this entry last changed. */
-  rev: z.number().int(),
-  owner: TunnelOwnerSchema,
-  /** other-process: which process. */
-  pid: z.number().int().optional(),
-  /** What the session last published; absent for a helper-kept tunnel nobody reports on. */
-  snapshot: SessionSnapshotSchema.optional(),
-});
-export type Tunnel = z.infer<typeof TunnelSchema>;
+/**
+ * The status socket's client side (and its reply schemas, zod), loaded when there is a
+ * socket to talk to: with no session running, `ferry status` needs none of it.
+ */
+const statusSocket = () => import('./status-socket.js');
 
 export interface TunnelChange {
   id: string;
@@ -218,6 +212,7 @@ export class SessionRegistry extends EventEmitter<{ change: [TunnelChange] }> {
     if (!this.tunnels.has(id)) await this.refresh();
     const tunnel = this.tunnels.get(id);
     if (tunnel?.owner === 'other-process') {
+      const { disconnectLiveSession } = await statusSocket();
       const last = await disconnectLiveSession(await this.deps.runtimeDir(), id);
       // When followed, the stream brings the end; otherwise record what the reply said.
       if (!this.watches.has(id)) this.set(id, undefined);
@@ -275,6 +270,7 @@ export class SessionRegistry extends EventEmitter<{ change: [TunnelChange] }> {
     } else {
       await Promise.all(
         [...published].map(async (id) => {
+          const { liveSession } = await statusSocket();
           const live = await liveSession(dir, id);
           if (live && live.profileId === id) this.set(id, { owner: 'other-process', pid: live.pid, snapshot: live.snapshot });
           else if (this.tunnels.get(id)?.owner === 'other-process') this.set(id, undefined);
@@ -291,7 +287,8 @@ export class SessionRegistry extends EventEmitter<{ change: [TunnelChange] }> {
   }
 
   /** Follows one other process's session; resolves at its first snapshot (or its end, or a short wait). */
-  private startWatch(dir: string, id: string): Promise<void> {
+  private async startWatch(dir: string, id: string): Promise<void> {
+    const { watchSession } = await statusSocket();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, FIRST_SNAPSHOT_MS);
       timer.unref();

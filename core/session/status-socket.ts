@@ -14,13 +14,15 @@
  * and is removed.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { chmod, readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { chmod, rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { requestJsonSocket } from '../util/json-socket.js';
 import { LineFramer } from '../util/line-framer.js';
 import type { Session } from './session.js';
 import { SessionSnapshotSchema } from './snapshot.js';
+import { publishedIds, statusSocketPath } from './status-paths.js';
+
+export { publishedIds, statusSocketPath };
 
 const StatusRequestSchema = z.object({ op: z.enum(['status', 'disconnect', 'watch']) });
 
@@ -41,10 +43,6 @@ const WATCH_BACKLOG = 16 * 1024;
 const MAX_CONNECTIONS = 32;
 /** Time to send the request line. */
 const REQUEST_TIMEOUT_MS = 10_000;
-
-export function statusSocketPath(runtimeDir: string, profileId: string): string {
-  return path.join(runtimeDir, `${profileId}.sock`);
-}
 
 export interface PublishedSession {
   /** Ends every watch stream (after the session's last snapshot) and removes the socket. */
@@ -180,12 +178,6 @@ export async function disconnectLiveSession(runtimeDir: string, profileId: strin
   if (reply === undefined) return undefined;
   const parsed = LiveSessionSchema.safeParse(reply);
   return parsed.success ? parsed.data : undefined;
-}
-
-/** Profile ids with a status socket in the runtime dir (live or leftover). */
-export async function publishedIds(runtimeDir: string): Promise<string[]> {
-  const entries = await readdir(runtimeDir).catch(() => [] as string[]);
-  return entries.filter((e) => e.endsWith('.sock')).map((e) => e.slice(0, -'.sock'.length));
 }
 
 export async function liveSessions(runtimeDir: string): Promise<LiveSession[]> {
