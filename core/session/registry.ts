@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { z } from 'zod';
-import { FerryError } from '../util/errors.js';
+import { refusal } from './message-error.js';
 import type { LogEntry, Session } from './session.js';
 import { SessionSnapshotSchema, type SessionSnapshot, type SessionState } from './snapshot.js';
 import { disconnectLiveSession, liveSession, publishedIds, watchSession, type SessionWatchHandle } from './status-socket.js';
@@ -125,7 +125,7 @@ export class SessionRegistry extends EventEmitter<{ change: [TunnelChange] }> {
    * status socket appearing for it is ours, and a disconnect waits for the session.
    */
   claim(id: string): () => void {
-    if (this.isLocal(id)) throw new FerryError('a session for this profile is already starting here');
+    if (this.isLocal(id)) throw refusal('already-starting', {}, 1);
     let release!: () => void;
     this.opening.set(id, new Promise<void>((resolve) => (release = resolve)));
     return () => {
@@ -224,7 +224,7 @@ export class SessionRegistry extends EventEmitter<{ change: [TunnelChange] }> {
       return last ? { id, rev: this.counter, owner: 'other-process', pid: last.pid, snapshot: last.snapshot } : this.get(id);
     }
     if (tunnel?.owner === 'helper') {
-      throw new FerryError('this tunnel runs in ferry-helper with no Ferry attached: connect takes it over (nothing is asked), then disconnect it');
+      throw refusal('helper-kept-disconnect', {}, 1);
     }
     if (tunnel?.owner === 'ended') this.set(id, undefined); // the failure shown is dismissed
     return undefined;
