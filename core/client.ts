@@ -20,7 +20,8 @@ import { KeychainSecretStore, type SecretStore } from './secrets/secret-store.js
 import type { CredentialProvider, Prompter } from './session/credentials.js';
 import { isRunning, SessionRegistry, type Tunnel } from './session/registry.js';
 import type { Session, SessionSnapshot } from './session/session.js';
-import { FerryError } from './util/errors.js';
+import { refusal } from './session/message-error.js';
+import type { Message } from './session/messages.js';
 
 import { FERRY_VERSION } from './version.js';
 
@@ -41,8 +42,8 @@ export interface ConnectOptions {
   otp?: string;
   /** Save the password once the gateway accepted it (a prompt answer may change this). */
   savePassword?: boolean;
-  /** Lines worth telling the person that are no state change. */
-  notice?: (message: string) => void;
+  /** Lines worth telling the person that are no state change, as codes (session/messages.ts). */
+  notice?: (notice: Message) => void;
 }
 
 export interface Connected {
@@ -96,9 +97,9 @@ export class FerryClient {
       if (!this.registry.isLocal(profile.id)) await this.registry.refresh();
       const tunnel = this.registry.get(profile.id);
       if (this.registry.isLocal(profile.id) || isRunning(tunnel)) {
-        const state = tunnel?.snapshot?.state.toLowerCase() ?? 'connected';
-        const where = tunnel?.owner === 'other-process' ? ` in another Ferry process (pid ${tunnel.pid})` : tunnel?.owner === 'helper' ? ' in ferry-helper' : '';
-        throw new FerryError(`"${profile.name}" is ${state}${where}; disconnect it first`);
+        const params = { profile: profile.name, state: tunnel?.snapshot?.state ?? 'CONNECTED' };
+        if (tunnel?.owner === 'other-process') throw refusal('remove-while-running-other', { ...params, pid: tunnel.pid ?? '' }, 1);
+        throw refusal(tunnel?.owner === 'helper' ? 'remove-while-running-helper' : 'remove-while-running', params, 1);
       }
     }
     const removed = await this.store.remove(name, this.secrets);
@@ -188,7 +189,7 @@ export class FerryClient {
     const runtime = await this.runtimeDir();
     const { liveSession, publishSession } = await import('./session/status-socket.js');
     const other = await liveSession(runtime, profile.id);
-    if (other) throw new FerryError(`"${profile.name}" is already ${other.snapshot.state.toLowerCase()} in another Ferry process (pid ${other.pid})`);
+    if (other) throw refusal('running-in-other-process', { profile: profile.name, state: other.snapshot.state, pid: other.pid }, 1);
     await stopOrphanedEngine(path.join(runtime, profile.id));
     const [{ Session }, { localNetworks }] = await Promise.all([import('./session/session.js'), import('./session/local-networks.js')]);
     const session = new Session({

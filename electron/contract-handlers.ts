@@ -23,7 +23,10 @@ import { isSaved } from '../core/secrets/secret-store.js';
 import type { Failure } from '../core/session/failures.js';
 import type { TunnelChange } from '../core/session/registry.js';
 import type { SessionState } from '../core/session/snapshot.js';
-import { FerryError, InputError } from '../core/util/errors.js';
+import { FailureError } from '../core/session/failure-error.js';
+import { MessageError, refusal } from '../core/session/message-error.js';
+import { message, type Cause, type Message } from '../core/session/messages.js';
+import { describeError } from '../core/util/errors.js';
 import { writeFileAtomic } from '../core/util/atomic-file.js';
 import type { Channel, Contract, FerryEvent, ImportPreview, LogEntry, ProfileView, ResponseOf, Settings, TunnelState } from './contract.js';
 import { importOptions, withImportFiles, type ImportSettings } from './import-staging.js';
@@ -57,6 +60,13 @@ export interface TrayEntry {
   /** Why it failed, as data: the tray words it in the app's language. */
   failure?: Failure;
   minimizeOnConnect: boolean;
+}
+
+/** What a thrown error says, as a message's cause: its code where it has one. */
+function causeOf(err: unknown): Cause {
+  if (err instanceof MessageError) return { message: { code: err.said.code, params: err.said.params } };
+  if (err instanceof FailureError) return { failure: err.failure };
+  return { text: describeError(err) };
 }
 
 export class ContractHandlers extends EventEmitter<{ event: [FerryEvent] }> {
@@ -129,7 +139,7 @@ export class ContractHandlers extends EventEmitter<{ event: [FerryEvent] }> {
 
   private async updateProfile(name: string, edit: ParsedRequest<'updateProfile'>['edit']): Promise<ResponseOf<'updateProfile'>> {
     const { profile, appliesAtNextConnect } = await this.client.updateProfile(name, edit).catch((err: unknown) => {
-      if (err instanceof OtpSecretNeededError) throw new InputError(`${err.message}: type the base32 text your administrator gave you`);
+      if (err instanceof OtpSecretNeededError) throw refusal('otp-secret-needed', { kind: err.kind.toUpperCase() });
       throw err;
     });
     this.emit('event', { type: 'profiles-changed' });
@@ -171,7 +181,7 @@ export class ContractHandlers extends EventEmitter<{ event: [FerryEvent] }> {
   private async connect(name: string, given: { password?: string; otp?: string; savePassword: boolean }): Promise<TunnelState> {
     const profile = await this.client.store.get(name);
     const fresh = !this.client.registry.session(profile.id);
-    const notice = (message: string) => this.emit('event', { type: 'notice', profile: profile.name, message });
+    const notice = (said: Message) => this.emit('event', { type: 'notice', profile: profile.name, notice: said });
     const { session, ended } = await this.client.connect(profile.name, { prompter: this.prompts.prompterFor(profile), ...given, notice });
     if (fresh) {
       const log = (entry: LogEntry) => this.emit('event', { type: 'log', id: profile.id, entry: { time: entry.time, message: entry.message } });
@@ -202,7 +212,7 @@ export class ContractHandlers extends EventEmitter<{ event: [FerryEvent] }> {
 
   private async exportLogs(name: string): Promise<{ path?: string }> {
     const profile = await this.client.store.get(name);
-    if (!this.deps.chooseSavePath) throw new FerryError('exporting the log is not available here; copy it from the log view instead');
+    if (!this.deps.chooseSavePath) throw refusal('export-logs-unavailable', {}, 1);
     const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
     const target = await this.deps.chooseSavePath(`ferry-${profile.name.replace(/[^A-Za-z0-9_-]+/g, '-')}-${stamp}.log`);
     if (target === undefined) return {};
@@ -235,7 +245,7 @@ export class ContractHandlers extends EventEmitter<{ event: [FerryEvent] }> {
     const atStart = [...profiles.filter(kept), ...profiles.filter((p) => p.autoConnect && !kept(p) && this.client.registry.get(p.id)?.owner !== 'other-process')];
     for (const profile of atStart) {
       await this.connect(profile.name, { savePassword: false }).catch((err: Error) =>
-        this.emit('event', { type: 'notice', profile: profile.name, message: `auto-connect failed: ${err.message}` }),
+        this.emit('event', { type: 'notice', profile: profile.name, notice: message('auto-connect-failed', {}, causeOf(err)) }),
       );
     }
   }

@@ -12,11 +12,15 @@
 import { z } from 'zod';
 import { ProfileEditSchema } from '../core/profile/edit.js';
 import { CertificateSummarySchema, ProfileNameSchema, ProfileSchema, ProtoSchema } from '../core/profile/schema.js';
+import { MessageSchema, type Message } from '../core/session/messages.js';
 import { TunnelSchema } from '../core/session/tunnel.js';
+import { FailureSchema } from '../core/session/snapshot.js';
 
 export { ProfileEditSchema, TunnelSchema };
 export type { ProfileEdit } from '../core/profile/edit.js';
 export type { Tunnel } from '../core/session/registry.js';
+export type { Message };
+export type { Failure } from '../core/session/failures.js';
 
 // ---- shared shapes ---------------------------------------------------------------------
 
@@ -156,10 +160,16 @@ export type Channel = keyof Contract;
 export type RequestOf<C extends Channel> = z.input<Contract[C]['request']>;
 export type ResponseOf<C extends Channel> = z.output<Contract[C]['response']>;
 
-/** What every call resolves to: never a thrown error across the boundary. */
-export type Result<T> = { ok: true; value: T } | { ok: false; error: { message: string; file?: string } };
+/**
+ * Why a call failed: `said` (a refusal by code, core/session/messages.ts) or `failure` (a
+ * session's failure) when the core gave one, for the window to word in its language at
+ * display time; `message` is the English wording, for anything else.
+ */
+export const ResultErrorSchema = z.object({ message: z.string(), file: z.string().optional(), said: MessageSchema.optional(), failure: FailureSchema.optional() });
+export type ResultError = z.infer<typeof ResultErrorSchema>;
 
-export const ResultErrorSchema = z.object({ message: z.string(), file: z.string().optional() });
+/** What every call resolves to: never a thrown error across the boundary. */
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ResultError };
 
 // ---- events, main → renderer -----------------------------------------------------------
 
@@ -167,7 +177,8 @@ export const EventSchema = z.discriminatedUnion('type', [
   /** The registry changed for this profile id (state, byte counts, owner; tunnel absent: gone). */
   TunnelStateSchema.extend({ type: z.literal('tunnel'), id: z.string() }),
   z.object({ type: z.literal('log'), id: z.string(), entry: LogEntrySchema }),
-  z.object({ type: z.literal('notice'), profile: z.string(), message: z.string() }),
+  /** Worth telling the person, no state change: a code the window words (core/session/messages.ts). */
+  z.object({ type: z.literal('notice'), profile: z.string(), notice: MessageSchema }),
   z.object({ type: z.literal('prompt'), prompt: PromptSchema }),
   /** The prompt was answered elsewhere or its session ended: close the dialog. */
   z.object({ type: z.literal('prompt-closed'), id: z.string() }),

@@ -14,9 +14,11 @@
  */
 import { z } from 'zod';
 import { ImportError } from '../core/profile/import.js';
+import { FailureError } from '../core/session/failure-error.js';
+import { MessageError } from '../core/session/message-error.js';
 import { describeError } from '../core/util/errors.js';
 import { describeSchemaError } from '../core/util/schema-error.js';
-import { contract, IPC_EVENT_CHANNEL, IPC_INVOKE_PREFIX, type Channel, type FerryEvent, type Result } from './contract.js';
+import { contract, IPC_EVENT_CHANNEL, IPC_INVOKE_PREFIX, type Channel, type FerryEvent, type Result, type ResultError } from './contract.js';
 import type { Handlers } from './contract-handlers.js';
 import { APP_HOST, APP_SCHEME } from './window.js';
 
@@ -55,8 +57,11 @@ export function isTrustedSender(event: InvokeEventLike, windowIds: Iterable<numb
 }
 
 /** Turns any failure into the Result's error: the message a person can act on, and the file it concerns. */
-export function toResultError(err: unknown): { ok: false; error: { message: string; file?: string } } {
+export function toResultError(err: unknown): { ok: false; error: ResultError } {
   const file = err instanceof ImportError && err.file !== undefined ? { file: err.file } : {};
+  // Coded: the window words it in its language, and again after a switch.
+  if (err instanceof MessageError) return { ok: false, error: { message: err.message, said: err.said } };
+  if (err instanceof FailureError) return { ok: false, error: { message: err.message, failure: err.failure } };
   if (err instanceof z.ZodError) {
     // A value the core's own schemas refused: its first issue is the readable part.
     return { ok: false, error: { message: describeSchemaError(err, undefined, { whole: 'value' }) } };

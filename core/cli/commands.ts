@@ -6,7 +6,8 @@ import { OtpSecretNeededError, type ProfileEdit } from '../profile/edit.js';
 import { formatHostPort, parseGateway } from '../profile/fields.js';
 import { ProtoSchema, type Profile } from '../profile/schema.js';
 import { isSaved } from '../secrets/secret-store.js';
-import { failureText, terminalLanguage, type Language } from '../session/failure-text.js';
+import { failureText, messageText, terminalLanguage, type Language } from '../session/failure-text.js';
+import type { Message } from '../session/messages.js';
 import type { TunnelChange } from '../session/registry.js';
 import type { SessionSnapshot } from '../session/snapshot.js';
 import type { Io } from '../util/cli-main.js';
@@ -153,10 +154,13 @@ export async function connectCommand(client: FerryClient, args: string[], io: Io
 
   const { TerminalPrompter } = await import('./terminal-prompter.js');
   const prompter = new TerminalPrompter(interactive);
-  const notice = (message: string) => (values.json ? io.out(JSON.stringify({ notice: message })) : io.err(`ferry: ${message}`));
   // What this command prints is what the registry publishes about the profile's tunnel;
-  // failure reasons in the terminal's language (LC_ALL, LC_MESSAGES, LANG).
+  // failure reasons and notices in the terminal's language (LC_ALL, LC_MESSAGES, LANG).
   const language = terminalLanguage();
+  const notice = (said: Message) => {
+    const text = messageText(said, language);
+    io[values.json ? 'out' : 'err'](values.json ? JSON.stringify({ notice: text, code: said.code, params: said.params }) : `ferry: ${text}`);
+  };
   const onChange = ({ id, before, after }: TunnelChange) => {
     const snapshot = after?.snapshot;
     if (id !== profile.id || !snapshot || snapshot.state === before?.snapshot?.state) return;

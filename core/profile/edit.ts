@@ -68,7 +68,7 @@ export async function applyProfileEdit(store: ProfileStore, secrets: SecretStore
   const kind = edit.otpKind ?? current.otp.kind;
   let otpSecret: string | undefined;
   if (edit.otpSecret !== undefined && edit.otpSecret.trim() !== '') {
-    if (kind === 'none') throw new InputError('choose the token type (TOTP or HOTP) for this OTP secret');
+    if (kind === 'none') throw (await import('../session/message-error.js')).refusal('otp-kind-needed');
     otpSecret = normaliseOtpSecret(edit.otpSecret);
   }
   const kindChanged = edit.otpKind !== undefined && edit.otpKind !== current.otp.kind;

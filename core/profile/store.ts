@@ -138,7 +138,9 @@ export class ProfileStore {
       if (changes.name && changes.name.toLowerCase() !== current.name.toLowerCase()) {
         const { profiles } = await this.list();
         if (profiles.some((p) => p.name.toLowerCase() === changes.name!.toLowerCase())) {
-          throw new InputError(`a profile named "${changes.name}" already exists`);
+          // Loaded when refusing: `ferry profiles` does not need the message catalogue.
+          const { refusal } = await import('../session/message-error.js');
+          throw refusal('profile-name-taken', { name: changes.name });
         }
       }
       const next = ProfileSchema.parse({ ...current, ...changes });

@@ -9,7 +9,7 @@ import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
 export type SecretKind = 'password' | 'otp-secret' | 'key-passphrase';
 
 export class KeychainUnavailableError extends Error {
-  constructor(detail: string) {
+  constructor(readonly detail: string) {
     super(`no OS keychain is reachable (${detail}); Ferry will ask for secrets each time instead of saving them`);
     this.name = 'KeychainUnavailableError';
   }

@@ -7,6 +7,7 @@
 import { HOTP, Secret, TOTP } from 'otpauth';
 import type { Profile } from '../profile/schema.js';
 import { KeychainUnavailableError, type SecretStore } from '../secrets/secret-store.js';
+import { message, type Message } from './messages.js';
 
 export interface PasswordRequest {
   profile: string;
@@ -63,8 +64,8 @@ export interface SessionCredentialOptions {
   otp?: string;
   /** Save the password in the keychain once the server has accepted it. */
   savePassword?: boolean;
-  /** Told about things worth a line (keychain unreachable, password saved). */
-  notice?: (message: string) => void;
+  /** Told about things worth a line (keychain unreachable, password saved), as codes. */
+  notice?: (notice: Message) => void;
   /** HOTP: persist the next counter value (the profile store's update). */
   saveHotpCounter?: (next: number) => Promise<void>;
 }
@@ -137,7 +138,7 @@ export class SessionCredentials implements CredentialProvider {
     try {
       await this.secrets.set(this.profile.id, 'password', this.password);
       this.passwordSource = 'keychain';
-      this.opts.notice?.('password saved in the OS keychain');
+      this.opts.notice?.(message('password-saved'));
     } catch (err) {
       this.warnKeychain(err);
     }
@@ -179,6 +180,6 @@ export class SessionCredentials implements CredentialProvider {
   private warnKeychain(err: unknown): void {
     if (this.keychainWarned) return;
     this.keychainWarned = true;
-    this.opts.notice?.(err instanceof KeychainUnavailableError ? err.message : `the OS keychain failed: ${(err as Error).message}`);
+    this.opts.notice?.(err instanceof KeychainUnavailableError ? message('keychain-unavailable', { error: err.detail }) : message('keychain-failed', { error: (err as Error).message }));
   }
 }

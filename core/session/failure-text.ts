@@ -1,5 +1,6 @@
 /**
- * Failures in words, for everyone who shows one outside the window: the `ferry` CLI (in
+ * The one message catalogue: failures (failures.ts) and notices and refusals (messages.ts)
+ * in words, for everyone who shows one outside the window: the `ferry` CLI (in
  * the terminal's language) and the main process's tray and notifications (in the app's).
  * The window renders the same templates through its own i18n (renderer/src/locales: the
  * renderer imports no core code); test/unit/failure-text.test.ts keeps the two copies equal.
@@ -7,6 +8,8 @@
  * Templates use i18next's `{{name}}` blanks, filled from the failure's params.
  */
 import type { Failure, FailureCode, FailureDetail, NetworkError } from './failures.js';
+import type { Cause, Message, MessageCode } from './messages.js';
+import type { SessionState } from './snapshot.js';
 
 export type Language = 'en' | 'zh-CN';
 
@@ -19,6 +22,10 @@ export interface FailureCatalogue {
   network: Record<NetworkError, string>;
   /** How the explanation is framed: openvpn's own line, a repeat, the reconnect timeout. */
   frame: { openvpnSaid: string; repeated: string; gaveUpConnecting: string; gaveUpReconnecting: string };
+  /** Notices and refusals (messages.ts), filled with their params and `{{cause}}`. */
+  message: Record<MessageCode, string>;
+  /** A tunnel's state as a word in a message, the `state` param. */
+  state: Record<SessionState, string>;
 }
 
 const SERVER_CERT_ADVICE_EN = 'ask your administrator to give the gateway a server certificate (key usage, and extended key usage "TLS Web Server Authentication", as easy-rsa build-server-full makes)';
@@ -122,6 +129,34 @@ export const EN: FailureCatalogue = {
     gaveUpConnecting: 'could not connect within {{seconds}} s: {{text}}',
     gaveUpReconnecting: 'lost the connection and could not reconnect within {{seconds}} s: {{text}}',
   },
+  message: {
+    'engine-restarting-exited': 'openvpn stopped unexpectedly (exit code {{exitCode}}); restarting it',
+    'engine-restarting-killed': 'openvpn stopped unexpectedly (killed by {{signal}}); restarting it',
+    'route-errors': 'connected, but openvpn reported errors while setting up routes; see the log',
+    'gateway-asks': 'the gateway asks: {{text}}',
+    'password-saved': 'password saved in the OS keychain',
+    'keychain-unavailable': 'no OS keychain is reachable ({{error}}); Ferry will ask for secrets each time instead of saving them',
+    'keychain-failed': 'the OS keychain failed: {{error}}',
+    'remove-while-running': '"{{profile}}" is {{state}}; disconnect it first',
+    'remove-while-running-other': '"{{profile}}" is {{state}} in another Ferry process (pid {{pid}}); disconnect it first',
+    'remove-while-running-helper': '"{{profile}}" is {{state}} in ferry-helper; disconnect it first',
+    'running-in-other-process': '"{{profile}}" is already {{state}} in another Ferry process (pid {{pid}})',
+    'already-starting': 'a session for this profile is already starting here',
+    'helper-kept-disconnect': 'this tunnel runs in ferry-helper with no Ferry attached: connect takes it over (nothing is asked), then disconnect it',
+    'auto-connect-failed': 'auto-connect failed: {{cause}}',
+    'otp-secret-needed': 'a {{kind}} token needs its secret: type the base32 text your administrator gave you',
+    'otp-kind-needed': 'choose the token type (TOTP or HOTP) for this OTP secret',
+    'profile-name-taken': 'a profile named "{{name}}" already exists',
+    'export-logs-unavailable': 'exporting the log is not available here; copy it from the log view instead',
+  },
+  state: {
+    DISCONNECTED: 'disconnected',
+    CONNECTING: 'connecting',
+    AUTH: 'logging in',
+    CONNECTED: 'connected',
+    RECONNECTING: 'reconnecting',
+    FAILED: 'failed',
+  },
 };
 
 export const ZH_CN: FailureCatalogue = {
@@ -222,6 +257,34 @@ export const ZH_CN: FailureCatalogue = {
     gaveUpConnecting: '{{seconds}} 秒内未能连接：{{text}}',
     gaveUpReconnecting: '连接已断开，{{seconds}} 秒内未能重新连接：{{text}}',
   },
+  message: {
+    'engine-restarting-exited': 'openvpn 意外停止（退出码 {{exitCode}}），正在重新启动',
+    'engine-restarting-killed': 'openvpn 意外停止（被 {{signal}} 终止），正在重新启动',
+    'route-errors': '已连接，但 openvpn 在设置路由时报告了错误；请查看日志',
+    'gateway-asks': '网关询问：{{text}}',
+    'password-saved': '密码已保存到系统钥匙串',
+    'keychain-unavailable': '无法访问系统钥匙串（{{error}}）；Ferry 将在每次连接时询问，而不保存密码',
+    'keychain-failed': '系统钥匙串出错：{{error}}',
+    'remove-while-running': '“{{profile}}”{{state}}；请先断开连接',
+    'remove-while-running-other': '“{{profile}}”在另一个 Ferry 进程（pid {{pid}}）中{{state}}；请先断开连接',
+    'remove-while-running-helper': '“{{profile}}”在 ferry-helper 中{{state}}；请先断开连接',
+    'running-in-other-process': '“{{profile}}”已在另一个 Ferry 进程（pid {{pid}}）中{{state}}',
+    'already-starting': '此配置的会话已在本进程中启动',
+    'helper-kept-disconnect': '此隧道由 ferry-helper 运行，没有 Ferry 连接它：先连接以接管它（不会询问任何信息），再断开连接',
+    'auto-connect-failed': '自动连接失败：{{cause}}',
+    'otp-secret-needed': '{{kind}} 令牌需要其密钥：请输入管理员给您的 base32 文本',
+    'otp-kind-needed': '请为此 OTP 密钥选择令牌类型（TOTP 或 HOTP）',
+    'profile-name-taken': '名为“{{name}}”的配置已存在',
+    'export-logs-unavailable': '此处无法导出日志；请在日志视图中复制',
+  },
+  state: {
+    DISCONNECTED: '未连接',
+    CONNECTING: '正在连接',
+    AUTH: '正在登录',
+    CONNECTED: '已连接',
+    RECONNECTING: '正在重连',
+    FAILED: '连接失败',
+  },
 };
 
 export const CATALOGUES: Record<Language, FailureCatalogue> = { en: EN, 'zh-CN': ZH_CN };
@@ -241,6 +304,21 @@ export function failureText(failure: Failure, language: Language): string {
   if (failure.repeated) text = fill(words.frame.repeated, { text, count: failure.repeated });
   if (failure.gaveUp) text = fill(failure.gaveUp.wasConnected ? words.frame.gaveUpReconnecting : words.frame.gaveUpConnecting, { text, seconds: failure.gaveUp.seconds });
   return text;
+}
+
+/** A notice or refusal in one line; a message's `cause` fills its `{{cause}}` blank. */
+export function messageText(message: Message, language: Language): string {
+  const words = CATALOGUES[language];
+  const params = { ...message.params };
+  if (typeof params.state === 'string' && params.state in words.state) params.state = words.state[params.state as SessionState];
+  if (message.cause) params.cause = causeText(message.cause, language);
+  return fill(words.message[message.code] ?? message.code, params);
+}
+
+function causeText(cause: Cause, language: Language): string {
+  if ('failure' in cause) return failureText(cause.failure, language);
+  if ('message' in cause) return messageText(cause.message, language);
+  return cause.text;
 }
 
 /** The heading of a failure: what kind it is. */

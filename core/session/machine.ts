@@ -14,6 +14,7 @@
 import type { EngineExit } from '../engine/launcher.js';
 import { askAhead, authCommands, crResponseCommand, newAuthDialogue, onAuthAnswer, onNeedAuth, passphraseCommand, type Answer, type AuthDialogue, type Question } from './credential-dialogue.js';
 import { attemptFailure, classifyAuthFailure, classifyFatal, classifyLogLine, failure, newAttempt, type AttemptEvidence, type Failure } from './failures.js';
+import { message, type Message } from './messages.js';
 import { cipherFromLog, withByteCount, type ByteSample } from './rates.js';
 import { recordRepeat, type RepeatStreak } from './repeat-guard.js';
 import { restartPauseMs } from './restart-pause.js';
@@ -118,7 +119,8 @@ export type Effect =
   | { type: 'ask'; question: Question }
   /** The gateway accepted the credentials: the provider saves what the person asked to save. */
   | { type: 'accepted' }
-  | { type: 'notice'; text: string }
+  /** Something worth telling the person that is no state change, as a code (messages.ts). */
+  | { type: 'notice'; notice: Message }
   | { type: 'log'; message: string; time?: number }
   | { type: 'stats' };
 
@@ -259,11 +261,11 @@ const engineExited: Handler<'engine-exited'> = (m, e, ctx) => {
   const gone = withRun(m, { engine: 'none' });
   if (r.everConnected && (m.phase === 'CONNECTED' || m.phase === 'RECONNECTING')) {
     // The tunnel was up: start a fresh openvpn within the same give-up deadline.
-    const how = e.exit.signal ? `killed by ${e.exit.signal}` : `exit code ${e.exit.code}`;
+    const notice = e.exit.signal ? message('engine-restarting-killed', { signal: e.exit.signal }) : message('engine-restarting-exited', { exitCode: e.exit.code ?? '' });
     const restarting = withRun(m.phase === 'CONNECTED' ? enterReconnecting(gone, ctx) : gone, { engine: 'starting' });
     return {
       machine: restarting,
-      effects: [{ type: 'notice', text: `openvpn stopped unexpectedly (${how}); restarting it` }, { type: 'start-engine', reattach: false, checkCertificate: false }],
+      effects: [{ type: 'notice', notice }, { type: 'start-engine', reattach: false, checkCertificate: false }],
     };
   }
   return fail(gone, r.lastProblem ?? exitFailure(e.exit, e.hint));
@@ -346,7 +348,7 @@ const onState: Handler<'state'> = (m, e, ctx) => {
         'CONNECTED',
         ctx,
       );
-      const effects: Effect[] = e.description === 'ERROR' ? [{ type: 'notice', text: 'connected, but openvpn reported errors while setting up routes; see the log' }] : [];
+      const effects: Effect[] = e.description === 'ERROR' ? [{ type: 'notice', notice: message('route-errors') }] : [];
       return { machine: next, effects: [...effects, { type: 'accepted' }] };
     }
     case 'RECONNECTING': {
@@ -404,7 +406,7 @@ const verificationFailed: Handler<'verification-failed'> = (m, e, ctx) => {
   if (dynamic) {
     // The server wants a second answer (e.g. an OTP); openvpn asks for 'Auth' again next.
     const asked = ask(withRun(m, { auth: askAhead(r.auth) }), { kind: 'crv1', text: dynamic.text, echo: dynamic.echo, stateId: dynamic.stateId, username: dynamic.username });
-    return { machine: asked.machine, effects: [{ type: 'notice', text: `the gateway asks: ${dynamic.text}` }, ...asked.effects] };
+    return { machine: asked.machine, effects: [{ type: 'notice', notice: message('gateway-asks', { text: dynamic.text }) }, ...asked.effects] };
   }
   const { failure: why, verdict } = classifyAuthFailure(e.reason ?? '');
   // A temporary refusal: openvpn tries again by itself after the gateway's pause.
@@ -417,7 +419,7 @@ const verificationFailed: Handler<'verification-failed'> = (m, e, ctx) => {
 
 const crText: Handler<'cr-text'> = (m, e) => {
   const asked = ask(m, { kind: 'cr', text: e.text, echo: e.echo });
-  return { machine: asked.machine, effects: [{ type: 'notice', text: `the gateway asks: ${e.text}` }, ...asked.effects] };
+  return { machine: asked.machine, effects: [{ type: 'notice', notice: message('gateway-asks', { text: e.text }) }, ...asked.effects] };
 };
 
 const authAnswer: Handler<'auth-answer'> = (m, e, ctx) => {

@@ -16,7 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { FerryError } from '../util/errors.js';
+import { refusal } from './message-error.js';
 import type { LogEntry, Session } from './session.js';
 import type { SessionSnapshot, SessionState } from './snapshot.js';
 import { publishedIds } from './status-paths.js';
@@ -119,7 +119,7 @@ export class SessionRegistry extends EventEmitter<{ change: [TunnelChange] }> {
    * status socket appearing for it is ours, and a disconnect waits for the session.
    */
   claim(id: string): () => void {
-    if (this.isLocal(id)) throw new FerryError('a session for this profile is already starting here');
+    if (this.isLocal(id)) throw refusal('already-starting', {}, 1);
     let release!: () => void;
     this.opening.set(id, new Promise<void>((resolve) => (release = resolve)));
     return () => {
@@ -219,7 +219,7 @@ export class SessionRegistry extends EventEmitter<{ change: [TunnelChange] }> {
       return last ? { id, rev: this.counter, owner: 'other-process', pid: last.pid, snapshot: last.snapshot } : this.get(id);
     }
     if (tunnel?.owner === 'helper') {
-      throw new FerryError('this tunnel runs in ferry-helper with no Ferry attached: connect takes it over (nothing is asked), then disconnect it');
+      throw refusal('helper-kept-disconnect', {}, 1);
     }
     if (tunnel?.owner === 'ended') this.set(id, undefined); // the failure shown is dismissed
     return undefined;

@@ -23,6 +23,7 @@ import { EngineStartError, EngineSupervisor } from './engine-supervisor.js';
 import { FailureError } from './failure-error.js';
 import { failure, withoutTimestamp, type Failure } from './failures.js';
 import type { LocalNetwork } from './local-networks.js';
+import type { Message } from './messages.js';
 import { initialMachine, transition, type Context, type Effect, type Machine, type MachineEvent } from './machine.js';
 import { poolOverlapFailure } from './pool-overlap.js';
 import type { EngineEvent } from './router.js';
@@ -40,7 +41,7 @@ export interface SessionEvents {
   stats: [SessionStats];
   log: [LogEntry];
   /** Something worth telling the person that is not a state change. */
-  notice: [string];
+  notice: [Message];
 }
 
 export interface SessionDeps {
@@ -223,7 +224,7 @@ export class Session extends EventEmitter<SessionEvents> {
         this.deps.credentials.accepted().catch((err: Error) => this.addLog(`Ferry: saving credentials failed: ${err.message}`));
         return;
       case 'notice':
-        this.emit('notice', effect.text);
+        this.emit('notice', effect.notice);
         return;
       case 'log':
         this.addLog(effect.message, effect.time);

@@ -20,7 +20,7 @@ export async function runCommand(program: string, io: Io, run: () => Promise<num
       io.err(`${program}: ${(err as Error).message.split('\n')[0]} (see ${program} --help)`);
       return 2;
     }
-    io.err(`${program}: ${describeError(err)}`);
+    io.err(`${program}: ${err instanceof FerryError ? err.localized() : describeError(err)}`);
     return err instanceof FerryError ? err.exitCode : 1;
   }
 }

@@ -10,6 +10,11 @@ export class FerryError extends Error {
     super(message);
     this.name = 'FerryError';
   }
+
+  /** The message in the reader's language where the error knows it (a coded one: the terminal's); else as written. */
+  localized(): string {
+    return this.message;
+  }
 }
 
 /** Bad usage or bad input: exit code 2. */

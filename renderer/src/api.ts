@@ -22,6 +22,8 @@ export type {
   ProfileView,
   Prompt,
   Result,
+  ResultError,
+  Message,
   Settings,
   Tunnel,
   TunnelState,

@@ -9,6 +9,7 @@
  * the higher one, so neither can overwrite newer news with older.
  */
 import { useSyncExternalStore } from 'react';
+import type { Words } from './failure';
 import { call, type AppInfo, type FerryEvent, type ImportFile, type LogEntry, type ProfileView, type Prompt, type SessionSnapshot, type Settings, type TunnelState } from './api';
 
 /** One rate sample for the graph. */
@@ -21,7 +22,10 @@ export interface RatePoint {
 export interface Notice {
   id: number;
   kind: 'info' | 'error';
-  message: string;
+  /** The profile a notice of the core is about: shown before its words. */
+  profile?: string;
+  /** Worded when shown (failure.ts wordsText), so a language switch re-words it. */
+  words: Words;
 }
 
 export type View = { kind: 'profile'; name: string; tab: 'status' | 'log' | 'edit' } | { kind: 'import' } | { kind: 'settings' } | { kind: 'empty' };
@@ -101,7 +105,7 @@ export async function bootstrap(): Promise<AppState> {
     pendingImport: undefined,
   };
   if (profiles.ok) adoptProfiles(profiles.value);
-  else notify('error', profiles.error.message);
+  else notify('error', { error: profiles.error });
   const first = state.profiles[0];
   state = { ...state, view: first ? { kind: 'profile', name: first.profile.name, tab: 'status' } : { kind: 'empty' } };
   window.ferry.onEvent(onEvent);
@@ -123,7 +127,7 @@ function adoptTunnel(id: string, next: TunnelState): void {
 export async function reloadProfiles(): Promise<void> {
   const selected = state.view.kind === 'profile' ? idOf(state, state.view.name) : undefined;
   const result = await call('listProfiles', {});
-  if (!result.ok) return notify('error', result.error.message);
+  if (!result.ok) return notify('error', { error: result.error });
   adoptProfiles(result.value);
   const view = state.view;
   if (view.kind !== 'profile' || result.value.some((p) => p.profile.name === view.name)) return;
@@ -142,7 +146,7 @@ function onEvent(event: FerryEvent): void {
     case 'log':
       return set((s) => (s.logs[event.id] ? { logs: { ...s.logs, [event.id]: [...s.logs[event.id]!, event.entry].slice(-LOG_LIMIT) } } : {}));
     case 'notice':
-      return notify('info', `${event.profile}: ${event.message}`);
+      return notify('info', { said: event.notice }, event.profile);
     case 'prompt':
       return set((s) => ({ prompts: [...s.prompts.filter((p) => p.id !== event.prompt.id), event.prompt] }));
     case 'prompt-closed':
@@ -176,9 +180,9 @@ export function navigate(view: View): void {
   set({ view });
 }
 
-export function notify(kind: Notice['kind'], message: string): void {
+export function notify(kind: Notice['kind'], words: Words, profile?: string): void {
   const id = ++noticeId;
-  set((s) => ({ notices: [...s.notices, { id, kind, message }].slice(-4) }));
+  set((s) => ({ notices: [...s.notices, { id, kind, words, ...(profile !== undefined ? { profile } : {}) }].slice(-4) }));
   setTimeout(() => dismissNotice(id), kind === 'error' ? 10_000 : 6_000);
 }
 
@@ -189,14 +193,14 @@ export function dismissNotice(id: number): void {
 export async function connect(name: string): Promise<void> {
   const id = idOf(state, name);
   const result = await call('connect', { name });
-  if (!result.ok) return notify('error', result.error.message);
+  if (!result.ok) return notify('error', { error: result.error });
   if (id !== undefined) adoptTunnel(id, result.value);
 }
 
 export async function disconnect(name: string): Promise<void> {
   const id = idOf(state, name);
   const result = await call('disconnect', { name });
-  if (!result.ok) return notify('error', result.error.message);
+  if (!result.ok) return notify('error', { error: result.error });
   if (id !== undefined) adoptTunnel(id, result.value);
 }
 
@@ -204,13 +208,13 @@ export async function disconnect(name: string): Promise<void> {
 export async function answerPrompt(id: string, value: string | undefined, rememberPassword?: boolean): Promise<void> {
   set((s) => ({ prompts: s.prompts.filter((p) => p.id !== id) }));
   const result = await call('answerPrompt', { id, ...(value !== undefined ? { value } : {}), ...(rememberPassword !== undefined ? { rememberPassword } : {}) });
-  if (!result.ok) notify('error', result.error.message);
+  if (!result.ok) notify('error', { error: result.error });
 }
 
 export async function loadLogs(name: string): Promise<void> {
   const id = idOf(state, name);
   const result = await call('logs', { name });
-  if (!result.ok) return notify('error', result.error.message);
+  if (!result.ok) return notify('error', { error: result.error });
   if (id !== undefined) set((s) => ({ logs: { ...s.logs, [id]: result.value.slice(-LOG_LIMIT) } }));
 }
 
@@ -218,7 +222,7 @@ export async function saveSettings(patch: Partial<Settings>): Promise<void> {
   set((s) => ({ settings: { ...s.settings, ...patch } })); // optimistic: the switch moves at once
   const result = await call('setSettings', patch);
   if (!result.ok) {
-    notify('error', result.error.message);
+    notify('error', { error: result.error });
     const current = await call('getSettings', {});
     if (current.ok) set({ settings: current.value });
     return;

@@ -151,6 +151,21 @@ describe('ferry CLI', () => {
     expect(oneLine(english.stderr)).toMatch(/^ferry: openvpn not found/);
   });
 
+  it('words a refusal of the core in the terminal\'s language: Chinese with LANG=zh_CN.UTF-8, English with LANG=en_US.UTF-8', async () => {
+    const client = await withProfile();
+    expect((await ferry(client, ['import', bundle, '--name', 'office'])).code).toBe(0);
+    const before = await snapshot(client.home);
+    inLanguage(client, 'zh_CN.UTF-8');
+    const chinese = await ferry(client, ['set', 'office', '--name', 'alice']);
+    expect(chinese.code).toBe(2);
+    expect(oneLine(chinese.stderr)).toBe('ferry: 名为“alice”的配置已存在');
+    inLanguage(client, 'en_US.UTF-8');
+    const english = await ferry(client, ['set', 'office', '--name', 'alice']);
+    expect(english.code).toBe(2);
+    expect(oneLine(english.stderr)).toBe('ferry: a profile named "alice" already exists');
+    expect(await snapshot(client.home)).toEqual(before);
+  });
+
   it('a client certificate that expired since import fails at once with its date', async () => {
     const client = await withProfile();
     const ca = await makeCa({ cn: 'Old CA', fromDays: sinceFixtureNow - 400 });

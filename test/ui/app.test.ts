@@ -521,6 +521,31 @@ describe.skipIf(skip)('desktop UI (Chromium) against the real core and the lab g
     await select('bob');
     await exactText(page.getByTestId('failure-banner').locator('strong'), 'No password was given');
     await exactText(page.getByTestId('failure-reason'), 'A password is needed to connect "bob" and none was given');
+
+    // A notice of the core as a toast, worded when shown (the core sends a code and params):
+    // bob signs in with "remember password" in zh-CN; the core's "password saved" toast reads
+    // in Chinese, then in English once the language is switched (a settings change main
+    // announces, as from another window), and in Chinese again.
+    await page.evaluate("window.ferry.setSettings({ language: 'zh-CN' })");
+    await exactText(page.getByTestId('failure-banner').locator('strong'), '没有输入密码');
+    await page.getByTestId('failure-banner').getByRole('button', { name: '重试' }).click();
+    const login = page.getByRole('dialog', { name: '登录 bob' });
+    await visible(login, 15_000);
+    await login.getByLabel('密码', { exact: true }).fill(passwords.get('bob')!);
+    await login.getByRole('checkbox', { name: '记住密码' }).check();
+    await login.getByRole('button', { name: '登录', exact: true }).click();
+    await exactText(headerState(), '已连接', 30_000);
+    const toast = page.locator('.toast span').filter({ hasText: /^bob: / });
+    await exactText(toast, 'bob: 密码已保存到系统钥匙串');
+    await shot('12c-notice-zh-CN');
+    await page.evaluate("window.ferry.setSettings({ language: 'en' })");
+    await exactText(toast, 'bob: password saved in the OS keychain');
+    await exactText(headerState(), 'Connected');
+    await page.evaluate("window.ferry.setSettings({ language: 'zh-CN' })");
+    await exactText(toast, 'bob: 密码已保存到系统钥匙串');
+    await page.evaluate("window.ferry.setSettings({ language: 'system' })");
+    await header().getByRole('button', { name: 'Disconnect', exact: true }).click();
+    await exactText(headerState(), 'Disconnected', 15_000);
     await page.getByRole('button', { name: 'Settings' }).click();
 
     // Theme: dark sets the attribute and the colours follow.

@@ -14,6 +14,8 @@ import { ProfileSchema, type Profile } from '../../core/profile/schema.js';
 import { ProfileStore } from '../../core/profile/store.js';
 import { KeychainUnavailableError, MemorySecretStore, type SecretStore } from '../../core/secrets/secret-store.js';
 import { SessionCredentials, type Prompter } from '../../core/session/credentials.js';
+import { messageText } from '../../core/session/failure-text.js';
+import type { Message } from '../../core/session/messages.js';
 import { tempDir } from '../support/cli.js';
 
 function imported(name: string, overrides: Partial<ImportedProfile['draft']> = {}): ImportedProfile {
@@ -186,13 +188,13 @@ describe('SessionCredentials', () => {
 
   it('saves a given password only when asked to, and only after acceptance', async () => {
     const secrets = new MemorySecretStore();
-    const notices: string[] = [];
+    const notices: Message[] = [];
     const creds = new SessionCredentials(profile(), secrets, new ScriptedPrompter({}), { password: 'pw1', savePassword: true, notice: (m) => notices.push(m) });
     await creds.auth({});
     expect(secrets.values.size).toBe(0);
     await creds.accepted();
     expect(await secrets.get('office-abc123', 'password')).toBe('pw1');
-    expect(notices).toEqual(['password saved in the OS keychain']);
+    expect(notices).toEqual([{ code: 'password-saved', params: {} }]);
     const noSave = new SessionCredentials(profile({ id: 'other-abc123' }), secrets, new ScriptedPrompter({}), { password: 'pw2' });
     await noSave.auth({});
     await noSave.accepted();
@@ -200,12 +202,13 @@ describe('SessionCredentials', () => {
   });
 
   it('without a keychain, says so once and asks each time instead', async () => {
-    const notices: string[] = [];
+    const notices: Message[] = [];
     const prompter = new ScriptedPrompter({ password: ['typed'] });
     const creds = new SessionCredentials(profile(), new UnreachableKeychain(), prompter, { savePassword: true, notice: (m) => notices.push(m) });
     expect(await creds.auth({})).toEqual({ username: 'office', password: 'typed' });
     await creds.accepted();
-    expect(notices).toEqual([expect.stringMatching(/^no OS keychain is reachable \(.*\); Ferry will ask for secrets each time/)]);
+    expect(notices).toEqual([{ code: 'keychain-unavailable', params: { error: expect.any(String) } }]);
+    expect(messageText(notices[0]!, 'en')).toMatch(/^no OS keychain is reachable \(.*\); Ferry will ask for secrets each time/);
   });
 
   it('answers a static challenge with SCRV1 and a TOTP code from the keychain secret', async () => {

@@ -236,6 +236,8 @@ describe('ContractHandlers: sessions and prompts', () => {
 
     // Removing a connected profile is refused; the tunnel is untouched.
     await expect(s.service.handlers.removeProfile({ name: 'Office' })).rejects.toThrow(/is connected; disconnect it first/);
+    // As a code, for the window to word in its language.
+    await expect(s.service.handlers.removeProfile({ name: 'Office' })).rejects.toMatchObject({ said: { code: 'remove-while-running', params: { profile: 'Office', state: 'CONNECTED' } } });
 
     // Woken from sleep: the live session restarts at once.
     s.service.wokeUp();

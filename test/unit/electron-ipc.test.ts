@@ -6,6 +6,9 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { ImportError } from '../../core/profile/import.js';
+import { FailureError } from '../../core/session/failure-error.js';
+import { failure } from '../../core/session/failures.js';
+import { MessageError } from '../../core/session/message-error.js';
 import { FerryError } from '../../core/util/errors.js';
 import { contract, IPC_EVENT_CHANNEL, IPC_INVOKE_PREFIX, type Channel, type FerryEvent } from '../../electron/contract.js';
 import { broadcast, isTrustedSender, registerIpc, type InvokeEventLike } from '../../electron/ipc.js';
@@ -126,6 +129,21 @@ describe('registerIpc', () => {
       error: { message: 'client.key does not belong to the certificate in client.crt', file: 'client.key' },
     });
     expect(await invoke('listProfiles', ours(), {})).toEqual({ ok: false, error: { message: 'boom' } });
+  });
+
+  it('a refusal or failure by code crosses as its code, for the window to word in its language', async () => {
+    const said = { code: 'running-in-other-process' as const, params: { profile: 'Office', state: 'CONNECTED', pid: 12 } };
+    const { invoke } = setup({
+      connect: async () => {
+        throw new MessageError(said);
+      },
+      disconnect: async () => {
+        throw new FailureError(failure('openvpn-missing', 'openvpn-missing'));
+      },
+    });
+    expect(await invoke('connect', ours(), { name: 'Office' })).toEqual({ ok: false, error: { message: '"Office" is already connected in another Ferry process (pid 12)', said } });
+    const missing = await invoke('disconnect', ours(), { name: 'Office' });
+    expect(missing).toMatchObject({ ok: false, error: { message: expect.stringMatching(/^openvpn not found/), failure: { code: 'openvpn-missing', detail: 'openvpn-missing', params: {} } } });
   });
 
   it('holds answers to the contract: unknown fields are dropped, a malformed answer is an error', async () => {

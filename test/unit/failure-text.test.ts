@@ -1,12 +1,14 @@
 /**
- * Failures in words: every code and detail has an English and a Chinese wording with the
- * same blanks; the window's locale files carry the same templates as the core's catalogue;
- * the terminal's language is read as POSIX orders it.
+ * Failures, notices and refusals in words: every code and detail has an English and a
+ * Chinese wording with the same blanks; the window's locale files carry the same templates
+ * as the core's catalogue; the terminal's language is read as POSIX orders it.
  */
 import { describe, expect, it } from 'vitest';
-import { CATALOGUES, EN, ZH_CN, failureHeading, failureText, terminalLanguage } from '../../core/session/failure-text.js';
+import { CATALOGUES, EN, ZH_CN, failureHeading, failureText, messageText, terminalLanguage } from '../../core/session/failure-text.js';
 import { FAILURE_CODES, FAILURE_DETAILS, NETWORK_ERRORS, classifyLogLine, failure } from '../../core/session/failures.js';
-import { FailureSchema } from '../../core/session/snapshot.js';
+import { MessageError, refusal } from '../../core/session/message-error.js';
+import { MESSAGE_CODES, MessageSchema, message } from '../../core/session/messages.js';
+import { FailureSchema, SessionStateSchema } from '../../core/session/snapshot.js';
 
 /**
  * The renderer's locale files, loaded by path: they are type-checked by renderer/tsconfig.json
@@ -42,6 +44,8 @@ describe('the failure catalogue', () => {
       expect(locale.failureDetail, language).toEqual(words.detail);
       expect(locale.failureNetwork, language).toEqual(words.network);
       expect(locale.failureFrame, language).toEqual(words.frame);
+      expect(locale.message, language).toEqual(words.message);
+      expect(locale.messageState, language).toEqual(words.state);
     }
   });
 
@@ -78,6 +82,61 @@ describe('the failure catalogue', () => {
     expect(text).not.toMatch(/\b(the|gateway|your|ask|check)\b/);
     expect(text).not.toMatch(/\{\{/);
     expect(failureText(f, 'en')).not.toMatch(HAN);
+  });
+
+  it('words every notice and refusal in both languages, with the same blanks', () => {
+    for (const code of MESSAGE_CODES) {
+      expect(EN.message[code], code).toBeTruthy();
+      expect(EN.message[code], code).not.toMatch(HAN);
+      expect(ZH_CN.message[code], code).toMatch(HAN);
+      expect(blanks(ZH_CN.message[code]), code).toEqual(blanks(EN.message[code]));
+    }
+    expect(Object.keys(EN.message).sort()).toEqual([...MESSAGE_CODES].sort());
+    expect(Object.keys(ZH_CN.message).sort()).toEqual([...MESSAGE_CODES].sort());
+    for (const state of SessionStateSchema.options) {
+      expect(EN.state[state], state).toBeTruthy();
+      expect(ZH_CN.state[state], state).toMatch(HAN);
+    }
+  });
+
+  it('words notices with their params; what the gateway or openvpn said stays verbatim', () => {
+    const asks = message('gateway-asks', { text: 'Enter the PIN sent to your phone' });
+    expect(MessageSchema.parse(asks)).toEqual(asks);
+    expect(messageText(asks, 'en')).toBe('the gateway asks: Enter the PIN sent to your phone');
+    expect(messageText(asks, 'zh-CN')).toBe('网关询问：Enter the PIN sent to your phone');
+    const restart = message('engine-restarting-killed', { signal: 'SIGKILL' });
+    expect(messageText(restart, 'en')).toBe('openvpn stopped unexpectedly (killed by SIGKILL); restarting it');
+    expect(messageText(restart, 'zh-CN')).toBe('openvpn 意外停止（被 SIGKILL 终止），正在重新启动');
+  });
+
+  it('words a tunnel state param, and a cause (a refusal, a failure, plain text) into {{cause}}', () => {
+    const busy = message('remove-while-running-other', { profile: 'Office', state: 'CONNECTED', pid: 4242 });
+    expect(messageText(busy, 'en')).toBe('"Office" is connected in another Ferry process (pid 4242); disconnect it first');
+    expect(messageText(busy, 'zh-CN')).toBe('“Office”在另一个 Ferry 进程（pid 4242）中已连接；请先断开连接');
+    const byRefusal = message('auto-connect-failed', {}, { message: message('running-in-other-process', { profile: 'Office', state: 'RECONNECTING', pid: 7 }) });
+    expect(MessageSchema.parse(byRefusal)).toEqual(byRefusal);
+    expect(messageText(byRefusal, 'en')).toBe('auto-connect failed: "Office" is already reconnecting in another Ferry process (pid 7)');
+    expect(messageText(byRefusal, 'zh-CN')).toBe('自动连接失败：“Office”已在另一个 Ferry 进程（pid 7）中正在重连');
+    const byFailure = message('auto-connect-failed', {}, { failure: failure('openvpn-missing', 'openvpn-missing') });
+    expect(messageText(byFailure, 'zh-CN')).toMatch(/^自动连接失败：找不到 openvpn/);
+    expect(messageText(message('auto-connect-failed', {}, { text: 'disk full' }), 'zh-CN')).toBe('自动连接失败：disk full');
+  });
+
+  it('a refusal thrown by the core: English for logs, the terminal\'s language for the CLI', () => {
+    const err = refusal('profile-name-taken', { name: 'Office' });
+    expect(err).toBeInstanceOf(MessageError);
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toBe('a profile named "Office" already exists');
+    const lang = process.env.LC_ALL;
+    try {
+      process.env.LC_ALL = 'zh_CN.UTF-8';
+      expect(err.localized()).toBe('名为“Office”的配置已存在');
+      process.env.LC_ALL = 'en_US.UTF-8';
+      expect(err.localized()).toBe(err.message);
+    } finally {
+      if (lang === undefined) delete process.env.LC_ALL;
+      else process.env.LC_ALL = lang;
+    }
   });
 
   it('reads the terminal language as LC_ALL, then LC_MESSAGES, then LANG', () => {

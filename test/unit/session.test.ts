@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProfileSchema } from '../../core/profile/schema.js';
 import type { CredentialProvider } from '../../core/session/credentials.js';
 import { failureText } from '../../core/session/failure-text.js';
+import type { Message } from '../../core/session/messages.js';
 import { REPEAT_LIMIT } from '../../core/session/repeat-guard.js';
 import { Session, type SessionState } from '../../core/session/session.js';
 import { tempDir } from '../support/cli.js';
@@ -196,12 +197,12 @@ describe('Session', () => {
     await engine.attached;
     engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
     await waitState(session, 'CONNECTED');
-    const notices: string[] = [];
+    const notices: Message[] = [];
     session.on('notice', (n) => notices.push(n));
     engine.die({ code: null, signal: 'SIGKILL' });
     for (let i = 0; i < 200 && engine.launches < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(engine.launches).toBe(2);
-    expect(notices).toEqual(['openvpn stopped unexpectedly (killed by SIGKILL); restarting it']);
+    expect(notices).toEqual([{ code: 'engine-restarting-killed', params: { signal: 'SIGKILL' } }]);
     expect(states.at(-1)).toBe('RECONNECTING');
   });
 

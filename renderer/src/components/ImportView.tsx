@@ -8,6 +8,7 @@ import { useEffect, useRef, useState, type DragEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { call, type ImportFile, type ImportPreview, type ImportRequest } from '../api';
 import { assignSlots, isSingleProfileFile, MAX_FILE_BYTES, readImportFile, type Slot } from '../files';
+import { key } from '../failure';
 import { formatGateway } from '../format';
 import { navigate, notify, reloadProfiles, takePendingImport, useStore } from '../store';
 import { CertificateList } from './CertificateList';
@@ -105,7 +106,7 @@ export function ImportView() {
       if ('error' in request) return setCheck({ status: 'error', version: version.current, message: request.error, file: request.file });
       const result = await call('saveImport', request);
       if (!result.ok) return setCheck({ status: 'error', version: version.current, message: result.error.message, file: result.error.file });
-      notify('info', t('import.saved', { name: result.value.profile.name }));
+      notify('info', key('import.saved', { name: result.value.profile.name }));
       await reloadProfiles();
       navigate({ kind: 'profile', name: result.value.profile.name, tab: 'status' });
     } finally {

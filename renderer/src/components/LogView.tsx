@@ -2,6 +2,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { call } from '../api';
+import { key } from '../failure';
 import { formatTime } from '../format';
 import { idOf, loadLogs, notify, useStore } from '../store';
 import { CopyIcon, DownloadIcon } from './Icons';
@@ -25,16 +26,16 @@ export function LogView({ name }: { name: string }) {
   async function copy() {
     try {
       await navigator.clipboard.writeText(text());
-      notify('info', t('log.copied'));
+      notify('info', key('log.copied'));
     } catch (err) {
-      notify('error', t('log.copyFailed', { message: err instanceof Error ? err.message : String(err) }));
+      notify('error', key('log.copyFailed', { message: err instanceof Error ? err.message : String(err) }));
     }
   }
 
   async function exportLog() {
     const result = await call('exportLogs', { name });
-    if (!result.ok) return notify('error', result.error.message);
-    if (result.value.path) notify('info', t('log.exported', { path: result.value.path }));
+    if (!result.ok) return notify('error', { error: result.error });
+    if (result.value.path) notify('info', key('log.exported', { path: result.value.path }));
   }
 
   return (

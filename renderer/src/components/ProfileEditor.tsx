@@ -5,7 +5,8 @@
  */
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { call, type CertificateSummary, type ProfileEdit, type ProfileView } from '../api';
+import { call, type CertificateSummary, type ProfileEdit, type ProfileView, type ResultError } from '../api';
+import { resultErrorText } from '../failure';
 import { navigate, notify, reloadProfiles, sessionOf, useStore } from '../store';
 import { CertificateList } from './CertificateList';
 import { Dialog } from './Dialog';
@@ -30,13 +31,13 @@ export function ProfileEditor({ view }: { view: ProfileView }) {
   const [minimize, setMinimize] = useState(p.minimizeOnConnect);
   const [autoConnect, setAutoConnect] = useState(p.autoConnect);
   const [certificates, setCertificates] = useState<CertificateSummary[] | undefined>();
-  const [error, setError] = useState<string | undefined>();
+  const [error, setError] = useState<ResultError | undefined>();
   const [saving, setSaving] = useState(false);
   const [confirmRemove, setConfirmRemove] = useState(false);
   const active = useStore((s) => isActive(sessionOf(s, p.name)?.state ?? 'DISCONNECTED'));
 
   useEffect(() => {
-    void call('certificates', { name: p.name }).then((r) => (r.ok ? setCertificates(r.value) : setError(r.error.message)));
+    void call('certificates', { name: p.name }).then((r) => (r.ok ? setCertificates(r.value) : setError(r.error)));
   }, [p.name]);
 
   const portNumber = Number(port);
@@ -62,10 +63,10 @@ export function ProfileEditor({ view }: { view: ProfileView }) {
     };
     const result = await call('updateProfile', { name: p.name, edit });
     setSaving(false);
-    if (!result.ok) return setError(result.error.message);
+    if (!result.ok) return setError(result.error);
     setOtpSecret('');
     // A running tunnel keeps the settings it started with (the core says so): say when that is the case.
-    notify('info', result.value.appliesAtNextConnect ? `${t('editor.saved')} ${t('editor.editWhileConnected')}` : t('editor.saved'));
+    notify('info', { keys: [{ key: 'editor.saved' }, ...(result.value.appliesAtNextConnect ? [{ key: 'editor.editWhileConnected' }] : [])] });
     await reloadProfiles();
     if (result.value.profile.name !== p.name) navigate({ kind: 'profile', name: result.value.profile.name, tab: 'edit' });
   }
@@ -73,7 +74,7 @@ export function ProfileEditor({ view }: { view: ProfileView }) {
   async function remove() {
     setConfirmRemove(false);
     const result = await call('removeProfile', { name: p.name });
-    if (!result.ok) return notify('error', result.error.message);
+    if (!result.ok) return notify('error', { error: result.error });
     await reloadProfiles();
   }
 
@@ -164,7 +165,7 @@ export function ProfileEditor({ view }: { view: ProfileView }) {
 
         {error ? (
           <p className="banner banner-error form-error" role="alert">
-            {error}
+            {resultErrorText(t, error)}
           </p>
         ) : null}
         <div className="form-actions">
