@@ -15,6 +15,9 @@ import {
   type ScutilRunner,
 } from '../../native/helper/dns.js';
 import { parseXucred, readerFor, XUCRED } from '../../native/helper/peer-credentials.js';
+import { binaryRefusal, darwinDeviceRefusal, notRootOnly } from '../../native/helper/darwin.js';
+import { groupCommands, groupQuery } from '../../native/helper/policy.js';
+import { findOpenvpn, openvpnCandidates, resourcesDirOf } from '../../core/engine/openvpn-binary.js';
 
 function xucred(fields: { version?: number; uid: number; groups: number[]; ngroups?: number }): Buffer {
   const b = Buffer.alloc(XUCRED.SIZE);
@@ -183,5 +186,77 @@ describe('ScutilDns', () => {
     const { run } = fakeScutil(store);
     await new ScutilDns(run, () => {}, async () => {}).recover();
     expect(store).toEqual(before);
+  });
+});
+
+describe('devices and the openvpn binary on macOS', () => {
+  it('tun profiles pass (openvpn opens utun); tap profiles are refused with a reason', () => {
+    expect(darwinDeviceRefusal('tun')).toBeUndefined();
+    expect(darwinDeviceRefusal('tap')).toMatch(/tap .* macOS does not have: .* utun/);
+  });
+
+  it('openvpn: $FERRY_OPENVPN, then the app\'s own copy, then Homebrew, then PATH', () => {
+    expect(openvpnCandidates('darwin', '/Library/Application Support/Ferry')).toEqual([
+      '/Library/Application Support/Ferry/openvpn/openvpn',
+      '/opt/homebrew/sbin/openvpn',
+      '/opt/homebrew/opt/openvpn/sbin/openvpn',
+      '/usr/local/sbin/openvpn',
+      '/usr/local/opt/openvpn/sbin/openvpn',
+    ]);
+    expect(openvpnCandidates('linux', '/opt/Ferry/resources')).toEqual([]);
+    const have = (...files: string[]) => (f: string) => files.includes(f);
+    const env = { PATH: '/nowhere' };
+    const resourcesDir = '/Applications/Ferry.app/Contents/Resources';
+    expect(findOpenvpn(env, { platform: 'darwin', resourcesDir, isExecutable: have(`${resourcesDir}/openvpn/openvpn`, '/opt/homebrew/sbin/openvpn') })).toBe(`${resourcesDir}/openvpn/openvpn`);
+    expect(findOpenvpn(env, { platform: 'darwin', resourcesDir, isExecutable: have('/usr/local/opt/openvpn/sbin/openvpn') })).toBe('/usr/local/opt/openvpn/sbin/openvpn');
+    expect(findOpenvpn({ ...env, FERRY_OPENVPN: '/x/openvpn' }, { platform: 'darwin', resourcesDir, isExecutable: have('/x/openvpn', `${resourcesDir}/openvpn/openvpn`) })).toBe('/x/openvpn');
+    expect(() => findOpenvpn({ FERRY_OPENVPN: '/x/openvpn' }, { platform: 'darwin', resourcesDir, isExecutable: have(`${resourcesDir}/openvpn/openvpn`) })).toThrow();
+  });
+
+  it('the resources directory: Electron\'s, or two levels above the helper\'s bin directory', () => {
+    expect(resourcesDirOf('/Applications/Ferry.app/Contents/Resources', '/x')).toBe('/Applications/Ferry.app/Contents/Resources');
+    expect(resourcesDirOf(undefined, '/Library/Application Support/Ferry/helper/bin/ferry-helper.js')).toBe('/Library/Application Support/Ferry');
+    expect(resourcesDirOf(undefined, '/usr/lib/node_modules/ferry/bin/ferry.js')).toBeUndefined();
+  });
+
+  it('the helper runs only a binary that root alone can change', () => {
+    const tree: Record<string, { uid: number; mode: number }> = {
+      '/': { uid: 0, mode: 0o40755 },
+      '/Library': { uid: 0, mode: 0o40755 },
+      '/Library/Application Support': { uid: 0, mode: 0o40755 },
+      '/Library/Application Support/Ferry': { uid: 0, mode: 0o40755 },
+      '/Library/Application Support/Ferry/openvpn': { uid: 0, mode: 0o40755 },
+      '/Library/Application Support/Ferry/openvpn/openvpn': { uid: 0, mode: 0o100755 },
+      '/opt': { uid: 0, mode: 0o40755 },
+      '/opt/homebrew': { uid: 501, mode: 0o40755 },
+      '/opt/homebrew/sbin': { uid: 501, mode: 0o40755 },
+      '/opt/homebrew/sbin/openvpn': { uid: 501, mode: 0o100755 },
+      '/Applications': { uid: 0, mode: 0o40775 },
+    };
+    const statOf = (f: string) => tree[f];
+    expect(notRootOnly('/Library/Application Support/Ferry/openvpn/openvpn', statOf)).toBeUndefined();
+    expect(binaryRefusal('/opt/homebrew/sbin/openvpn', statOf)).toMatch(/will not run \/opt\/homebrew\/sbin\/openvpn: \/opt\/homebrew\/sbin\/openvpn can be changed/);
+    tree['/Applications/Ferry.app'] = { uid: 0, mode: 0o40755 };
+    // /Applications is group-writable (admin): an app copy there is not root-only.
+    expect(notRootOnly('/Applications/Ferry.app', statOf)).toBe('/Applications');
+    expect(notRootOnly('/missing/openvpn', statOf)).toBe('/missing/openvpn');
+  });
+});
+
+describe('the start group on macOS', () => {
+  it('asks the directory service for the gid (no getent there)', () => {
+    const q = groupQuery('darwin', 'ferry');
+    expect([q.command, ...q.args]).toEqual(['/usr/bin/dscl', '.', '-read', '/Groups/ferry', 'PrimaryGroupID']);
+    expect(q.gid('PrimaryGroupID: 701\n')).toBe(701);
+    expect(q.gid('<dscl_cmd> DS Error: -14136 (eDSRecordNotFound)\n')).toBeUndefined();
+    const l = groupQuery('linux', 'ferry');
+    expect([l.command, ...l.args]).toEqual(['getent', 'group', 'ferry']);
+    expect(l.gid('ferry:x:998:alice\n')).toBe(998);
+    expect(l.gid('')).toBeUndefined();
+  });
+
+  it('tells the administrator the platform\'s own commands', () => {
+    expect(groupCommands('darwin', 'ferry', 'alice')).toEqual({ create: 'sudo dseditgroup -o create ferry', join: 'sudo dseditgroup -o edit -a alice -t user ferry' });
+    expect(groupCommands('linux', 'ferry', 'alice')).toEqual({ create: 'sudo groupadd --system ferry', join: 'sudo usermod -aG ferry alice' });
   });
 });
