@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_HELPER_SOCKET } from '../../core/engine/helper-protocol.js';
+import { defaultHelperSocket } from '../../core/engine/helper-protocol.js';
 import { type Io, processIo, runCommand } from '../../core/util/cli-main.js';
 import { FerryError, InputError } from '../../core/util/errors.js';
 import { pickDnsBackend } from './dns.js';
@@ -18,8 +18,8 @@ const USAGE = `Usage: ferry-helper [--socket PATH] [--group NAME] [--max-session
 Runs as root and starts openvpn for ordinary users of this machine, so that Ferry can
 connect without root. Only root and members of the group (default "${DEFAULT_GROUP}") may
 start a session; each user runs at most ${LIMITS.perUser}, the machine at most N (default
-${LIMITS.total}). Default socket: ${DEFAULT_HELPER_SOCKET}. Normally started by the
-service manager (native/linux/ferry-helper.service).`;
+${LIMITS.total}). Default socket: ${defaultHelperSocket()}. Normally started by the
+service manager (native/linux/ferry-helper.service, native/darwin/com.ferry.helper.plist).`;
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   return runCommand('ferry-helper', io, async () => {
@@ -29,7 +29,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return 0;
     }
     if (process.getuid?.() !== 0) throw new FerryError('ferry-helper must run as root (it creates tun devices and routes for other users)');
-    const socketPath = path.resolve(values.socket ?? DEFAULT_HELPER_SOCKET);
+    const socketPath = path.resolve(values.socket ?? defaultHelperSocket());
     if (!socketPath.endsWith('.sock')) throw new InputError('--socket must name a .sock file');
     const base = path.dirname(socketPath);
     await prepareBaseDir(base);
