@@ -9,7 +9,7 @@ import { defaultHelperSocket } from '../../core/engine/helper-protocol.js';
 import { type Io, processIo, runCommand } from '../../core/util/cli-main.js';
 import { FerryError, InputError } from '../../core/util/errors.js';
 import { pickDnsBackend } from './dns.js';
-import { DEFAULT_GROUP, loadStartPolicy } from './policy.js';
+import { DEFAULT_GROUP, groupCommands, loadStartPolicy } from './policy.js';
 import { prepareBaseDir, startHelperServer } from './server.js';
 import { LIMITS, SessionManager } from './sessions.js';
 
@@ -44,7 +44,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     process.on('uncaughtException', (err) => log(`internal error (kept running): ${err.stack ?? err.message}`));
     process.on('unhandledRejection', (err) => log(`internal error (kept running): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
     const policy = await loadStartPolicy(group);
-    if (policy.gid === undefined) log(`the group "${group}" does not exist: only root can start sessions (create it: groupadd --system ${group})`);
+    if (policy.gid === undefined) log(`the group "${group}" does not exist: only root can start sessions (create it: ${groupCommands(process.platform, group, '').create})`);
     const dns = pickDnsBackend(base, log);
     const sessions = new SessionManager({ base, dns, log, limits: { perUser: Math.min(LIMITS.perUser, total), total } });
     await sessions.init();
