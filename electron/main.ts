@@ -34,6 +34,7 @@ import { watchPowerAndNetwork } from './power.js';
 import { ContractHandlers } from './contract-handlers.js';
 import { reactionTo } from './session-watch.js';
 import { stringsFor, type MainStrings } from './strings.js';
+import { withTrayProbe } from './e2e-probe.js';
 import { TrayController, type TrayIconState } from './tray.js';
 import { APP_SCHEME_PRIVILEGES, createWindow, lockDownContents, lockDownSession, serveApp } from './window.js';
 
@@ -208,7 +209,7 @@ class FerryApp {
     const iconPath = (state: TrayIconState) => path.join(root, 'assets/tray', `${state}.png`);
     try {
       return new TrayController({
-        createTray: (icon) => new Tray(icon),
+        createTray: (icon) => withTrayProbe(new Tray(icon)),
         buildMenu: (template) => Menu.buildFromTemplate(template),
         iconPath,
         actions: {

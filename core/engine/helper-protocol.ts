@@ -15,9 +15,15 @@ import { RemoteSchema, StrictEngineOptionsSchema } from '../profile/schema.js';
 import { EngineSpecSchema } from './config.js';
 
 export const DEFAULT_HELPER_SOCKET = '/run/ferry/helper.sock';
+/** macOS has no /run: its launchd plist (native/darwin/com.ferry.helper.plist) names this one. */
+export const DARWIN_HELPER_SOCKET = '/var/run/ferry/helper.sock';
 
-export function helperSocketPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.FERRY_HELPER_SOCKET || DEFAULT_HELPER_SOCKET;
+export function defaultHelperSocket(platform: NodeJS.Platform = process.platform): string {
+  return platform === 'darwin' ? DARWIN_HELPER_SOCKET : DEFAULT_HELPER_SOCKET;
+}
+
+export function helperSocketPath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  return env.FERRY_HELPER_SOCKET || defaultHelperSocket(platform);
 }
 
 /** Largest request line the helper reads; a CA, a certificate, a key and a TLS key fit easily. */

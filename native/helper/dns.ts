@@ -1,9 +1,10 @@
 /**
  * Pushed DNS, applied and restored by the helper (user scripts are forbidden, so openvpn
- * cannot do it itself). Three ways, best first: systemd-resolved (`resolvectl`, per
- * link), `resolvconf` (Debian's or openresolv), else a guarded rewrite of
+ * cannot do it itself). On Linux three ways, best first: systemd-resolved (`resolvectl`,
+ * per link), `resolvconf` (Debian's or openresolv), else a guarded rewrite of
  * /etc/resolv.conf whose original is kept on disk and always put back — at session end,
- * at helper shutdown, and at the next helper start after a crash.
+ * at helper shutdown, and at the next helper start after a crash. On macOS the System
+ * Configuration store, through `scutil` (ScutilDns below).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -51,9 +52,16 @@ const COMMAND_TIMEOUT_MS = 10_000;
 
 export type CommandRunner = (command: string, args: string[], stdin?: string) => Promise<void>;
 
-export const runCommand: CommandRunner = (command, args, stdin) =>
+export const runCommand: CommandRunner = async (command, args, stdin) => void (await runCommandOutput(command, args, stdin));
+
+/** Runs a command and gives its standard output (bounded to 1 MiB). */
+export const runCommandOutput = (command: string, args: string[], stdin?: string): Promise<string> =>
   new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (stdout.length < 1 << 20) stdout += chunk.toString('utf8');
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     // A resolver tool that hangs is stopped as every child is: SIGTERM, then SIGKILL.
@@ -64,7 +72,7 @@ export const runCommand: CommandRunner = (command, args, stdin) =>
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve();
+      if (code === 0) resolve(stdout);
       else reject(new Error(`${command} ${args.join(' ')} failed: ${stderr.trim() || `exit code ${code}`}`));
     });
     child.stdin.end(stdin ?? '');
@@ -179,9 +187,195 @@ function originalValues(content: string, keyword: string): string[] {
 }
 
 /** The best mechanism this machine has (see the header). */
-export function pickDnsBackend(stateDir: string, log: (message: string) => void, run: CommandRunner = runCommand, env: NodeJS.ProcessEnv = process.env): DnsBackend {
+export function pickDnsBackend(
+  stateDir: string,
+  log: (message: string) => void,
+  run: CommandRunner = runCommand,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): DnsBackend {
+  if (platform === 'darwin') return new ScutilDns(scutilRunner(), log);
   const onPath = (name: string) => (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((dir) => dir && existsSync(path.join(dir, name)));
   if (onPath('resolvectl') && existsSync('/run/systemd/resolve/io.systemd.Resolve')) return new ResolvectlDns(run);
   if (onPath('resolvconf')) return new ResolvconfDns(run);
   return new ResolvConfFileDns('/etc/resolv.conf', stateDir, log);
+}
+
+// ---- macOS: the System Configuration store, through scutil ------------------------------
+//
+// As Tunnelblick's client.up/down.tunnelblick.sh and OpenVPN's own
+// distro/dns-scripts/macos-dns-updown.sh do it, in two shapes:
+//  - pushed domains (split DNS, as `resolvectl domain` on Linux): a service entry of
+//    Ferry's own, State:/Network/Service/ferry-<session>/DNS, with the servers as
+//    ServerAddresses and the domains as SupplementalMatchDomains; removed on exit.
+//  - no domains (every name through the tunnel, `~.` on Linux): the primary service's
+//    State: DNS entry is replaced, its previous content first copied to
+//    State:/Network/Ferry/<session>/OldDNS (a dictionary holding only FerryNoSuchKey when
+//    there was none, Tunnelblick's TunnelblickNoSuchKey trick: `get` of a missing key
+//    leaves the dictionary as it was), and put back (or removed) on exit.
+// Only State: keys are written, never Setup: (the saved network configuration), so a
+// crash of both helper and machine cannot leave DNS changed after a reboot. scutil reads
+// its commands from standard input; every value in them is an address (isIP), a domain
+// (DOMAIN), a session id or a service id checked here, so none can add a command.
+
+/** scutil with the given commands on stdin; gives what it printed. */
+export type ScutilRunner = (commands: string) => Promise<string>;
+
+export function scutilRunner(run: typeof runCommandOutput = runCommandOutput): ScutilRunner {
+  return (commands) => run('/usr/sbin/scutil', [], commands);
+}
+
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SERVICE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function checked(value: string, pattern: RegExp, what: string): string {
+  if (!pattern.test(value)) throw new Error(`refusing ${what} ${JSON.stringify(value)} in a scutil command`);
+  return value;
+}
+
+function checkedDns(dns: DnsConfig): DnsConfig {
+  if (dns.servers.length === 0 || dns.servers.some((s) => !isIP(s))) throw new Error('refusing DNS servers that are not addresses');
+  if (dns.domains.some((d) => !DOMAIN.test(d))) throw new Error('refusing DNS domains that are not domain names');
+  return dns;
+}
+
+export const scutilKeys = {
+  globalIPv4: 'State:/Network/Global/IPv4',
+  ownService: (session: string) => `State:/Network/Service/ferry-${checked(session, SESSION_ID, 'session id')}/DNS`,
+  primaryService: (service: string) => `State:/Network/Service/${checked(service, SERVICE_ID, 'service id')}/DNS`,
+  backup: (session: string) => `State:/Network/Ferry/${checked(session, SESSION_ID, 'session id')}/OldDNS`,
+};
+
+/** Asks for the primary service (State:/Network/Global/IPv4's PrimaryService). */
+export function scutilPrimaryServiceQuery(): string {
+  return `open\nshow ${scutilKeys.globalIPv4}\nquit\n`;
+}
+
+/** The primary service's id from `show State:/Network/Global/IPv4`; undefined without one. */
+export function parsePrimaryService(output: string): string | undefined {
+  const id = /^\s*PrimaryService : (\S+)\s*$/m.exec(output)?.[1];
+  return id !== undefined && SERVICE_ID.test(id) ? id : undefined;
+}
+
+/** Split DNS: the session's own service entry. */
+export function scutilSplitApply(session: string, dns: DnsConfig): string {
+  const { servers, domains } = checkedDns(dns);
+  if (domains.length === 0) throw new Error('split DNS needs at least one domain');
+  return [
+    'open',
+    'd.init',
+    `d.add ServerAddresses * ${servers.join(' ')}`,
+    `d.add SupplementalMatchDomains * ${domains.join(' ')}`,
+    'd.add SupplementalMatchDomainsNoSearch # 1',
+    `set ${scutilKeys.ownService(session)}`,
+    'quit',
+    '',
+  ].join('\n');
+}
+
+/** Every name through the tunnel: back up the primary service's DNS, then replace it. */
+export function scutilFullApply(session: string, service: string, dns: DnsConfig): string {
+  const { servers } = checkedDns(dns);
+  return [
+    'open',
+    'd.init',
+    'd.add FerryNoSuchKey true',
+    `get ${scutilKeys.primaryService(service)}`,
+    `d.add FerryService ${checked(service, SERVICE_ID, 'service id')}`,
+    `set ${scutilKeys.backup(session)}`,
+    'd.init',
+    `d.add ServerAddresses * ${servers.join(' ')}`,
+    `set ${scutilKeys.primaryService(service)}`,
+    'quit',
+    '',
+  ].join('\n');
+}
+
+/** Reads a session's backup (what scutilFullApply saved). */
+export function scutilBackupQuery(session: string): string {
+  return `open\nshow ${scutilKeys.backup(session)}\nquit\n`;
+}
+
+/** From `show <backup>`: whose DNS was replaced, and whether it had any. Undefined when there is no backup. */
+export function parseBackup(output: string): { service: string; hadDns: boolean } | undefined {
+  const service = /^\s*FerryService : (\S+)\s*$/m.exec(output)?.[1];
+  if (service === undefined || !SERVICE_ID.test(service)) return undefined;
+  return { service, hadDns: !/^\s*FerryNoSuchKey : (?:true|TRUE|1)\s*$/m.test(output) };
+}
+
+/** Puts the primary service's DNS back as it was (or removes it, when it had none), then drops the backup. */
+export function scutilFullRestore(session: string, backup: { service: string; hadDns: boolean }): string {
+  const target = scutilKeys.primaryService(backup.service);
+  return [
+    'open',
+    ...(backup.hadDns ? [`get ${scutilKeys.backup(session)}`, 'd.remove FerryService', `set ${target}`] : [`remove ${target}`]),
+    `remove ${scutilKeys.backup(session)}`,
+    'quit',
+    '',
+  ].join('\n');
+}
+
+export function scutilSplitRestore(session: string): string {
+  return `open\nremove ${scutilKeys.ownService(session)}\nquit\n`;
+}
+
+/** Lists what Ferry left in the store (after a crash). */
+export function scutilLeftoversQuery(): string {
+  return 'open\nlist State:/Network/Service/ferry-.*/DNS\nlist State:/Network/Ferry/.*/OldDNS\nquit\n';
+}
+
+/** Session ids named by `list` output lines such as `subKey [0] = State:/Network/Service/ferry-ID/DNS`. */
+export function parseLeftovers(output: string): string[] {
+  const ids = new Set<string>();
+  for (const m of output.matchAll(/State:\/Network\/(?:Service\/ferry-([A-Za-z0-9_-]{1,64})\/DNS|Ferry\/([A-Za-z0-9_-]{1,64})\/OldDNS)\s*$/gm)) ids.add((m[1] ?? m[2])!);
+  return [...ids];
+}
+
+export class ScutilDns implements DnsBackend {
+  readonly name = 'scutil';
+  /** The session whose full redirect is applied: only one at a time, as OpenVPN's macOS script allows. */
+  private fullOwner: string | undefined;
+
+  constructor(
+    private readonly scutil: ScutilRunner,
+    private readonly log: (message: string) => void = () => {},
+    /** Empties the resolver caches (dscacheutil -flushcache, as both reference scripts do). */
+    private readonly flush: () => Promise<void> = () => runCommand('/usr/bin/dscacheutil', ['-flushcache']).catch(() => {}),
+  ) {}
+
+  async apply(session: string, _dev: string, dns: DnsConfig): Promise<void> {
+    if (dns.domains.length > 0) {
+      await this.scutil(scutilSplitApply(session, dns));
+    } else {
+      if (this.fullOwner !== undefined && this.fullOwner !== session) {
+        throw new Error(`DNS already goes through another tunnel (session ${this.fullOwner}); this one keeps the machine's DNS`);
+      }
+      const service = parsePrimaryService(await this.scutil(scutilPrimaryServiceQuery()));
+      if (!service) throw new Error('macOS has no primary network service to take DNS from (State:/Network/Global/IPv4 has no PrimaryService)');
+      // A re-apply after up-restart must not back up Ferry's own entry over the original.
+      if (this.fullOwner === session) await this.restoreFull(session);
+      await this.scutil(scutilFullApply(session, service, dns));
+      this.fullOwner = session;
+    }
+    await this.flush();
+  }
+
+  async restore(session: string, _dev: string): Promise<void> {
+    await this.scutil(scutilSplitRestore(session)).catch((err: Error) => this.log(`scutil: ${err.message}`));
+    await this.restoreFull(session);
+    if (this.fullOwner === session) this.fullOwner = undefined;
+    await this.flush();
+  }
+
+  async recover(): Promise<void> {
+    for (const session of parseLeftovers(await this.scutil(scutilLeftoversQuery()))) {
+      this.log(`restoring DNS left by session ${session}`);
+      await this.restore(session, '');
+    }
+  }
+
+  private async restoreFull(session: string): Promise<void> {
+    const backup = parseBackup(await this.scutil(scutilBackupQuery(session)));
+    if (backup) await this.scutil(scutilFullRestore(session, backup));
+  }
 }

@@ -5,11 +5,11 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_HELPER_SOCKET } from '../../core/engine/helper-protocol.js';
+import { defaultHelperSocket } from '../../core/engine/helper-protocol.js';
 import { type Io, processIo, runCommand } from '../../core/util/cli-main.js';
 import { FerryError, InputError } from '../../core/util/errors.js';
 import { pickDnsBackend } from './dns.js';
-import { DEFAULT_GROUP, loadStartPolicy } from './policy.js';
+import { DEFAULT_GROUP, groupCommands, loadStartPolicy } from './policy.js';
 import { prepareBaseDir, startHelperServer } from './server.js';
 import { LIMITS, SessionManager } from './sessions.js';
 
@@ -18,8 +18,8 @@ const USAGE = `Usage: ferry-helper [--socket PATH] [--group NAME] [--max-session
 Runs as root and starts openvpn for ordinary users of this machine, so that Ferry can
 connect without root. Only root and members of the group (default "${DEFAULT_GROUP}") may
 start a session; each user runs at most ${LIMITS.perUser}, the machine at most N (default
-${LIMITS.total}). Default socket: ${DEFAULT_HELPER_SOCKET}. Normally started by the
-service manager (native/linux/ferry-helper.service).`;
+${LIMITS.total}). Default socket: ${defaultHelperSocket()}. Normally started by the
+service manager (native/linux/ferry-helper.service, native/darwin/com.ferry.helper.plist).`;
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   return runCommand('ferry-helper', io, async () => {
@@ -29,7 +29,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return 0;
     }
     if (process.getuid?.() !== 0) throw new FerryError('ferry-helper must run as root (it creates tun devices and routes for other users)');
-    const socketPath = path.resolve(values.socket ?? DEFAULT_HELPER_SOCKET);
+    const socketPath = path.resolve(values.socket ?? defaultHelperSocket());
     if (!socketPath.endsWith('.sock')) throw new InputError('--socket must name a .sock file');
     const base = path.dirname(socketPath);
     await prepareBaseDir(base);
@@ -44,7 +44,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     process.on('uncaughtException', (err) => log(`internal error (kept running): ${err.stack ?? err.message}`));
     process.on('unhandledRejection', (err) => log(`internal error (kept running): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
     const policy = await loadStartPolicy(group);
-    if (policy.gid === undefined) log(`the group "${group}" does not exist: only root can start sessions (create it: groupadd --system ${group})`);
+    if (policy.gid === undefined) log(`the group "${group}" does not exist: only root can start sessions (create it: ${groupCommands(process.platform, group, '').create})`);
     const dns = pickDnsBackend(base, log);
     const sessions = new SessionManager({ base, dns, log, limits: { perUser: Math.min(LIMITS.perUser, total), total } });
     await sessions.init();

@@ -25,9 +25,28 @@ async function getent(database: 'group' | 'passwd', key: string): Promise<string
   return stdout ? stdout.trim().split(':') : [];
 }
 
-export async function loadStartPolicy(group: string): Promise<StartPolicy> {
-  const gid = Number((await getent('group', group))[2]);
-  return { group, gid: Number.isInteger(gid) ? gid : undefined };
+/**
+ * How to ask the system for a group's gid. macOS has no getent: its directory service
+ * answers `dscl . -read /Groups/NAME PrimaryGroupID` with `PrimaryGroupID: 701`.
+ */
+export function groupQuery(platform: NodeJS.Platform, group: string): { command: string; args: string[]; gid: (stdout: string) => number | undefined } {
+  const whole = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined);
+  return platform === 'darwin'
+    ? { command: '/usr/bin/dscl', args: ['.', '-read', `/Groups/${group}`, 'PrimaryGroupID'], gid: (out) => whole(/^PrimaryGroupID:\s*(\d+)\s*$/m.exec(out)?.[1]) }
+    : { command: 'getent', args: ['group', group], gid: (out) => whole(out.trim().split(':')[2]) };
+}
+
+/** The commands an administrator runs to create the group and add a user to it. */
+export function groupCommands(platform: NodeJS.Platform, group: string, user: string): { create: string; join: string } {
+  return platform === 'darwin'
+    ? { create: `sudo dseditgroup -o create ${group}`, join: `sudo dseditgroup -o edit -a ${user} -t user ${group}` }
+    : { create: `sudo groupadd --system ${group}`, join: `sudo usermod -aG ${group} ${user}` };
+}
+
+export async function loadStartPolicy(group: string, platform: NodeJS.Platform = process.platform): Promise<StartPolicy> {
+  const query = groupQuery(platform, group);
+  const { stdout } = await promisify(execFile)(query.command, query.args).catch(() => ({ stdout: '' }));
+  return { group, gid: query.gid(stdout) };
 }
 
 export interface CallerIdentity {
@@ -41,11 +60,11 @@ export function mayStart(policy: StartPolicy, caller: CallerIdentity): boolean {
 }
 
 /** The one line a refused caller is told: what the rule is and the command that grants access. */
-export async function startRefusal(policy: StartPolicy, uid: number): Promise<string> {
-  const user = await userName(uid);
-  const join = `sudo usermod -aG ${policy.group} ${user}`;
+export async function startRefusal(policy: StartPolicy, uid: number, platform: NodeJS.Platform = process.platform): Promise<string> {
+  const user = platform === 'darwin' ? `"$(id -un ${uid})"` : await userName(uid);
+  const { create, join } = groupCommands(platform, policy.group, user);
   return policy.gid === undefined
-    ? `only root may start VPN sessions on this machine (the group "${policy.group}" does not exist): an administrator runs \`sudo groupadd --system ${policy.group} && ${join}\`, then you log out and in again`
+    ? `only root may start VPN sessions on this machine (the group "${policy.group}" does not exist): an administrator runs \`${create} && ${join}\`, then you log out and in again`
     : `only members of the group "${policy.group}" may start VPN sessions on this machine: ask an administrator to run \`${join}\`, then log out and in again`;
 }
 

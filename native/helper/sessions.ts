@@ -13,16 +13,18 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import { buildClientConfig, type EngineSpec } from '../../core/engine/config.js';
 import type { HelperEvent, HelperFiles, HelperSession, HelperSpecSchema } from '../../core/engine/helper-protocol.js';
+import { findOpenvpn } from '../../core/engine/openvpn-binary.js';
 import { onOutputLines, spawnOpenvpn } from '../../core/engine/openvpn-process.js';
 import { writeFileAtomic } from '../../core/util/atomic-file.js';
 import { stopPid, stopProcess } from '../../core/util/stop-process.js';
+import { binaryRefusal, darwinDeviceRefusal } from './darwin.js';
 import { parsePushedDns, type DnsBackend } from './dns.js';
 import { MANAGEMENT_SOCKET_NAME, removeAsOwner, removeKnown, SESSION_FILE_NAMES } from './session-dirs.js';
 
@@ -118,6 +120,8 @@ export class SessionManager {
       dns: DnsBackend;
       log: (message: string) => void;
       env?: NodeJS.ProcessEnv;
+      /** Which operating system's rules apply (tests inject it). */
+      platform?: NodeJS.Platform;
       limits?: { perUser: number; total: number };
     },
   ) {}
@@ -253,6 +257,10 @@ export class SessionManager {
       if (content === undefined) continue;
       paths[key] = path.join(s.dir, FILE_NAMES[key]);
       await writeFile(paths[key], content, { mode: 0o600, flag: 'wx' });
+    }
+    if ((this.opts.platform ?? process.platform) === 'darwin') {
+      const refusal = darwinDeviceRefusal(spec.engine.dev ?? 'tun') ?? binaryRefusal(findOpenvpn(this.opts.env), (f) => statSync(f, { throwIfNoEntry: false }));
+      if (refusal) throw new Error(refusal);
     }
     const hook = path.join(s.dir, 'dns-up.sh');
     await writeFile(hook, DNS_HOOK, { mode: 0o700, flag: 'wx' });

@@ -38,11 +38,11 @@ async function config() {
 }
 
 describe('electron-builder.yml', () => {
-  it('builds AppImage, deb and rpm, nsis and dmg, and associates .ovpn files', async () => {
+  it('builds AppImage, deb and rpm, nsis, pkg and dmg, and associates .ovpn files', async () => {
     const c = await config();
     expect(c.linux.target).toEqual(['AppImage', 'deb', 'rpm']);
     expect(c.win.target).toEqual(['nsis']);
-    expect(c.mac.target).toEqual(['dmg']);
+    expect(c.mac.target).toEqual(['pkg', 'dmg']);
     expect(c.fileAssociations).toContainEqual(expect.objectContaining({ ext: 'ovpn', mimeType: 'application/x-openvpn-profile' }));
   });
 

@@ -157,3 +157,31 @@ describe('reactionTo (notifications, minimize on connect) over registry changes'
     expect(replay([[tunnel('CONNECTING')], [tunnel('CONNECTED')]])[1]!.minimize).toBe(false);
   });
 });
+
+describe('the real-Electron test\'s tray probe (electron/e2e-probe.ts)', () => {
+  it('without FERRY_E2E_PROBE=1 the tray is untouched and nothing is exposed', async () => {
+    const { withTrayProbe } = await import('../../electron/e2e-probe.js');
+    const setToolTip = (_t: string) => {};
+    const tray = { isDestroyed: () => false, setToolTip };
+    const target: Record<string, unknown> = {};
+    expect(withTrayProbe(tray, {}, target)).toBe(tray);
+    expect(tray.setToolTip).toBe(setToolTip);
+    expect('ferryE2EProbe' in target).toBe(false);
+  });
+
+  it('with it, the tooltip is recorded and passed on; the probe only reads', async () => {
+    const { withTrayProbe } = await import('../../electron/e2e-probe.js');
+    const set: string[] = [];
+    let destroyed = false;
+    const tray = { isDestroyed: () => destroyed, setToolTip: (t: string) => void set.push(t) };
+    const target: { ferryE2EProbe?: { trayAlive(): boolean; trayTooltip(): string | undefined } } = {};
+    withTrayProbe(tray, { FERRY_E2E_PROBE: '1' }, target);
+    tray.setToolTip('Ferry — alice: disconnected');
+    expect(set).toEqual(['Ferry — alice: disconnected']);
+    expect(target.ferryE2EProbe!.trayAlive()).toBe(true);
+    expect(target.ferryE2EProbe!.trayTooltip()).toBe('Ferry — alice: disconnected');
+    expect(Object.isFrozen(target.ferryE2EProbe)).toBe(true);
+    destroyed = true;
+    expect(target.ferryE2EProbe!.trayAlive()).toBe(false);
+  });
+});

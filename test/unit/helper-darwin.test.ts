@@ -1,0 +1,262 @@
+/**
+ * The helper's macOS parts, with the platform injected (none of this runs on a Mac here):
+ * the peer-credential record (struct xucred), and the scutil DNS backend's commands and
+ * its apply/restore/recover sequence against a recorded scutil.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  parseBackup,
+  parseLeftovers,
+  parsePrimaryService,
+  ScutilDns,
+  scutilFullApply,
+  scutilFullRestore,
+  scutilSplitApply,
+  type ScutilRunner,
+} from '../../native/helper/dns.js';
+import { parseXucred, readerFor, XUCRED } from '../../native/helper/peer-credentials.js';
+import { binaryRefusal, darwinDeviceRefusal, notRootOnly } from '../../native/helper/darwin.js';
+import { groupCommands, groupQuery } from '../../native/helper/policy.js';
+import { findOpenvpn, openvpnCandidates, resourcesDirOf } from '../../core/engine/openvpn-binary.js';
+
+function xucred(fields: { version?: number; uid: number; groups: number[]; ngroups?: number }): Buffer {
+  const b = Buffer.alloc(XUCRED.SIZE);
+  b.writeUInt32LE(fields.version ?? 0, 0);
+  b.writeUInt32LE(fields.uid, 4);
+  b.writeInt16LE(fields.ngroups ?? fields.groups.length, 8);
+  fields.groups.forEach((g, i) => b.writeUInt32LE(g, 12 + 4 * i));
+  return b;
+}
+
+describe('macOS peer credentials (LOCAL_PEERCRED)', () => {
+  it('the record is 76 bytes: version, uid, group count, 16 groups', () => {
+    expect(XUCRED.SIZE).toBe(76);
+    expect([XUCRED.SOL_LOCAL, XUCRED.LOCAL_PEERCRED]).toEqual([0, 1]);
+  });
+
+  it('reads uid, the effective gid (first group) and the groups', () => {
+    expect(parseXucred(xucred({ uid: 501, groups: [20, 12, 61, 701] }), 76)).toEqual({ uid: 501, gid: 20, groups: [20, 12, 61, 701] });
+    expect(parseXucred(xucred({ uid: 0, groups: [0] }), 76)).toEqual({ uid: 0, gid: 0, groups: [0] });
+  });
+
+  it('refuses a short record, another version, or an impossible group count', () => {
+    expect(() => parseXucred(xucred({ uid: 501, groups: [20] }), 40)).toThrow(/40 bytes/);
+    expect(() => parseXucred(xucred({ version: 1, uid: 501, groups: [20] }), 76)).toThrow(/version 1/);
+    expect(() => parseXucred(xucred({ uid: 501, groups: [], ngroups: 0 }), 76)).toThrow(/0 groups/);
+    expect(() => parseXucred(xucred({ uid: 501, groups: [20], ngroups: 17 }), 76)).toThrow(/17 groups/);
+    expect(() => parseXucred(xucred({ uid: 501, groups: [20], ngroups: -1 }), 76)).toThrow(/-1 groups/);
+  });
+
+  it('Windows has no reader (it uses OpenVPN\'s interactive service)', () => {
+    expect(() => readerFor('win32')).toThrow(/not supported on win32/);
+  });
+});
+
+const IPV4 = `<dictionary> {
+  Router : 192.168.1.1
+  PrimaryInterface : en0
+  PrimaryService : 8F6E6A29-43D1-4D5B-9F6B-3A1E2B0C9D11
+}
+`;
+
+describe('scutil commands', () => {
+  it('finds the primary service, and nothing in a store without one', () => {
+    expect(parsePrimaryService(IPV4)).toBe('8F6E6A29-43D1-4D5B-9F6B-3A1E2B0C9D11');
+    expect(parsePrimaryService('  No such key\n')).toBeUndefined();
+    expect(parsePrimaryService('  PrimaryService : x;remove\n')).toBeUndefined();
+  });
+
+  it('split DNS: an entry of its own with supplemental match domains', () => {
+    expect(scutilSplitApply('a1b2', { servers: ['198.18.2.53', '2001:db8::53'], domains: ['vpc.internal'] })).toBe(
+      'open\nd.init\nd.add ServerAddresses * 198.18.2.53 2001:db8::53\nd.add SupplementalMatchDomains * vpc.internal\nd.add SupplementalMatchDomainsNoSearch # 1\nset State:/Network/Service/ferry-a1b2/DNS\nquit\n',
+    );
+  });
+
+  it('full DNS: backs the primary service up (with a no-such-key marker) before replacing it, State: only', () => {
+    const text = scutilFullApply('a1b2', 'SVC-1', { servers: ['198.18.2.53'], domains: [] });
+    expect(text.split('\n')).toEqual([
+      'open',
+      'd.init',
+      'd.add FerryNoSuchKey true',
+      'get State:/Network/Service/SVC-1/DNS',
+      'd.add FerryService SVC-1',
+      'set State:/Network/Ferry/a1b2/OldDNS',
+      'd.init',
+      'd.add ServerAddresses * 198.18.2.53',
+      'set State:/Network/Service/SVC-1/DNS',
+      'quit',
+      '',
+    ]);
+    expect(text).not.toContain('Setup:');
+  });
+
+  it('restore puts the old entry back, or removes the key when there was none', () => {
+    expect(parseBackup('<dictionary> {\n  FerryNoSuchKey : TRUE\n  FerryService : SVC-1\n}\n')).toEqual({ service: 'SVC-1', hadDns: false });
+    expect(parseBackup('<dictionary> {\n  FerryService : SVC-1\n  ServerAddresses : <array> {\n    0 : 192.168.1.1\n  }\n}\n')).toEqual({ service: 'SVC-1', hadDns: true });
+    expect(parseBackup('  No such key\n')).toBeUndefined();
+    expect(scutilFullRestore('a1b2', { service: 'SVC-1', hadDns: true })).toBe(
+      'open\nget State:/Network/Ferry/a1b2/OldDNS\nd.remove FerryService\nset State:/Network/Service/SVC-1/DNS\nremove State:/Network/Ferry/a1b2/OldDNS\nquit\n',
+    );
+    expect(scutilFullRestore('a1b2', { service: 'SVC-1', hadDns: false })).toBe('open\nremove State:/Network/Service/SVC-1/DNS\nremove State:/Network/Ferry/a1b2/OldDNS\nquit\n');
+  });
+
+  it('nothing from a server or a session id can add a scutil command', () => {
+    expect(() => scutilSplitApply('a1b2', { servers: ['198.18.2.53\nremove State:/Network/Global/IPv4'], domains: ['x.example'] })).toThrow(/not addresses/);
+    expect(() => scutilSplitApply('a1b2', { servers: ['198.18.2.53'], domains: ['x.example\nquit'] })).toThrow(/not domain names/);
+    expect(() => scutilSplitApply('a/../b', { servers: ['198.18.2.53'], domains: ['x.example'] })).toThrow(/session id/);
+    expect(() => scutilFullApply('a1b2', 'SVC 1', { servers: ['198.18.2.53'], domains: [] })).toThrow(/service id/);
+  });
+
+  it('finds the sessions a crashed helper left in the store', () => {
+    expect(parseLeftovers('  subKey [0] = State:/Network/Service/ferry-a1b2/DNS\n  subKey [0] = State:/Network/Ferry/c3d4/OldDNS\n  subKey [1] = State:/Network/Ferry/a1b2/OldDNS\n')).toEqual(['a1b2', 'c3d4']);
+    expect(parseLeftovers('  No such key\n')).toEqual([]);
+  });
+});
+
+/** A pretend configd store that runs the few scutil commands the backend uses. */
+function fakeScutil(store: Map<string, Record<string, string>>): { run: ScutilRunner; log: string[] } {
+  const log: string[] = [];
+  const run: ScutilRunner = async (commands) => {
+    log.push(commands);
+    let dict: Record<string, string> = {};
+    let out = '';
+    for (const line of commands.split('\n')) {
+      const [cmd, ...rest] = line.split(' ');
+      const arg = rest.join(' ');
+      if (cmd === 'd.init') dict = {};
+      else if (cmd === 'd.add') dict[rest[0]!] = rest.slice(1).join(' ').replace(/^[*#] /, '');
+      else if (cmd === 'd.remove') delete dict[arg];
+      else if (cmd === 'get' && store.has(arg)) dict = { ...store.get(arg)! };
+      else if (cmd === 'set') store.set(arg, { ...dict });
+      else if (cmd === 'remove') store.delete(arg);
+      else if (cmd === 'show') out += store.has(arg) ? `<dictionary> {\n${Object.entries(store.get(arg)!).map(([k, v]) => `  ${k} : ${v}`).join('\n')}\n}\n` : '  No such key\n';
+      else if (cmd === 'list') {
+        const re = new RegExp(`^${arg}$`);
+        out += [...store.keys()].filter((k) => re.test(k)).map((k, i) => `  subKey [${i}] = ${k}\n`).join('');
+      }
+    }
+    return out;
+  };
+  return { run, log };
+}
+
+describe('ScutilDns', () => {
+  const PRIMARY = 'State:/Network/Service/SVC-1/DNS';
+  const setup = (withDns: boolean) => {
+    const store = new Map<string, Record<string, string>>([['State:/Network/Global/IPv4', { PrimaryService: 'SVC-1' }]]);
+    if (withDns) store.set(PRIMARY, { ServerAddresses: '192.168.1.1' });
+    const before = new Map([...store].map(([k, v]) => [k, { ...v }]));
+    const { run } = fakeScutil(store);
+    let flushes = 0;
+    return { store, before, dns: new ScutilDns(run, () => {}, async () => void flushes++), flushes: () => flushes };
+  };
+
+  it('full redirect: replaces the primary DNS and restores it exactly, whether or not it had one', async () => {
+    for (const withDns of [true, false]) {
+      const { store, before, dns, flushes } = setup(withDns);
+      await dns.apply('s1', 'utun4', { servers: ['198.18.2.53'], domains: [] });
+      expect(store.get(PRIMARY)).toEqual({ ServerAddresses: '198.18.2.53' });
+      // up-restart applies again: the backup must still be the machine's own entry.
+      await dns.apply('s1', 'utun4', { servers: ['198.18.2.54'], domains: [] });
+      await dns.restore('s1', 'utun4');
+      expect(store).toEqual(before);
+      expect(flushes()).toBe(3);
+    }
+  });
+
+  it('a second full redirect is refused while the first holds DNS', async () => {
+    const { dns } = setup(true);
+    await dns.apply('s1', 'utun4', { servers: ['198.18.2.53'], domains: [] });
+    await expect(dns.apply('s2', 'utun5', { servers: ['198.18.3.53'], domains: [] })).rejects.toThrow(/another tunnel \(session s1\)/);
+  });
+
+  it('split DNS: its own entry, removed on exit; the primary entry untouched', async () => {
+    const { store, before, dns } = setup(true);
+    await dns.apply('s1', 'utun4', { servers: ['198.18.2.53'], domains: ['vpc.internal'] });
+    expect(store.get('State:/Network/Service/ferry-s1/DNS')).toMatchObject({ SupplementalMatchDomains: 'vpc.internal' });
+    expect(store.get(PRIMARY)).toEqual({ ServerAddresses: '192.168.1.1' });
+    await dns.restore('s1', 'utun4');
+    expect(store).toEqual(before);
+  });
+
+  it('after a crash, a new helper puts back what the old one left', async () => {
+    const { store, before, dns } = setup(true);
+    await dns.apply('s1', 'utun4', { servers: ['198.18.2.53'], domains: [] });
+    await dns.apply('s2', 'utun5', { servers: ['198.18.3.53'], domains: ['vpc.internal'] });
+    const { run } = fakeScutil(store);
+    await new ScutilDns(run, () => {}, async () => {}).recover();
+    expect(store).toEqual(before);
+  });
+});
+
+describe('devices and the openvpn binary on macOS', () => {
+  it('tun profiles pass (openvpn opens utun); tap profiles are refused with a reason', () => {
+    expect(darwinDeviceRefusal('tun')).toBeUndefined();
+    expect(darwinDeviceRefusal('tap')).toMatch(/tap .* macOS does not have: .* utun/);
+  });
+
+  it('openvpn: $FERRY_OPENVPN, then the app\'s own copy, then Homebrew, then PATH', () => {
+    expect(openvpnCandidates('darwin', '/Library/Application Support/Ferry')).toEqual([
+      '/Library/Application Support/Ferry/openvpn/openvpn',
+      '/opt/homebrew/sbin/openvpn',
+      '/opt/homebrew/opt/openvpn/sbin/openvpn',
+      '/usr/local/sbin/openvpn',
+      '/usr/local/opt/openvpn/sbin/openvpn',
+    ]);
+    expect(openvpnCandidates('linux', '/opt/Ferry/resources')).toEqual([]);
+    const have = (...files: string[]) => (f: string) => files.includes(f);
+    const env = { PATH: '/nowhere' };
+    const resourcesDir = '/Applications/Ferry.app/Contents/Resources';
+    expect(findOpenvpn(env, { platform: 'darwin', resourcesDir, isExecutable: have(`${resourcesDir}/openvpn/openvpn`, '/opt/homebrew/sbin/openvpn') })).toBe(`${resourcesDir}/openvpn/openvpn`);
+    expect(findOpenvpn(env, { platform: 'darwin', resourcesDir, isExecutable: have('/usr/local/opt/openvpn/sbin/openvpn') })).toBe('/usr/local/opt/openvpn/sbin/openvpn');
+    expect(findOpenvpn({ ...env, FERRY_OPENVPN: '/x/openvpn' }, { platform: 'darwin', resourcesDir, isExecutable: have('/x/openvpn', `${resourcesDir}/openvpn/openvpn`) })).toBe('/x/openvpn');
+    expect(() => findOpenvpn({ FERRY_OPENVPN: '/x/openvpn' }, { platform: 'darwin', resourcesDir, isExecutable: have(`${resourcesDir}/openvpn/openvpn`) })).toThrow();
+  });
+
+  it('the resources directory: Electron\'s, or two levels above the helper\'s bin directory', () => {
+    expect(resourcesDirOf('/Applications/Ferry.app/Contents/Resources', '/x')).toBe('/Applications/Ferry.app/Contents/Resources');
+    expect(resourcesDirOf(undefined, '/Library/Application Support/Ferry/helper/bin/ferry-helper.js')).toBe('/Library/Application Support/Ferry');
+    expect(resourcesDirOf(undefined, '/usr/lib/node_modules/ferry/bin/ferry.js')).toBeUndefined();
+  });
+
+  it('the helper runs only a binary that root alone can change', () => {
+    const tree: Record<string, { uid: number; mode: number }> = {
+      '/': { uid: 0, mode: 0o40755 },
+      '/Library': { uid: 0, mode: 0o40755 },
+      '/Library/Application Support': { uid: 0, mode: 0o40755 },
+      '/Library/Application Support/Ferry': { uid: 0, mode: 0o40755 },
+      '/Library/Application Support/Ferry/openvpn': { uid: 0, mode: 0o40755 },
+      '/Library/Application Support/Ferry/openvpn/openvpn': { uid: 0, mode: 0o100755 },
+      '/opt': { uid: 0, mode: 0o40755 },
+      '/opt/homebrew': { uid: 501, mode: 0o40755 },
+      '/opt/homebrew/sbin': { uid: 501, mode: 0o40755 },
+      '/opt/homebrew/sbin/openvpn': { uid: 501, mode: 0o100755 },
+      '/Applications': { uid: 0, mode: 0o40775 },
+    };
+    const statOf = (f: string) => tree[f];
+    expect(notRootOnly('/Library/Application Support/Ferry/openvpn/openvpn', statOf)).toBeUndefined();
+    expect(binaryRefusal('/opt/homebrew/sbin/openvpn', statOf)).toMatch(/will not run \/opt\/homebrew\/sbin\/openvpn: \/opt\/homebrew\/sbin\/openvpn can be changed/);
+    tree['/Applications/Ferry.app'] = { uid: 0, mode: 0o40755 };
+    // /Applications is group-writable (admin): an app copy there is not root-only.
+    expect(notRootOnly('/Applications/Ferry.app', statOf)).toBe('/Applications');
+    expect(notRootOnly('/missing/openvpn', statOf)).toBe('/missing/openvpn');
+  });
+});
+
+describe('the start group on macOS', () => {
+  it('asks the directory service for the gid (no getent there)', () => {
+    const q = groupQuery('darwin', 'ferry');
+    expect([q.command, ...q.args]).toEqual(['/usr/bin/dscl', '.', '-read', '/Groups/ferry', 'PrimaryGroupID']);
+    expect(q.gid('PrimaryGroupID: 701\n')).toBe(701);
+    expect(q.gid('<dscl_cmd> DS Error: -14136 (eDSRecordNotFound)\n')).toBeUndefined();
+    const l = groupQuery('linux', 'ferry');
+    expect([l.command, ...l.args]).toEqual(['getent', 'group', 'ferry']);
+    expect(l.gid('ferry:x:998:alice\n')).toBe(998);
+    expect(l.gid('')).toBeUndefined();
+  });
+
+  it('tells the administrator the platform\'s own commands', () => {
+    expect(groupCommands('darwin', 'ferry', 'alice')).toEqual({ create: 'sudo dseditgroup -o create ferry', join: 'sudo dseditgroup -o edit -a alice -t user ferry' });
+    expect(groupCommands('linux', 'ferry', 'alice')).toEqual({ create: 'sudo groupadd --system ferry', join: 'sudo usermod -aG ferry alice' });
+  });
+});
