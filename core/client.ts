@@ -20,7 +20,6 @@ import { KeychainSecretStore, type SecretStore } from './secrets/secret-store.js
 import type { CredentialProvider, Prompter } from './session/credentials.js';
 import { isRunning, SessionRegistry, type Tunnel } from './session/registry.js';
 import type { Session, SessionSnapshot } from './session/session.js';
-import { refusal } from './session/message-error.js';
 import type { Message } from './session/messages.js';
 
 import { FERRY_VERSION } from './version.js';
@@ -98,6 +97,8 @@ export class FerryClient {
       const tunnel = this.registry.get(profile.id);
       if (this.registry.isLocal(profile.id) || isRunning(tunnel)) {
         const params = { profile: profile.name, state: tunnel?.snapshot?.state ?? 'CONNECTED' };
+        // The message catalogue is loaded when something is refused: `ferry profiles` never needs it.
+        const { refusal } = await import('./session/message-error.js');
         if (tunnel?.owner === 'other-process') throw refusal('remove-while-running-other', { ...params, pid: tunnel.pid ?? '' }, 1);
         throw refusal(tunnel?.owner === 'helper' ? 'remove-while-running-helper' : 'remove-while-running', params, 1);
       }
@@ -117,6 +118,7 @@ export class FerryClient {
     const running = this.registry.session(profile.id);
     const runningEnd = this.registry.ended(profile.id);
     if (running && runningEnd) return { session: running, ended: runningEnd };
+    if (this.registry.isLocal(profile.id)) throw (await import('./session/message-error.js')).refusal('already-starting', {}, 1);
     const release = this.registry.claim(profile.id);
     let opened: { session: Session; close(): Promise<void> };
     try {
@@ -189,7 +191,7 @@ export class FerryClient {
     const runtime = await this.runtimeDir();
     const { liveSession, publishSession } = await import('./session/status-socket.js');
     const other = await liveSession(runtime, profile.id);
-    if (other) throw refusal('running-in-other-process', { profile: profile.name, state: other.snapshot.state, pid: other.pid }, 1);
+    if (other) throw (await import('./session/message-error.js')).refusal('running-in-other-process', { profile: profile.name, state: other.snapshot.state, pid: other.pid }, 1);
     await stopOrphanedEngine(path.join(runtime, profile.id));
     const [{ Session }, { localNetworks }] = await Promise.all([import('./session/session.js'), import('./session/local-networks.js')]);
     const session = new Session({

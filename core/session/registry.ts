@@ -16,12 +16,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { refusal } from './message-error.js';
 import type { LogEntry, Session } from './session.js';
 import type { SessionSnapshot, SessionState } from './snapshot.js';
 import { publishedIds } from './status-paths.js';
 import type { SessionWatchHandle } from './status-socket.js';
 import type { Tunnel } from './tunnel.js';
+import { FerryError } from '../util/errors.js';
 
 export type { Tunnel, TunnelOwner } from './tunnel.js';
 
@@ -119,7 +119,8 @@ export class SessionRegistry extends EventEmitter<{ change: [TunnelChange] }> {
    * status socket appearing for it is ours, and a disconnect waits for the session.
    */
   claim(id: string): () => void {
-    if (this.isLocal(id)) throw refusal('already-starting', {}, 1);
+    // Callers check isLocal first and refuse in the user's words; this guards the invariant.
+    if (this.isLocal(id)) throw new FerryError(`a session for ${id} is already starting in this process`);
     let release!: () => void;
     this.opening.set(id, new Promise<void>((resolve) => (release = resolve)));
     return () => {
@@ -219,7 +220,7 @@ export class SessionRegistry extends EventEmitter<{ change: [TunnelChange] }> {
       return last ? { id, rev: this.counter, owner: 'other-process', pid: last.pid, snapshot: last.snapshot } : this.get(id);
     }
     if (tunnel?.owner === 'helper') {
-      throw refusal('helper-kept-disconnect', {}, 1);
+      throw (await import('./message-error.js')).refusal('helper-kept-disconnect', {}, 1);
     }
     if (tunnel?.owner === 'ended') this.set(id, undefined); // the failure shown is dismissed
     return undefined;
