@@ -33,6 +33,22 @@ interface Pending {
 /** Longest line we accept, in bytes; anything longer means the peer is not OpenVPN. */
 const MAX_LINE = 1 << 20;
 
+/**
+ * Where openvpn's management interface listens: a unix socket path, or (Windows, where
+ * openvpn has no unix sockets) `management 127.0.0.1 PORT pw-file`, whose password the
+ * client sends first. openvpn prompts "ENTER PASSWORD:" without a newline (manage.c
+ * man_prompt) and answers "SUCCESS: password is correct" or "ERROR: bad password"
+ * (man_check_password).
+ */
+export type ManagementTarget = string | { host: string; port: number; password: string };
+
+const PASSWORD_PROMPT = 'ENTER PASSWORD:';
+
+/** Says where a target is, without its password. */
+export function describeTarget(target: ManagementTarget): string {
+  return typeof target === 'string' ? target : `${target.host}:${target.port}`;
+}
+
 export class ManagementConnection {
   private readonly framer = new LineFramer((line) => this.handleLine(line), {
     maxLineLength: MAX_LINE,
@@ -55,9 +71,12 @@ export class ManagementConnection {
     socket.on('close', () => this.shutdown());
   }
 
-  /** Connects to a unix socket path, retrying while OpenVPN has not created it yet. */
+  /**
+   * Connects to a unix socket path or a TCP port (then authenticates with its password),
+   * retrying while OpenVPN has not created it yet. A wrong password is not retried.
+   */
   static async connect(
-    socketPath: string,
+    target: ManagementTarget,
     onNotification: (n: Notification) => void,
     opts: { attempts?: number; intervalMs?: number; isAlive?: () => boolean } = {},
   ): Promise<ManagementConnection> {
@@ -67,17 +86,40 @@ export class ManagementConnection {
       if (opts.isAlive && !opts.isAlive()) break;
       try {
         const socket = await new Promise<Socket>((resolve, reject) => {
-          const s = createConnection(socketPath);
+          const s = typeof target === 'string' ? createConnection(target) : createConnection({ host: target.host, port: target.port });
           s.once('connect', () => resolve(s));
           s.once('error', reject);
         });
-        return new ManagementConnection(socket, onNotification);
+        const connection = new ManagementConnection(socket, onNotification);
+        if (typeof target !== 'string') {
+          try {
+            await connection.authenticate(target.password);
+          } catch (err) {
+            connection.close();
+            throw err;
+          }
+        }
+        return connection;
       } catch (err) {
+        if (err instanceof ManagementError) throw err;
         lastError = err as Error;
         await sleep(opts.intervalMs ?? 50);
       }
     }
-    throw new ManagementError(`cannot reach the OpenVPN management socket ${socketPath}: ${lastError?.message ?? 'openvpn exited'}`);
+    throw new ManagementError(`cannot reach the OpenVPN management socket ${describeTarget(target)}: ${lastError?.message ?? 'openvpn exited'}`);
+  }
+
+  /** The first line on a password-protected interface: the password (queued like a command; never echoed in errors). */
+  private authenticate(password: string): Promise<void> {
+    if (/[\r\n\0]/.test(password)) return Promise.reject(new ManagementError('the management password must be one line'));
+    const answer = new Promise<string[]>((resolve, reject) => this.queue.push({ command: 'password', lines: [], resolve, reject }));
+    this.socket.write(`${password}\n`);
+    return answer.then(
+      () => undefined,
+      () => {
+        throw new ManagementError('the OpenVPN management interface refused its password');
+      },
+    );
   }
 
   /**
@@ -115,6 +157,9 @@ export class ManagementConnection {
   }
 
   private handleLine(line: string): void {
+    // The prompt has no newline of its own: it arrives glued to the answer after it.
+    while (line.startsWith(PASSWORD_PROMPT)) line = line.slice(PASSWORD_PROMPT.length);
+    if (line === '') return;
     if (line.startsWith('>')) {
       const colon = line.indexOf(':');
       const type = colon > 0 ? line.slice(1, colon) : line.slice(1);
