@@ -48,6 +48,20 @@ export interface ServiceLauncherOptions {
   pipe?: string;
   /** OpenVPN's install as the registry says (windows-platform.ts); undefined when not installed. Not asked when absent. */
   install?: () => Promise<OpenvpnInstall | undefined>;
+  /** Default process.platform: which name openvpn reads its stdin by (see `stdinFile`). */
+  platform?: NodeJS.Platform;
+}
+
+/**
+ * How openvpn is told to read the management password from its stdin. On Windows the
+ * word `stdin` (openvpn-gui's `--management … stdin`; console_builtin.c
+ * get_console_input_win32 reads a non-console stdin with ReadFile). openvpn elsewhere
+ * reads `stdin` only from a terminal (console_builtin.c: "neither stdin nor stderr are a
+ * tty device … can't ask for '%s'"), so under the simulator it reads the same pipe as
+ * the file /dev/stdin: the password still travels only in the service's stdin field.
+ */
+export function stdinFile(platform: NodeJS.Platform): 'stdin' | '/dev/stdin' {
+  return platform === 'win32' ? 'stdin' : '/dev/stdin';
 }
 
 const serviceFailure = (detail: 'service-not-running' | 'service-permission' | 'service-not-authorized' | 'service-refused' | 'service-no-answer' | 'service-unexpected', params: Record<string, string> = {}) =>
@@ -64,7 +78,7 @@ export class InteractiveServiceLauncher implements Launcher {
     return (await pipeExists(this.pipe)) ? 'service' : 'missing';
   }
 
-  async launch(spec: EngineSpec, sessionDir: string): Promise<RunningEngine> {
+  async launch(spec: EngineSpec, sessionDir: string, _label?: string): Promise<RunningEngine> {
     const install = this.options.install ? await this.options.install() : undefined;
     if (this.options.install && !install) throw new FailureError(failure('openvpn-missing', 'openvpn-missing'));
     const { buildClientConfig } = await import('./config.js');
@@ -72,7 +86,7 @@ export class InteractiveServiceLauncher implements Launcher {
     const password = randomBytes(18).toString('base64url');
     const configPath = path.join(sessionDir, 'openvpn.conf');
     const logPath = path.join(sessionDir, 'openvpn.log');
-    await writeFileAtomic(configPath, buildClientConfig({ ...spec, managementTcp: { port, passwordFile: 'stdin' } }));
+    await writeFileAtomic(configPath, buildClientConfig({ ...spec, managementTcp: { port, passwordFile: stdinFile(this.options.platform ?? process.platform) } }));
     const options = ['--config', configPath, '--log', logPath, '--pull-filter', 'ignore', 'route-method'].map(quoteWindowsArg).join(' ');
     const message = encodeStartupMessage({ directory: sessionDir, options, stdin: `${password}\n` });
 

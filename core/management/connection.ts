@@ -60,13 +60,17 @@ export class ManagementConnection {
   });
   private readonly queue: Pending[] = [];
   private closed = false;
+  /** False while a password is being answered (authenticate() reads the socket then). */
+  private authenticated = true;
   private closeListeners: Array<(err?: Error) => void> = [];
 
   private constructor(
     private readonly socket: Socket,
     private readonly onNotification: (n: Notification) => void,
   ) {
-    socket.on('data', (chunk: Buffer) => this.framer.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      if (this.authenticated) this.framer.push(chunk);
+    });
     socket.on('error', (err) => this.shutdown(err));
     socket.on('close', () => this.shutdown());
   }
@@ -109,17 +113,45 @@ export class ManagementConnection {
     throw new ManagementError(`cannot reach the OpenVPN management socket ${describeTarget(target)}: ${lastError?.message ?? 'openvpn exited'}`);
   }
 
-  /** The first line on a password-protected interface: the password (queued like a command; never echoed in errors). */
+  /**
+   * The first line on a password-protected interface: the password. openvpn prompts
+   * "ENTER PASSWORD:" with no newline; a right password gets "SUCCESS: password is
+   * correct", a wrong one only the prompt again (its "ERROR: bad password" goes to the log,
+   * not to a client that has not logged in). Read raw, bounded, before the line framer.
+   */
   private authenticate(password: string): Promise<void> {
     if (/[\r\n\0]/.test(password)) return Promise.reject(new ManagementError('the management password must be one line'));
-    const answer = new Promise<string[]>((resolve, reject) => this.queue.push({ command: 'password', lines: [], resolve, reject }));
-    this.socket.write(`${password}\n`);
-    return answer.then(
-      () => undefined,
-      () => {
-        throw new ManagementError('the OpenVPN management interface refused its password');
-      },
-    );
+    return new Promise((resolve, reject) => {
+      let seen = '';
+      const refuse = (why: string) => {
+        this.socket.off('data', onData);
+        reject(new ManagementError(why));
+      };
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString('latin1');
+        let rest = seen;
+        let prompts = 0;
+        while (rest.startsWith(PASSWORD_PROMPT)) {
+          rest = rest.slice(PASSWORD_PROMPT.length);
+          prompts++;
+        }
+        if (prompts >= 2) return refuse('the OpenVPN management interface refused its password');
+        const newline = rest.indexOf('\n');
+        if (newline < 0) {
+          if (seen.length > 1024) refuse('the management peer did not answer the password as OpenVPN does');
+          return;
+        }
+        if (prompts !== 1 || !rest.startsWith('SUCCESS:')) return refuse('the OpenVPN management interface refused its password');
+        this.socket.off('data', onData);
+        this.authenticated = true;
+        this.framer.push(Buffer.from(rest.slice(newline + 1), 'latin1'));
+        resolve();
+      };
+      this.authenticated = false;
+      this.socket.on('data', onData);
+      this.onClose(() => refuse('the OpenVPN management interface closed the connection before accepting its password'));
+      this.socket.write(`${password}\n`);
+    });
   }
 
   /**
@@ -157,9 +189,6 @@ export class ManagementConnection {
   }
 
   private handleLine(line: string): void {
-    // The prompt has no newline of its own: it arrives glued to the answer after it.
-    while (line.startsWith(PASSWORD_PROMPT)) line = line.slice(PASSWORD_PROMPT.length);
-    if (line === '') return;
     if (line.startsWith('>')) {
       const colon = line.indexOf(':');
       const type = colon > 0 ? line.slice(1, colon) : line.slice(1);
