@@ -16,8 +16,11 @@
  *                   `ferry import` — to its second "state":"CONNECTED"
  *   raw             stock openvpn with the bundle's own .ovpn (both remotes), auth-user-pass
  *                   from a 0600 file — to its second "Initialization Sequence Completed"
- *   ferry, own key  as `ferry`, but node B signs session tokens with a key of its own, so
- *                   A's token is refused there and the password is needed again
+ *   ferry, own key  `ferry connect NAME --json` on a terminal (a pty from util-linux `script`),
+ *                   the password typed at each prompt the moment it shows; node B signs
+ *                   session tokens with a key of its own, so A's token is refused there and
+ *                   the CLI asks for the password again. (With --password-stdin nobody can be
+ *                   asked: the session ends FAILED, "session expired: log in again".)
  *   raw, own key    as `raw` against that node B (openvpn drops the token and re-reads its file)
  *
  * "Own key": the bench-only part. Node B's ferry-server runs with FERRY_OPENVPN pointing at
@@ -27,7 +30,9 @@
  * changes. Node B is restarted (clean stop, so no heartbeat wait) when the mode changes.
  *
  * How each client got back in is read from node B's log (admitted … by session token, or by
- * certificate and password) and reported per kind.
+ * certificate and password) and reported per kind, with where the time went: kill → the
+ * client noticed, → node B logged its TCP connection, → the password prompt (own key, Ferry).
+ * FERRY_BENCH_TRACE=1 prints each client's output from the kill to CONNECTED.
  *
  * FERRY_BENCH_RUNS overrides the 10 rounds. The kinds alternate (the order rotates every
  * round). Prints medians and ratios, asserts nothing; exits non-zero only when a
@@ -45,11 +50,15 @@ import { TestCluster } from '../test/support/cluster.js';
 import { clientHome, ferry } from '../test/support/ferry.js';
 import { PostgresInstance } from '../test/support/postgres.js';
 import type { Watched } from '../test/support/processes.js';
-import { CONNECTED_LINE, INIT_LINE, machine, median, ms, printTable, READY_LINE, runBench, spread, type BenchLab, type Proc } from './lab-setup.js';
+import { CONNECTED_LINE, INIT_LINE, machine, median, ms, printTable, Proc, READY_LINE, runBench, spread, type BenchLab } from './lab-setup.js';
 
 const RUNS = Number(process.env.FERRY_BENCH_RUNS ?? 10);
+/** FERRY_BENCH_TRACE=1: print each client's output between the kill and CONNECTED, with times. */
+const TRACE = process.env.FERRY_BENCH_TRACE === '1';
 const ACCOUNT = 'bench';
 const FAILOVER_TIMEOUT_MS = 90_000;
+/** openvpn's line (relayed by ferry-server) for an incoming client connection (TCP). */
+const GATEWAY_SEES_CLIENT = /TCP connection established with/;
 
 type Kind = 'ferry' | 'raw' | 'ferry-own' | 'raw-own';
 const KINDS: Kind[] = ['ferry', 'raw', 'ferry-own', 'raw-own'];
@@ -63,6 +72,8 @@ interface Failover {
   total: number;
   /** SIGKILL → the client noticed (ferry: RECONNECTING; raw: its first line after the kill). */
   noticed: number;
+  /** SIGKILL → node B's openvpn logged the client's TCP connection (read from ferry-server's output). */
+  reachedB: number;
   /** SIGKILL → Ferry asked for the password again (NaN: not asked). */
   asked: number;
   /** How node B admitted the client. */
@@ -134,11 +145,15 @@ async function body(bench: BenchLab, cluster: TestCluster): Promise<void> {
   let bMode: 'shared' | 'own' = 'shared';
   let aKilledAt = -Infinity;
   await Promise.all([cluster.ready('a'), cluster.ready('b')]);
+  /** Node B's output with arrival times (a second reader on the same pipes). */
+  let bTimed = new Proc(cluster.gateways.get('b')!.child, 'node b');
 
   async function nodeB(mode: 'shared' | 'own'): Promise<Watched> {
     if (mode !== bMode) {
       await cluster.gateways.get('b')!.stop('SIGTERM');
-      await cluster.ready('b', mode === 'own' ? ownKeyEnv : undefined);
+      const w = cluster.start('b', mode === 'own' ? ownKeyEnv : undefined);
+      bTimed = new Proc(w.child, 'node b');
+      await w.waitFor(READY_LINE);
       bMode = mode;
     }
     return cluster.gateways.get('b')!;
@@ -210,6 +225,7 @@ async function body(bench: BenchLab, cluster: TestCluster): Promise<void> {
       if (!onA) throw new Error(`${LABEL[kind]}: connected, but not through node A:\n${a.lines.slice(-10).join('\n')}`);
       const from = client.lines.length;
       const fromB = b.lines.length;
+      const fromBTimed = bTimed.lines.length;
       aKilledAt = await cluster.killNode('a');
       const back = await client.waitFor(connected, FAILOVER_TIMEOUT_MS, from);
       const after = client.lines.slice(from);
@@ -220,10 +236,13 @@ async function body(bench: BenchLab, cluster: TestCluster): Promise<void> {
         how = howAdmitted(b.lines.slice(fromB));
         if (how === 'unknown') await sleep(50);
       }
+      if (TRACE) for (const l of client.lines.slice(from)) if (l.at <= back.at) console.log(`      [${LABEL[kind]} +${ms(l.at - aKilledAt)}] ${l.line.trim().slice(0, 160)}`);
+      const reachedB = bTimed.lines.slice(fromBTimed).find((l) => l.at >= aKilledAt && GATEWAY_SEES_CLIENT.test(l.line));
       const askedAt = (prompts.get(client) ?? []).find((t) => t > aKilledAt);
       return {
         total: back.at - aKilledAt,
         noticed: noticedLine ? noticedLine.at - aKilledAt : NaN,
+        reachedB: reachedB ? reachedB.at - aKilledAt : NaN,
         asked: askedAt !== undefined ? askedAt - aKilledAt : NaN,
         how,
       };
@@ -257,8 +276,8 @@ async function body(bench: BenchLab, cluster: TestCluster): Promise<void> {
     return [count('token') && `token ${count('token')}`, count('password') && `password ${count('password')}`, count('unknown') && `unknown ${count('unknown')}`].filter(Boolean).join(', ');
   };
   printTable(`failover, node A SIGKILLed → CONNECTED on node B (${RUNS} rounds each; median [min – max])`, [
-    ['client', 'kill → CONNECTED', 'kill → client noticed', 'kill → password asked again', 'node B admitted by'],
-    ...KINDS.map((k) => [LABEL[k], cell(results[k].map((f) => f.total)), cell(results[k].map((f) => f.noticed)), asked(results[k]), hows(results[k])]),
+    ['client', 'kill → CONNECTED', 'kill → client noticed', 'kill → TCP connection at B', 'kill → password asked again', 'node B admitted by'],
+    ...KINDS.map((k) => [LABEL[k], cell(results[k].map((f) => f.total)), cell(results[k].map((f) => f.noticed)), cell(results[k].map((f) => f.reachedB)), asked(results[k]), hows(results[k])]),
   ]);
   const med = (k: Kind) => median(results[k].map((f) => f.total));
   const ratio = (x: Kind, y: Kind) => [`${LABEL[x]} / ${LABEL[y]}`, `${ms(med(x))} / ${ms(med(y))}`, `${(med(x) / med(y)).toFixed(2)}×`, `${med(x) - med(y) >= 0 ? '+' : ''}${ms(med(x) - med(y))}`];
