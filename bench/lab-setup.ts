@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { FERRY_VERSION, FerryClient } from '../core/client.js';
 import { buildClientConfig, type EngineSpec } from '../core/engine/config.js';
 import { MemorySecretStore } from '../core/secrets/secret-store.js';
-import { createLab, labPrerequisites, type Lab, type LabNs } from '../test/lab/lab.js';
+import { createLab, labPrerequisites, type Lab, type LabNs, type LabOptions } from '../test/lab/lab.js';
 import { StateDir } from '../server/store.js';
 import { addAccounts, FERRY, FERRY_SERVER, ferryServer } from '../test/support/cli.js';
 import { clientHome, ferry, type ClientHome } from '../test/support/ferry.js';
@@ -122,12 +122,12 @@ export class BenchLab {
     this.dirs.push(work);
   }
 
-  static async create(): Promise<BenchLab> {
+  static async create(opts: LabOptions = {}): Promise<BenchLab> {
     const missing = labPrerequisites();
     if (missing) throw new Error(missing);
     const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
     try {
-      return new BenchLab(await createLab(), work);
+      return new BenchLab(await createLab(opts), work);
     } catch (err) {
       await rm(work, { recursive: true, force: true });
       throw err;
@@ -193,7 +193,7 @@ export class BenchLab {
   }
 
   /** `ferry connect NAME --json --password-stdin` in the client namespace (the built CLI). */
-  ferryConnect(gw: Gateway): Proc {
+  ferryConnect(gw: Pick<Gateway, 'user' | 'profile' | 'password'>): Proc {
     const proc = this.spawn('client', [process.execPath, FERRY, 'connect', gw.profile, '--json', '--password-stdin'], 'ferry connect', { env: gw.user.env, stdin: true });
     proc.child.stdin?.end(`${gw.password}\n`);
     return proc;
@@ -310,11 +310,11 @@ export function machine(name: string): string {
 }
 
 /** Runs a benchmark body with a lab; always cleans up; exit code 1 only when the benchmark broke. */
-export async function runBench(name: string, body: (bench: BenchLab) => Promise<void>): Promise<void> {
+export async function runBench(name: string, body: (bench: BenchLab) => Promise<void>, lab: LabOptions = {}): Promise<void> {
   const started = performance.now();
   let bench: BenchLab | undefined;
   try {
-    bench = await BenchLab.create();
+    bench = await BenchLab.create(lab);
     await body(bench);
   } catch (err) {
     console.error(`${name} failed: ${(err as Error).message}`);

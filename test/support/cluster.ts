@@ -76,25 +76,28 @@ export class TestCluster {
     return { dir, zip };
   }
 
-  start(name: string): Watched {
+  /** `ferry-server run` for node `name`; `env` replaces the environment (default this process's). */
+  start(name: string, env?: NodeJS.ProcessEnv): Watched {
     const node = this.node(name);
-    const w = new Watched(this.lab.spawn(node.ns, [process.execPath, FERRY_SERVER, 'run', '--node', name, '--database', this.url, '--dir', node.dir]), `gateway ${name}`);
+    const w = new Watched(this.lab.spawn(node.ns, [process.execPath, FERRY_SERVER, 'run', '--node', name, '--database', this.url, '--dir', node.dir], env ? { env } : {}), `gateway ${name}`);
     this.gateways.set(name, w);
     return w;
   }
 
-  async ready(name: string): Promise<Watched> {
-    const w = this.start(name);
+  async ready(name: string, env?: NodeJS.ProcessEnv): Promise<Watched> {
+    const w = this.start(name, env);
     await w.waitFor(/ferry-server: gateway .* ready/);
     return w;
   }
 
-  /** SIGKILL for every process in the node's namespace: ferry-server and its openvpn, as a host dying. */
-  async killNode(name: string): Promise<void> {
+  /** SIGKILL for every process in the node's namespace: ferry-server and its openvpn, as a host dying. Resolves with performance.now() just before the first kill. */
+  async killNode(name: string): Promise<number> {
     const ns = this.lab.ns[this.node(name).ns]!;
     const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    const at = performance.now();
     for (const pid of pids) process.kill(pid, 'SIGKILL');
     await this.gateways.get(name)?.exited;
+    return at;
   }
 
   async status(on = 'a'): Promise<{ nodes: Array<{ name: string; state: string }>; clients: Array<{ account: string; node: string; virtualAddress: string }> }> {
