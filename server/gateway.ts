@@ -453,20 +453,27 @@ class Gateway {
       this.log(`ferry-server: ${cn || '(no name)'} left before its admission was decided`);
       return;
     }
-    if (decision.allow) {
-      this.log(`ferry-server: admitted ${decision.account} (${req.kind}) ${admittedHow(req.env)}`);
-      if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account: decision.account, established: false, admittedAt: now });
-      try {
-        if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) await this.admitAndWake(req);
-        else await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
-      } catch (err) {
-        if (req.kind === 'CONNECT') this.sessions.delete(req.cid); // not admitted after all: it holds no slot
-        throw err;
-      }
-    } else {
-      this.log(`ferry-server: refused ${decision.reason}`);
-      await this.mgmt().command(`client-deny ${req.cid} ${req.kid} ${quoteArg(decision.reason)} ${quoteArg(decision.clientReason)}`);
+    if (decision.allow) await this.admit(req, decision.account);
+    else await this.refuse(req, decision.reason, decision.clientReason);
+  }
+
+  /** Tells openvpn yes; a new client counts against the limit from now (admittedAt). */
+  private async admit(req: ClientRequest, account: string): Promise<void> {
+    this.log(`ferry-server: admitted ${account} (${req.kind}) ${admittedHow(req.env)}`);
+    if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account, established: false, admittedAt: Date.now() });
+    try {
+      if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) await this.admitAndWake(req);
+      else await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
+    } catch (err) {
+      if (req.kind === 'CONNECT') this.sessions.delete(req.cid); // not admitted after all: it holds no slot
+      throw err;
     }
+  }
+
+  /** Tells openvpn no: `reason` for the log (it names the account), `clientReason` for the client. */
+  private async refuse(req: ClientRequest, reason: string, clientReason: string): Promise<void> {
+    this.log(`ferry-server: refused ${reason}`);
+    await this.mgmt().command(`client-deny ${req.cid} ${req.kid} ${quoteArg(reason)} ${quoteArg(clientReason)}`);
   }
 
   /**
@@ -478,10 +485,6 @@ class Gateway {
   private async handleClusterClient(req: ClientRequest): Promise<void> {
     const cluster = this.cluster!;
     const cn = req.env.get('common_name') ?? '';
-    const deny = async (reason: string, clientReason: string) => {
-      this.log(`ferry-server: refused ${cn || '(no name)'}: ${reason}`);
-      await this.mgmt().command(`client-deny ${req.cid} ${req.kid} ${quoteArg(`${cn}: ${reason}`)} ${quoteArg(clientReason)}`);
-    };
     const held = this.sessions.get(req.cid);
     let decision: Admission;
     try {
@@ -498,18 +501,15 @@ class Gateway {
         await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
         return;
       }
-      await deny(`the state database is unreachable, new connections are refused (${(err as Error).message})`, 'gateway cannot check accounts right now (database unreachable); try again shortly');
+      await this.refuse(
+        req,
+        `${cn || '(no name)'}: the state database is unreachable, new connections are refused (${(err as Error).message})`,
+        'gateway cannot check accounts right now (database unreachable); try again shortly',
+      );
       return;
     }
-    if (!decision.allow) {
-      this.log(`ferry-server: refused ${decision.reason}`);
-      await this.mgmt().command(`client-deny ${req.cid} ${req.kid} ${quoteArg(decision.reason)} ${quoteArg(decision.clientReason)}`);
-      return;
-    }
-    this.log(`ferry-server: admitted ${decision.account} (${req.kind}) ${admittedHow(req.env)}`);
-    if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account: decision.account, established: false, admittedAt: Date.now() });
-    if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) await this.admitAndWake(req);
-    else await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
+    if (decision.allow) await this.admit(req, decision.account);
+    else await this.refuse(req, decision.reason, decision.clientReason);
   }
 
   /** Cuts every session of `account` (HALT: the client exits rather than retry). */

@@ -15,7 +15,7 @@ import { isDialableHost, parseIpv4Cidr, type Ipv4Network } from './net.js';
 import type { CertificateAuthority } from './pki.js';
 import type { SecretBox } from './secret-box.js';
 import { SettingsSchema, type Settings } from './settings.js';
-import { AccountSchema, ORPHAN_AGE_MS, type CrlMeta, type Index, type PkiMaterial, type StateDir, type StateStore } from './store.js';
+import { AccountSchema, deriveCrl, ORPHAN_AGE_MS, type CrlMeta, type Index, type PkiMaterial, type StateDir, type StateStore } from './store.js';
 
 /** Advisory lock keys (any two constants of our own). */
 const STATE_LOCK = 0x6665_7272; // 'ferr'
@@ -424,14 +424,7 @@ export class PgStore implements StateStore {
       const meta = await this.readCrlMeta();
       if (meta && meta.number === index.crlNumber) return meta;
     }
-    const authority = ca ?? (await this.loadCa());
-    const { buildCrl } = await import('./pki.js');
-    const { pem, nextUpdate } = await buildCrl({
-      ca: authority,
-      crlNumber: index.crlNumber,
-      entries: index.revoked.map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
-    });
-    const fresh = { number: index.crlNumber, nextUpdate: nextUpdate.toISOString(), entries: index.revoked.length };
+    const { pem, meta: fresh } = await deriveCrl(index, ca ?? (await this.loadCa()));
     if (this.pendingPki) {
       this.pendingCrl = { pem, ...fresh };
       return fresh;

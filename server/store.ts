@@ -232,15 +232,8 @@ export class StateDir implements StateStore {
   async ensureCrlCurrent(index: Index, ca?: CertificateAuthority, force = false): Promise<CrlMeta> {
     const meta = await this.readCrlMeta();
     if (!force && meta && meta.number === index.crlNumber && (await exists(this.crlFile))) return meta;
-    const authority = ca ?? (await this.loadCa());
-    const { buildCrl } = await import('./pki.js');
-    const { pem, nextUpdate } = await buildCrl({
-      ca: authority,
-      crlNumber: index.crlNumber,
-      entries: index.revoked.map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
-    });
+    const { pem, meta: fresh } = await deriveCrl(index, ca ?? (await this.loadCa()));
     await writeFileAtomic(this.crlFile, pem);
-    const fresh = { number: index.crlNumber, nextUpdate: nextUpdate.toISOString(), entries: index.revoked.length };
     await writeFileAtomic(this.crlMetaFile, `${JSON.stringify(fresh)}\n`);
     return fresh;
   }
@@ -294,6 +287,17 @@ export class StateDir implements StateStore {
   async removeRunFile(file: string): Promise<void> {
     await rm(file, { force: true });
   }
+}
+
+/** The CRL the index calls for (every revoked serial, its number), signed by `ca`: what both stores keep. */
+export async function deriveCrl(index: Index, ca: CertificateAuthority): Promise<{ pem: string; meta: CrlMeta }> {
+  const { buildCrl } = await import('./pki.js'); // lazy: the X.509 stack is most of start-up time
+  const { pem, nextUpdate } = await buildCrl({
+    ca,
+    crlNumber: index.crlNumber,
+    entries: index.revoked.map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
+  });
+  return { pem, meta: { number: index.crlNumber, nextUpdate: nextUpdate.toISOString(), entries: index.revoked.length } };
 }
 
 export async function exists(file: string): Promise<boolean> {
