@@ -63,14 +63,18 @@ describe('scripts/fetch-engine.mjs', () => {
     expect(() => verify('x', PAYLOAD, PIN)).not.toThrow();
   });
 
-  it('the manifest names every artifact the build scripts use; every pin is 64 hex digits or marked UNVERIFIED', async () => {
+  it('the manifest names every artifact the build scripts use; every pin is 64 hex digits and says where it was read', async () => {
     const { artifacts } = await loadManifest(ROOT);
     expect(Object.keys(artifacts).sort()).toEqual(['node-darwin-arm64', 'node-darwin-x64', 'openvpn-source', 'openvpn-windows-x64']);
     for (const [name, a] of Object.entries(artifacts)) {
       expect(a.url, name).toMatch(/^https:\/\//);
       expect(a.out, name).toMatch(/^build\/engine\//);
-      expect(/^[0-9a-f]{64}$/.test(a.sha256) || a.sha256.startsWith('UNVERIFIED:'), name).toBe(true);
+      expect(() => checkPin(name, a), name).not.toThrow();
+      expect((a as { pinnedFrom?: unknown }).pinnedFrom, name).toEqual(expect.arrayContaining([expect.stringMatching(/\S/)]));
     }
+    // One engine version for both platforms: the MSI and the macOS source are the same release.
+    const msiVersion = /OpenVPN-(2\.6\.\d+)-I\d{3}-amd64\.msi$/.exec(artifacts['openvpn-windows-x64']!.url)?.[1];
+    expect(artifacts['openvpn-source']!.url).toContain(`/openvpn-${msiVersion}.tar.gz`);
     expect(artifacts['openvpn-windows-x64']!.url).toMatch(/OpenVPN-2\.6\.\d+-I\d{3}-amd64\.msi$/);
     expect(artifacts['openvpn-windows-x64']!.out).toBe('build/engine/win-x64/OpenVPN.msi');
   });
@@ -94,8 +98,11 @@ describe('packages carry or install the engine', () => {
     expect(nsh).toContain('sc.exe" query OpenVPNServiceInteractive');
     expect(nsh).toContain('"${PROJECT_DIR}\\build\\engine\\win-x64\\OpenVPN.msi"');
     const addlocal = /ADDLOCAL=(\S+)/.exec(nsh)![1]!.split(',');
-    expect(addlocal).toEqual(expect.arrayContaining(['OpenVPN', 'OpenVPN.Service', 'Drivers']));
-    expect(addlocal.some((f) => f.startsWith('OpenVPN.GUI'))).toBe(false);
+    // msi.wxs (openvpn-build OpenVPN-2.6.19-I001): the interactive service is in "OpenVPN".
+    expect(addlocal).toEqual(['OpenVPN', 'Drivers', 'Drivers.OvpnDco', 'Drivers.TAPWindows6', 'Drivers.Wintun']);
+    // The GitHub workflow installs the engine the way the installer does.
+    const workflow = await readFile(path.join(ROOT, '.github/workflows/ci.yml'), 'utf8');
+    expect(/ADDLOCAL=([^'\s]+)/.exec(workflow)?.[1]?.split(',')).toEqual(addlocal);
     expect(nsh.match(/Abort "/g)).toHaveLength(2);
     expect(nsh).not.toMatch(/https?:\/\/[^\s"]*\.msi|NSISdl|inetc/i); // nothing downloaded while installing
   });
