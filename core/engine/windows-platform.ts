@@ -9,11 +9,11 @@
  *   `<install>\config\` (always with a trailing backslash), `ovpn_admin_group` to
  *   "OpenVPN Administrators" (validate.h `OVPN_ADMIN_GROUP`). openvpn-gui's `registry.c`
  *   (`GetRegistryKeys`) reads the same values with the same defaults.
- * - Ferry's own local sockets (status, watch) as named pipes: a name under `\\.\pipe\`
- *   unique to the user's runtime dir, and the security descriptor (SDDL) to create it
- *   with: a protected DACL with one entry, generic-all for the user's SID.
+ * - Ferry's own local sockets (status, watch) as named pipes, under a name no other user
+ *   can know in advance (pipePrefix, pipeNamespace).
  */
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Reads one value under HKLM (`''` is the key's default value); undefined when absent. */
@@ -59,33 +59,60 @@ export function parseRegQuery(stdout: string): Map<string, string> {
   return values;
 }
 
-/** The pipe and its ACL for one of Ferry's local sockets, or a unix socket path elsewhere. */
-export type LocalSocket = { kind: 'unix'; path: string } | { kind: 'pipe'; path: string; sddl: string | undefined };
+/** The directory Windows lists named pipes under (`readdir` works on it). */
+export const PIPE_DIR = '\\\\.\\pipe\\';
+
+/** The name of the file, in the per-user runtime dir, that holds the user's pipe namespace. */
+export const PIPE_NAMESPACE_FILE = 'pipe-namespace';
 
 /**
- * Where Ferry's local socket `name` (e.g. a profile's status socket) lives: a file in
- * `runtimeDir` on unix; on Windows a named pipe (the pipe namespace is flat and shared by
- * all users, so the name carries a digest of the per-user runtime dir) created with
- * `pipeSddl(userSid)`.
+ * `\\.\pipe\ferry-<namespace>-`: every pipe of one user's Ferry starts so. The pipe namespace
+ * is flat and shared by every user of the machine, and a pipe's first creator owns the name
+ * (libuv creates the first instance with FILE_FLAG_FIRST_PIPE_INSTANCE: nodejs/node
+ * deps/uv/src/win/pipe.c `uv_pipe_bind`), so a guessable name could be taken first by
+ * another user, who would then answer Ferry's own status requests. The namespace is a
+ * random secret kept in the user's private runtime dir (pipeNamespace), so nobody else can
+ * know the names in advance.
  */
-export function localSocket(platform: NodeJS.Platform, runtimeDir: string, name: string, userSid?: string): LocalSocket {
-  if (platform !== 'win32') return { kind: 'unix', path: path.join(runtimeDir, name) };
-  return { kind: 'pipe', path: `${pipePrefix(runtimeDir)}${name}`, sddl: userSid ? pipeSddl(userSid) : undefined };
+export function pipePrefix(namespace: string): string {
+  if (!/^[0-9a-f]{32}$/.test(namespace)) throw new Error(`not a pipe namespace: ${namespace}`);
+  return `${PIPE_DIR}ferry-${namespace}-`;
 }
 
-/** `\\.\pipe\ferry-<digest of the runtime dir>-`: every pipe of one user's Ferry starts so. */
-export function pipePrefix(runtimeDir: string): string {
-  const digest = createHash('sha256').update(runtimeDir.toLowerCase()).digest('hex').slice(0, 16);
-  return `\\\\.\\pipe\\ferry-${digest}-`;
-}
+const namespaces = new Map<string, Promise<string>>();
 
 /**
- * The security descriptor a Ferry pipe is created with: `D:P` (a protected DACL: nothing
- * inherited) and one ACE, `A;;GA;;;<SID>` (allow generic-all to the user). No other
- * principal, not even SYSTEM or Administrators, may open it. The SID is checked, so no
- * caller can widen the ACL through it.
+ * The user's pipe namespace: 128 random bits in `<runtimeDir>/pipe-namespace`, made on
+ * first use (exclusive create: of two processes racing, both end up with the winner's).
+ * A file that does not hold one is replaced.
  */
-export function pipeSddl(userSid: string): string {
-  if (!/^S-1-\d+(-\d+){1,15}$/.test(userSid)) throw new Error(`not a SID: ${userSid}`);
-  return `D:P(A;;GA;;;${userSid})`;
+export function pipeNamespace(runtimeDir: string): Promise<string> {
+  let found = namespaces.get(runtimeDir);
+  if (!found) {
+    found = readOrMakeNamespace(path.join(runtimeDir, PIPE_NAMESPACE_FILE));
+    namespaces.set(runtimeDir, found);
+    found.catch(() => namespaces.delete(runtimeDir));
+  }
+  return found;
+}
+
+async function readOrMakeNamespace(file: string): Promise<string> {
+  const valid = (text: string | undefined) => (text !== undefined && /^[0-9a-f]{32}$/.test(text.trim()) ? text.trim() : undefined);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (valid(existing)) return valid(existing)!;
+    const made = randomBytes(16).toString('hex');
+    try {
+      // Replace a damaged file; create a missing one exclusively so a racing process's wins.
+      if (existing !== undefined) await rm(file, { force: true });
+      await writeFile(file, `${made}\n`, { flag: 'wx', mode: 0o600 });
+      return made;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  throw new Error(`cannot read or create ${file}`);
 }

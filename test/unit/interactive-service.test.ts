@@ -4,6 +4,10 @@
  * openvpn-gui's OnService, and the Windows pure functions (windows-platform.ts) with the
  * platform and registry injected.
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultLauncher } from '../../core/client.js';
 import { buildClientConfig } from '../../core/engine/config.js';
@@ -21,7 +25,8 @@ import {
   splitReplies,
 } from '../../core/engine/interactive-service.js';
 import { InteractiveServiceLauncher } from '../../core/engine/service-launcher.js';
-import { localSocket, openvpnInstall, parseRegQuery, pipePrefix, pipeSddl } from '../../core/engine/windows-platform.js';
+import { openvpnInstall, parseRegQuery, PIPE_DIR, PIPE_NAMESPACE_FILE, pipeNamespace, pipePrefix } from '../../core/engine/windows-platform.js';
+import { isSocketFile, publishedIds, statusSocketPath } from '../../core/session/status-paths.js';
 
 const utf16 = (s: string) => Buffer.from(s, 'utf16le');
 
@@ -143,18 +148,44 @@ describe('Windows paths and registry (platform injected)', () => {
     expect(openvpnInstall((_k, v) => values.get(v))?.adminGroup).toBe('OpenVPN Administrators');
   });
 
-  it("names Ferry's local sockets: a file on unix, a per-user named pipe admitting only the user on Windows", () => {
-    expect(localSocket('linux', '/run/user/1000/ferry', 'p1.sock')).toEqual({ kind: 'unix', path: '/run/user/1000/ferry/p1.sock' });
-    expect(localSocket('darwin', '/tmp/ferry', 'p1.sock').kind).toBe('unix');
-    const sid = 'S-1-5-21-1004336348-1177238915-682003330-1001';
-    const pipe = localSocket('win32', 'C:\\Users\\a\\AppData\\Local\\Ferry\\run', 'p1.sock', sid);
-    expect(pipe).toEqual({ kind: 'pipe', path: `${pipePrefix('C:\\Users\\a\\AppData\\Local\\Ferry\\run')}p1.sock`, sddl: `D:P(A;;GA;;;${sid})` });
-    expect(pipe.path).toMatch(/^\\\\\.\\pipe\\ferry-[0-9a-f]{16}-p1\.sock$/);
-    // another user's runtime dir: another pipe; the same dir in another case: the same (Windows paths are case-insensitive)
-    expect(localSocket('win32', 'C:\\Users\\b\\AppData\\Local\\Ferry\\run', 'p1.sock').path).not.toBe(pipe.path);
-    expect(localSocket('win32', 'c:\\users\\a\\appdata\\local\\ferry\\run', 'p1.sock').path).toBe(pipe.path);
-    expect(() => pipeSddl('S-1-5-21-1)(A;;GA;;;WD')).toThrow(/not a SID/);
-    expect(() => pipeSddl('WD')).toThrow(/not a SID/);
+  it("names Ferry's status sockets: a file on unix, on Windows a pipe under a secret per-user namespace nobody can squat", async () => {
+    const runtime = await mkdtemp(path.join(tmpdir(), 'ferry-pipes-'));
+    expect(await statusSocketPath(runtime, 'p1', 'linux')).toBe(path.join(runtime, 'p1.sock'));
+    expect(await statusSocketPath(runtime, 'p1', 'darwin')).toBe(path.join(runtime, 'p1.sock'));
+    const pipe = await statusSocketPath(runtime, 'p1', 'win32');
+    expect(pipe).toMatch(/^\\\\\.\\pipe\\ferry-[0-9a-f]{32}-p1\.sock$/);
+    expect(isSocketFile(pipe)).toBe(false);
+    expect(isSocketFile(path.join(runtime, 'p1.sock'))).toBe(true);
+    // The namespace is a random secret in the private runtime dir, stable across calls and processes.
+    const secret = (await readFile(path.join(runtime, PIPE_NAMESPACE_FILE), 'utf8')).trim();
+    expect(pipe).toBe(`${pipePrefix(secret)}p1.sock`);
+    expect((await stat(path.join(runtime, PIPE_NAMESPACE_FILE))).mode & 0o777).toBe(0o600);
+    // Another user's runtime dir: another namespace, so another pipe.
+    const other = await mkdtemp(path.join(tmpdir(), 'ferry-pipes-'));
+    expect(await statusSocketPath(other, 'p1', 'win32')).not.toBe(pipe);
+    // A damaged namespace file is replaced, not used in a pipe name.
+    const damaged = await mkdtemp(path.join(tmpdir(), 'ferry-pipes-'));
+    await writeFile(path.join(damaged, PIPE_NAMESPACE_FILE), '..\\..\\evil');
+    expect(await pipeNamespace(damaged)).toMatch(/^[0-9a-f]{32}$/);
+    expect(() => pipePrefix('..\\evil')).toThrow(/not a pipe namespace/);
+  });
+
+  it('makes one namespace when several processes race for it', async () => {
+    const runtime = await mkdtemp(path.join(tmpdir(), 'ferry-pipes-'));
+    const script = `import('${path.resolve('core/engine/windows-platform.ts')}').then((m) => m.pipeNamespace(process.argv[1])).then((n) => process.stdout.write(n))`;
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, () => new Promise<string>((resolve, reject) => execFile(process.execPath, ['--import', 'tsx', '-e', script, runtime], (err, out) => (err ? reject(err) : resolve(out))))),
+    );
+    expect(new Set(runs).size).toBe(1);
+    expect(runs[0]).toBe((await readFile(path.join(runtime, PIPE_NAMESPACE_FILE), 'utf8')).trim());
+  });
+
+  it("lists published sessions on Windows from the user's pipes only", async () => {
+    const runtime = await mkdtemp(path.join(tmpdir(), 'ferry-pipes-'));
+    const prefix = pipePrefix(await pipeNamespace(runtime)).slice(PIPE_DIR.length);
+    const pipes = [`${prefix}office.sock`, `${prefix}home.sock`, 'ferry-0123456789abcdef0123456789abcdef-theirs.sock', 'openvpn\\service', `${prefix}not-a-socket`];
+    expect(await publishedIds(runtime, 'win32', async () => pipes)).toEqual(['office', 'home']);
+    expect(await publishedIds(runtime, 'win32', async () => Promise.reject(new Error('EPERM')))).toEqual([]);
   });
 
   it('Windows uses the interactive service launcher; elsewhere only when its pipe is named', async () => {
