@@ -237,9 +237,19 @@ export class FerryClient {
 
 /**
  * Root (or a test lab) starts openvpn itself; everyone else goes through ferry-helper,
- * the privileged service, at $FERRY_HELPER_SOCKET or its default socket.
+ * the privileged service, at $FERRY_HELPER_SOCKET or its default socket. On Windows,
+ * OpenVPN's interactive service starts it ($FERRY_OPENVPN_SERVICE_PIPE or its pipe).
  */
-export async function defaultLauncher(env: NodeJS.ProcessEnv = process.env): Promise<Launcher> {
+export async function defaultLauncher(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): Promise<Launcher> {
+  // Windows: OpenVPN's interactive service. Elsewhere only when its pipe is named (the
+  // simulator in tests, test/support/interactive-service-sim.ts).
+  if (platform === 'win32' || env.FERRY_OPENVPN_SERVICE_PIPE) {
+    const { InteractiveServiceLauncher, registryInstall } = await import('./engine/service-launcher.js');
+    return new InteractiveServiceLauncher({
+      ...(env.FERRY_OPENVPN_SERVICE_PIPE ? { pipe: env.FERRY_OPENVPN_SERVICE_PIPE } : {}),
+      ...(platform === 'win32' ? { install: registryInstall } : {}),
+    });
+  }
   if (process.getuid?.() === 0) return new (await import('./engine/launcher.js')).DirectLauncher(env);
   const [{ HelperLauncher }, { helperSocketPath }] = await Promise.all([import('./engine/helper-launcher.js'), import('./engine/helper-protocol.js')]);
   return new HelperLauncher(helperSocketPath(env));

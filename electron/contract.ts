@@ -150,7 +150,7 @@ export const contract = {
       systemLanguage: z.string(),
       platform: z.string(),
       /** How tunnels are started here: directly (root) or through ferry-helper; missing = explain. */
-      launcher: z.enum(['direct', 'helper', 'missing']),
+      launcher: z.enum(['direct', 'helper', 'service', 'missing']),
     }),
   },
 } as const;

@@ -36,6 +36,18 @@ export const EngineSpecSchema = z.object({
     tlsCryptV2: AbsolutePath.optional(),
   }),
   managementSocket: AbsolutePath,
+  /**
+   * Instead of the unix socket: `management 127.0.0.1 PORT PW-FILE` (Windows, where openvpn
+   * listens on TCP only). The password file is `stdin` (the interactive service writes the
+   * password there, as openvpn-gui does) or a path only this user can read.
+   */
+  managementTcp: z
+    .object({
+      port: z.number().int().min(1).max(65535),
+      passwordFile: z.union([z.literal('stdin'), AbsolutePath]),
+    })
+    .strict()
+    .optional(),
   /** Shown to the server as IV_GUI_VER (management-notes recommends it). */
   guiVersion: z.string().regex(/^[A-Za-z0-9 ._-]{1,40}$/),
 });
@@ -93,7 +105,9 @@ export function buildClientConfig(input: EngineSpec, owned?: HelperOwnedOptions)
     'auth-nocache',
     'auth-retry interact',
     ...(spec.staticChallenge ? [`static-challenge ${quote(spec.staticChallenge.text)} ${spec.staticChallenge.echo ? 1 : 0}`] : []),
-    `management ${quote(spec.managementSocket)} unix`,
+    spec.managementTcp
+      ? `management 127.0.0.1 ${spec.managementTcp.port} ${spec.managementTcp.passwordFile === 'stdin' ? 'stdin' : quote(spec.managementTcp.passwordFile)}`
+      : `management ${quote(spec.managementSocket)} unix`,
     'management-hold',
     'management-query-passwords',
     `setenv IV_GUI_VER ${quote(spec.guiVersion)}`,

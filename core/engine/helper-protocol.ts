@@ -78,7 +78,7 @@ export type HelperFiles = z.infer<typeof HelperFilesSchema>;
  * What a caller may choose about its session: everything but files and the management
  * socket. Strict at every level: an unknown field is refused, not silently dropped.
  */
-export const HelperSpecSchema = EngineSpecSchema.omit({ files: true, managementSocket: true })
+export const HelperSpecSchema = EngineSpecSchema.omit({ files: true, managementSocket: true, managementTcp: true })
   .extend({ remotes: z.array(RemoteSchema.strict()).min(1).max(16), engine: StrictEngineOptionsSchema })
   .strict();
 

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import type { ManagementTarget } from '../management/connection.js';
 import type { EngineSpec } from './config.js';
 
 export interface EngineExit {
@@ -16,6 +17,8 @@ export interface RunningEngine {
   readonly pid: number | undefined;
   /** Where openvpn's management interface listens (the launcher decides). */
   readonly managementSocket: string;
+  /** Set when the management interface is on TCP with a password instead (the Windows launcher). */
+  readonly managementTcp?: Exclude<ManagementTarget, string>;
   /** Resolves once openvpn has exited, for whatever reason. */
   readonly exited: Promise<EngineExit>;
   /** Lines openvpn wrote to stdout/stderr (before the management log takes over). */
@@ -23,8 +26,8 @@ export interface RunningEngine {
   kill(signal: NodeJS.Signals): void;
 }
 
-/** How tunnels start here: openvpn run directly, through ferry-helper, or not at all (no helper answers). */
-export type LauncherKind = 'direct' | 'helper' | 'missing';
+/** How tunnels start here: openvpn run directly, through ferry-helper, through OpenVPN's interactive service (Windows), or not at all (none answers). */
+export type LauncherKind = 'direct' | 'helper' | 'service' | 'missing';
 
 export interface Launcher {
   /**

@@ -33,6 +33,30 @@ interface Pending {
 /** Longest line we accept, in bytes; anything longer means the peer is not OpenVPN. */
 const MAX_LINE = 1 << 20;
 
+/**
+ * Where openvpn's management interface listens: a unix socket path, or (Windows, where
+ * openvpn has no unix sockets) `management 127.0.0.1 PORT pw-file`, whose password the
+ * client sends first. openvpn prompts "ENTER PASSWORD:" without a newline (manage.c
+ * man_prompt) and answers "SUCCESS: password is correct" or "ERROR: bad password"
+ * (man_check_password).
+ */
+export type ManagementTarget = string | { host: string; port: number; password: string };
+
+const PASSWORD_PROMPT = 'ENTER PASSWORD:';
+
+/**
+ * How long openvpn may take to prompt for and accept the password. openvpn answers at
+ * once from its event loop, even in its hold; a peer that accepted and says nothing (a
+ * second client queued behind a first, which openvpn serves one at a time, or not
+ * openvpn at all) would otherwise keep connect() waiting forever.
+ */
+const PASSWORD_ANSWER_MS = 20_000;
+
+/** Says where a target is, without its password. */
+export function describeTarget(target: ManagementTarget): string {
+  return typeof target === 'string' ? target : `${target.host}:${target.port}`;
+}
+
 export class ManagementConnection {
   private readonly framer = new LineFramer((line) => this.handleLine(line), {
     maxLineLength: MAX_LINE,
@@ -44,22 +68,39 @@ export class ManagementConnection {
   });
   private readonly queue: Pending[] = [];
   private closed = false;
+  /**
+   * Where read bytes go: to authenticate() while it answers the password prompt, then
+   * held until the caller has the connection (see open()), then to the line framer.
+   */
+  private reading: 'password' | 'held' | 'framed' = 'held';
+  private readonly held: Buffer[] = [];
   private closeListeners: Array<(err?: Error) => void> = [];
 
   private constructor(
     private readonly socket: Socket,
     private readonly onNotification: (n: Notification) => void,
   ) {
-    socket.on('data', (chunk: Buffer) => this.framer.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      if (this.reading === 'framed') this.framer.push(chunk);
+      else if (this.reading === 'held') this.held.push(chunk);
+    });
     socket.on('error', (err) => this.shutdown(err));
     socket.on('close', () => this.shutdown());
   }
 
-  /** Connects to a unix socket path, retrying while OpenVPN has not created it yet. */
+  /**
+   * Connects to a unix socket path or a TCP port (then authenticates with its password),
+   * retrying while OpenVPN has not created it yet. A wrong password is not retried.
+   *
+   * Notifications start only after the caller has the connection: on a password-protected
+   * port openvpn's welcome (>INFO, and >HOLD under management-hold) often comes in the
+   * same read as "SUCCESS: password is correct", and a caller that answers >HOLD on the
+   * connection it is being handed must not get it before it holds that connection.
+   */
   static async connect(
-    socketPath: string,
+    target: ManagementTarget,
     onNotification: (n: Notification) => void,
-    opts: { attempts?: number; intervalMs?: number; isAlive?: () => boolean } = {},
+    opts: { attempts?: number; intervalMs?: number; isAlive?: () => boolean; passwordAnswerMs?: number } = {},
   ): Promise<ManagementConnection> {
     const attempts = opts.attempts ?? 100;
     let lastError: Error | undefined;
@@ -67,17 +108,90 @@ export class ManagementConnection {
       if (opts.isAlive && !opts.isAlive()) break;
       try {
         const socket = await new Promise<Socket>((resolve, reject) => {
-          const s = createConnection(socketPath);
+          const s = typeof target === 'string' ? createConnection(target) : createConnection({ host: target.host, port: target.port });
           s.once('connect', () => resolve(s));
           s.once('error', reject);
         });
-        return new ManagementConnection(socket, onNotification);
+        const connection = new ManagementConnection(socket, onNotification);
+        if (typeof target !== 'string') {
+          try {
+            await connection.authenticate(target.password, opts.passwordAnswerMs ?? PASSWORD_ANSWER_MS, describeTarget(target));
+          } catch (err) {
+            connection.close();
+            throw err;
+          }
+        }
+        connection.open();
+        return connection;
       } catch (err) {
+        if (err instanceof ManagementError) throw err;
         lastError = err as Error;
         await sleep(opts.intervalMs ?? 50);
       }
     }
-    throw new ManagementError(`cannot reach the OpenVPN management socket ${socketPath}: ${lastError?.message ?? 'openvpn exited'}`);
+    throw new ManagementError(`cannot reach the OpenVPN management socket ${describeTarget(target)}: ${lastError?.message ?? 'openvpn exited'}`);
+  }
+
+  /**
+   * The first line on a password-protected interface: the password. openvpn prompts
+   * "ENTER PASSWORD:" with no newline; a right password gets "SUCCESS: password is
+   * correct", a wrong one only the prompt again (its "ERROR: bad password" goes to the log,
+   * not to a client that has not logged in). Read raw, bounded in size and in time, before
+   * the line framer.
+   */
+  private authenticate(password: string, answerMs: number, where: string): Promise<void> {
+    if (/[\r\n\0]/.test(password)) return Promise.reject(new ManagementError('the management password must be one line'));
+    return new Promise((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(
+        () => refuse(`the OpenVPN management interface at ${where} did not answer its password within ${answerMs / 1000} s`),
+        answerMs,
+      );
+      const refuse = (why: string) => {
+        clearTimeout(timer);
+        this.socket.off('data', onData);
+        reject(new ManagementError(why));
+      };
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString('latin1');
+        let rest = seen;
+        let prompts = 0;
+        while (rest.startsWith(PASSWORD_PROMPT)) {
+          rest = rest.slice(PASSWORD_PROMPT.length);
+          prompts++;
+        }
+        if (prompts >= 2) return refuse('the OpenVPN management interface refused its password');
+        const newline = rest.indexOf('\n');
+        if (newline < 0) {
+          if (seen.length > 1024) refuse('the management peer did not answer the password as OpenVPN does');
+          return;
+        }
+        if (prompts !== 1 || !rest.startsWith('SUCCESS:')) return refuse('the OpenVPN management interface refused its password');
+        clearTimeout(timer);
+        this.socket.off('data', onData);
+        // What followed SUCCESS (the welcome, >HOLD) waits with the rest for open().
+        this.reading = 'held';
+        this.held.push(Buffer.from(rest.slice(newline + 1), 'latin1'));
+        resolve();
+      };
+      this.reading = 'password';
+      this.socket.on('data', onData);
+      this.onClose(() => refuse('the OpenVPN management interface closed the connection before accepting its password'));
+      this.socket.write(`${password}\n`);
+    });
+  }
+
+  /**
+   * Starts handing read lines on, from the bytes held since connecting, in a later turn of
+   * the event loop than connect() resolves in: as if they had come in a read of their
+   * own, which is when they come on a unix socket. By then the caller has stored the
+   * connection, so it can answer them on it.
+   */
+  private open(): void {
+    setImmediate(() => {
+      this.reading = 'framed';
+      for (const chunk of this.held.splice(0)) this.framer.push(chunk);
+    });
   }
 
   /**

@@ -82,7 +82,7 @@ export class EngineSupervisor {
     try {
       // openvpn creates the socket within ~15 ms: poll closely.
       management = await ManagementConnection.connect(
-        engine.managementSocket,
+        engine.managementTcp ?? engine.managementSocket,
         (n) => {
           const event = routeNotification(n);
           if (event && this.current === current) this.deps.onEvent(event);

@@ -16,6 +16,7 @@ export const FAILURE_CODES = [
   'pool-overlap',
   'openvpn-missing',
   'helper-missing',
+  'service-missing',
   'engine-died',
   'reconnect-timeout',
   'config',
@@ -99,6 +100,13 @@ export const FAILURE_DETAILS = [
   'helper-no-answer',
   'helper-unexpected',
   'helper-refused',
+  // OpenVPN's interactive service (Windows)
+  'service-not-running',
+  'service-permission',
+  'service-not-authorized',
+  'service-refused',
+  'service-no-answer',
+  'service-unexpected',
   // this device
   'pool-overlap',
   // the person

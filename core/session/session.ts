@@ -270,7 +270,12 @@ export class Session extends EventEmitter<SessionEvents> {
     clearTimeout(this.holdTimer);
     const token = this.engine.token();
     const release = () => {
-      if (this.engine.isCurrent(token) && this.machine.phase !== 'STOPPING') this.engine.command(['hold release']).catch(() => {});
+      // A lost release leaves openvpn waiting in its hold: say so in the log, never silently.
+      if (this.engine.isCurrent(token) && this.machine.phase !== 'STOPPING') {
+        this.engine.command(['hold release']).catch((err: Error) => {
+          if (this.engine.isCurrent(token)) this.addLog(`Ferry: releasing openvpn from its management hold failed: ${err.message}`);
+        });
+      }
     };
     if (afterMs === 0) return release();
     this.holdTimer = setTimeout(release, afterMs);

@@ -1,6 +1,6 @@
 /**
  * Each live session answers on <runtime>/<profile id>.sock (0600, in the 0700 runtime
- * dir), so `ferry status`, `ferry disconnect` and the desktop app see sessions owned by
+ * dir; on Windows a named pipe, status-paths.ts), so `ferry status`, `ferry disconnect` and the desktop app see sessions owned by
  * other processes. One JSON request line, then:
  *
  *   {"op":"status"}      one reply line {"ok":true,"result":LiveSession}, then close
@@ -20,7 +20,7 @@ import { requestJsonSocket } from '../util/json-socket.js';
 import { LineFramer } from '../util/line-framer.js';
 import type { Session } from './session.js';
 import { SessionSnapshotSchema } from './snapshot.js';
-import { publishedIds, statusSocketPath } from './status-paths.js';
+import { isSocketFile, publishedIds, statusSocketPath } from './status-paths.js';
 
 export { publishedIds, statusSocketPath };
 
@@ -50,7 +50,7 @@ export interface PublishedSession {
 }
 
 export async function publishSession(runtimeDir: string, profileId: string, session: Session): Promise<PublishedSession> {
-  const socketPath = statusSocketPath(runtimeDir, profileId);
+  const socketPath = await statusSocketPath(runtimeDir, profileId);
   const current = (): LiveSession => ({ pid: process.pid, profileId, snapshot: session.snapshot() });
   const sockets = new Set<Socket>();
   /** Per watch stream: writes the snapshot held back for a slow reader (before the stream ends). */
@@ -128,12 +128,13 @@ export async function publishSession(runtimeDir: string, profileId: string, sess
     send();
   }
 
-  await rm(socketPath, { force: true });
+  const file = isSocketFile(socketPath);
+  if (file) await rm(socketPath, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => resolve());
   });
-  await chmod(socketPath, 0o600);
+  if (file) await chmod(socketPath, 0o600);
   return {
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -145,7 +146,7 @@ export async function publishSession(runtimeDir: string, profileId: string, sess
         socket.end();
       }
       await closed;
-      await rm(socketPath, { force: true });
+      if (file) await rm(socketPath, { force: true });
     },
   };
 }
@@ -156,7 +157,7 @@ function reply(socket: Socket, msg: { ok: true; result: unknown } | { ok: false;
 
 /** The session another process runs for this profile, if any. */
 export async function liveSession(runtimeDir: string, profileId: string): Promise<LiveSession | undefined> {
-  const socketPath = statusSocketPath(runtimeDir, profileId);
+  const socketPath = await statusSocketPath(runtimeDir, profileId);
   let reply: unknown;
   try {
     reply = await requestJsonSocket(socketPath, { op: 'status' }, 3_000);
@@ -165,7 +166,7 @@ export async function liveSession(runtimeDir: string, profileId: string): Promis
   }
   if (reply === undefined) {
     // Nobody listens: a killed process's leftover.
-    await rm(socketPath, { force: true }).catch(() => {});
+    if (isSocketFile(socketPath)) await rm(socketPath, { force: true }).catch(() => {});
     return undefined;
   }
   const parsed = LiveSessionSchema.safeParse(reply);
@@ -174,7 +175,7 @@ export async function liveSession(runtimeDir: string, profileId: string): Promis
 
 /** Asks the process that runs this profile's session to disconnect it; its last snapshot, or undefined when nobody runs it. */
 export async function disconnectLiveSession(runtimeDir: string, profileId: string, timeoutMs = 15_000): Promise<LiveSession | undefined> {
-  const reply = await requestJsonSocket(statusSocketPath(runtimeDir, profileId), { op: 'disconnect' }, timeoutMs);
+  const reply = await requestJsonSocket(await statusSocketPath(runtimeDir, profileId), { op: 'disconnect' }, timeoutMs);
   if (reply === undefined) return undefined;
   const parsed = LiveSessionSchema.safeParse(reply);
   return parsed.success ? parsed.data : undefined;
@@ -195,7 +196,28 @@ export interface SessionWatchHandle {
  * closed, normally after the final state; `'garbage'`: the peer broke the protocol).
  */
 export function watchSession(runtimeDir: string, profileId: string, onUpdate: (live: LiveSession) => void, onEnd: (why: 'gone' | 'ended' | 'garbage') => void): SessionWatchHandle {
-  const socketPath = statusSocketPath(runtimeDir, profileId);
+  let ended = false;
+  let socket: Socket | undefined;
+  const end = (why: 'gone' | 'ended' | 'garbage') => {
+    if (ended) return;
+    ended = true;
+    onEnd(why);
+  };
+  statusSocketPath(runtimeDir, profileId).then(
+    (socketPath) => {
+      if (!ended) socket = followSocket(socketPath, onUpdate, end);
+    },
+    () => end('gone'),
+  );
+  return {
+    close: () => {
+      ended = true;
+      socket?.destroy();
+    },
+  };
+}
+
+function followSocket(socketPath: string, onUpdate: (live: LiveSession) => void, end: (why: 'gone' | 'ended' | 'garbage') => void): Socket {
   const socket = createConnection(socketPath);
   let why: 'gone' | 'ended' | 'garbage' = 'ended';
   const framer = new LineFramer(
@@ -224,19 +246,9 @@ export function watchSession(runtimeDir: string, profileId: string, onUpdate: (l
     if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
       why = 'gone';
       // Nobody listens: a killed process's leftover (removed so the next scan skips it).
-      if (err.code === 'ECONNREFUSED') void rm(socketPath, { force: true }).catch(() => {});
+      if (err.code === 'ECONNREFUSED' && isSocketFile(socketPath)) void rm(socketPath, { force: true }).catch(() => {});
     }
   });
-  let ended = false;
-  socket.on('close', () => {
-    if (ended) return;
-    ended = true;
-    onEnd(why);
-  });
-  return {
-    close: () => {
-      ended = true;
-      socket.destroy();
-    },
-  };
+  socket.on('close', () => end(why));
+  return socket;
 }

@@ -2,17 +2,24 @@
  * The `ferry` client against `ferry-server run` in the lab: real openvpn on both ends,
  * the real keychain (the suite runs inside scripts/with-keyring.sh), the CLI as a user
  * runs it, in the client namespace, never with a terminal.
+ *
+ * Every test runs twice, once per way Ferry talks to openvpn's management interface: a
+ * unix socket (Linux and macOS: openvpn started directly or by ferry-helper), and TCP on
+ * 127.0.0.1 with a password (Windows: openvpn started by OpenVPN's interactive service;
+ * here its simulator, test/support/interactive-service-sim.ts, starts a real openvpn in
+ * the client namespace and hands it the password on its stdin).
  */
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { FerryClient } from '../../core/client.js';
 import { KeychainSecretStore, MemorySecretStore } from '../../core/secrets/secret-store.js';
 import type { SessionRegistry, Tunnel } from '../../core/session/registry.js';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
-import { addAccounts, FERRY, ferryServer, initServer, unpackBundle } from '../support/cli.js';
+import { addAccounts, FERRY, ferryServer, initServer, tempDir, unpackBundle } from '../support/cli.js';
 import { clientHome, clientLeftovers, ferry, filesText, keychainSkipReason, processArgvAndEnv, startConnect, STATE, statesOf, type ClientHome } from '../support/ferry.js';
+import { InteractiveServiceSimulator } from '../support/interactive-service-sim.js';
 import { readyGateway, Watched } from '../support/processes.js';
 
 const skip = labSkipReason() ?? (await keychainSkipReason());
@@ -30,8 +37,12 @@ function registryReaches(registry: SessionRegistry, id: string, check: (t: Tunne
   });
 }
 
-describe.skipIf(skip)('ferry client against ferry-server', () => {
+type Management = 'unix socket' | 'TCP with a password';
+
+for (const management of ['unix socket', 'TCP with a password'] as const satisfies readonly Management[]) describe.skipIf(skip)(`ferry client against ferry-server (management over a ${management})`, () => {
   let lab: Lab;
+  /** Only for TCP: the simulated interactive service that starts openvpn. */
+  let service: InteractiveServiceSimulator | undefined;
   let serverDir: string;
   let gateway: Watched;
   let passwords: Map<string, string>;
@@ -45,7 +56,8 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
   }
 
   async function importThreeFiles(account: string): Promise<ClientHome> {
-    const client = await clientHome();
+    const home = await clientHome();
+    const client = service ? { ...home, env: { ...home.env, FERRY_OPENVPN_SERVICE_PIPE: service.options.socketPath } } : home;
     const dir = files[account]!;
     // Any order: key first, CA last.
     const result = await ferry(client, ['import', path.join(dir, 'client.key'), path.join(dir, 'client.crt'), path.join(dir, 'ca.crt'), '--gateway', `${lab.addr.gatewayUnderlay}:1194`, '--proto', 'tcp']);
@@ -63,13 +75,32 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
     passwords = await addAccounts(serverDir, ['alice', 'bob', 'carol']);
     for (const account of ['alice', 'bob', 'carol']) files[account] = await unpackBundle(serverDir, account);
     gateway = await readyGateway(lab, serverDir);
+    if (management === 'TCP with a password') {
+      const dir = await tempDir('ferry-iservice-lab-');
+      service = await InteractiveServiceSimulator.start({
+        socketPath: path.join(dir, 'service.sock'),
+        configDir: path.join(dir, 'config') + path.sep,
+        authorized: true, // in "OpenVPN Administrators": Ferry's configs live in the user's profile
+        spawnPrefix: ['ip', 'netns', 'exec', lab.ns.client],
+      });
+    }
   });
+
+  /** The session spoke to openvpn the way this variant says: a management socket file, or TCP with the service's password. */
+  async function expectManagement(): Promise<void> {
+    if (!service) return;
+    const started = service.started.at(-1)!;
+    const config = await readFile(path.join(started.data.directory, 'openvpn.conf'), 'utf8');
+    expect(config).toMatch(/^management 127\.0\.0\.1 \d+ "\/dev\/stdin"$/m);
+    expect(config).not.toContain(started.data.stdin.trim());
+  }
 
   afterEach(async () => {
     for (const w of running.splice(0)) await w.stop('SIGINT');
   });
 
   afterAll(async () => {
+    await service?.close();
     await gateway?.stop();
     await lab?.teardown();
   });
@@ -87,6 +118,7 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
     const connected = JSON.parse(session.lines.find((l) => STATE('CONNECTED').test(l))!) as { virtualIp: string; server: string };
     expect(connected.virtualIp).toMatch(/^198\.18\.100\./);
     expect(connected.server).toBe(`${lab.addr.gatewayUnderlay}:1194`);
+    await expectManagement();
 
     const before = JSON.parse((await ferry(client, ['status', '--json'])).stdout) as Array<{ state: string; stats: { bytesIn: number; bytesOut: number } }>;
     expect(before).toHaveLength(1);
@@ -257,7 +289,8 @@ describe.skipIf(skip)('ferry client against ferry-server', () => {
     // pgrep would see every namespace's openvpn (the gateway's too): ask the client namespace.
     const [pid] = await openvpnPidsInClientNs();
     process.kill(pid!, 'SIGKILL');
-    await session.waitFor(/openvpn stopped unexpectedly \(killed by SIGKILL\); restarting it/);
+    // Through the service openvpn's end is an exit code (the pipe closing), not a signal.
+    await session.waitFor(service ? /openvpn stopped unexpectedly \(exit code 1\); restarting it/ : /openvpn stopped unexpectedly \(killed by SIGKILL\); restarting it/);
     await session.waitForCount(STATE('CONNECTED'), 2);
     expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
     expect(await session.stop('SIGINT')).toBe(0);

@@ -60,7 +60,8 @@ async function fakePeer(dir: string, id: string): Promise<{ server: Server; sock
     sockets.push(socket);
     socket.once('data', () => socket.write(`${JSON.stringify({ pid: 4242, profileId: id, snapshot: snap('CONNECTED', 7) })}\n`));
   });
-  await new Promise<void>((resolve) => server.listen(statusSocketPath(dir, id), resolve));
+  const socketPath = await statusSocketPath(dir, id);
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   cleanups.push(() => new Promise((resolve) => server.close(resolve)));
   return { server, sockets };
 }
@@ -71,7 +72,7 @@ describe('status socket: watch', () => {
     const session = new FakeSession();
     const published = await publishSession(dir, 'office-1', session as unknown as Session);
     cleanups.push(() => published.close());
-    const socket = createConnection(statusSocketPath(dir, 'office-1'));
+    const socket = createConnection(await statusSocketPath(dir, 'office-1'));
     const seen: SessionSnapshot[] = [];
     const framer = new LineFramer((line) => seen.push(LiveSessionSchema.parse(JSON.parse(line)).snapshot), { maxLineLength: MAX_WATCH_LINE });
     socket.write('{"op":"watch"}\n');
@@ -108,7 +109,8 @@ describe('status socket: watch', () => {
   it('a peer that sends an over-long line is dropped as garbage', async () => {
     const dir = await tempDir('ferry-watch-');
     const server = createServer((socket) => socket.once('data', () => socket.write('x'.repeat(MAX_WATCH_LINE + 10))));
-    await new Promise<void>((resolve) => server.listen(statusSocketPath(dir, 'odd'), resolve));
+    const socketPath = await statusSocketPath(dir, 'odd');
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
     cleanups.push(() => new Promise((resolve) => server.close(resolve)));
     const why = await new Promise((resolve) => watchSession(dir, 'odd', () => expect.unreachable('no snapshot in garbage'), resolve));
     expect(why).toBe('garbage');

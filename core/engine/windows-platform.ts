@@ -1,0 +1,118 @@
+/**
+ * Windows facts as pure functions, so they are unit-tested on any OS with the platform
+ * and the registry injected:
+ *
+ * - Where OpenVPN is installed: `HKLM\SOFTWARE\OpenVPN`, read as the interactive service
+ *   reads it (OpenVPN/openvpn `src/openvpnserv/common.c`, `GetOpenvpnSettings`): the key's
+ *   default value is the install path (required: without it the service does not start);
+ *   `exe_path` defaults to `<install>\bin\openvpn.exe`, `config_dir` to
+ *   `<install>\config\` (always with a trailing backslash), `ovpn_admin_group` to
+ *   "OpenVPN Administrators" (validate.h `OVPN_ADMIN_GROUP`). openvpn-gui's `registry.c`
+ *   (`GetRegistryKeys`) reads the same values with the same defaults.
+ * - Ferry's own local sockets (status, watch) as named pipes, under a name no other user
+ *   can know in advance (pipePrefix, pipeNamespace).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Reads one value under HKLM (`''` is the key's default value); undefined when absent. */
+export type RegistryReader = (key: string, value: string) => string | undefined;
+
+export const OPENVPN_KEY = 'SOFTWARE\\OpenVPN';
+export const DEFAULT_ADMIN_GROUP = 'OpenVPN Administrators';
+
+export interface OpenvpnInstall {
+  installPath: string;
+  exePath: string;
+  /** The global config dir: configs under it run for any user (validate.c CheckConfigPath). */
+  configDir: string;
+  /** Members (and Administrators) may run any options and any config (validate.c IsAuthorizedUser). */
+  adminGroup: string;
+}
+
+/** GetOpenvpnSettings over `read`; undefined when OpenVPN is not installed (no key or no install path). */
+export function openvpnInstall(read: RegistryReader): OpenvpnInstall | undefined {
+  const install = read(OPENVPN_KEY, '');
+  if (!install) return undefined;
+  const base = install.replace(/\\+$/, '');
+  const withBackslash = (dir: string) => (dir.endsWith('\\') ? dir : `${dir}\\`);
+  return {
+    installPath: install,
+    exePath: read(OPENVPN_KEY, 'exe_path') || `${base}\\bin\\openvpn.exe`,
+    configDir: withBackslash(read(OPENVPN_KEY, 'config_dir') || `${base}\\config`),
+    adminGroup: read(OPENVPN_KEY, 'ovpn_admin_group') || DEFAULT_ADMIN_GROUP,
+  };
+}
+
+/**
+ * Parses `reg query "HKLM\SOFTWARE\OpenVPN"` output (lines `    NAME    REG_SZ    DATA`,
+ * the default value named `(Default)`), for the reader Windows uses.
+ */
+export function parseRegQuery(stdout: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const line of stdout.split(/\r?\n/)) {
+    const m = /^ {4}(.+?) {4}REG_(?:EXPAND_)?SZ {4}(.*)$/.exec(line);
+    if (!m) continue;
+    values.set(m[1] === '(Default)' ? '' : m[1]!, m[2]!);
+  }
+  return values;
+}
+
+/** The directory Windows lists named pipes under (`readdir` works on it). */
+export const PIPE_DIR = '\\\\.\\pipe\\';
+
+/** The name of the file, in the per-user runtime dir, that holds the user's pipe namespace. */
+export const PIPE_NAMESPACE_FILE = 'pipe-namespace';
+
+/**
+ * `\\.\pipe\ferry-<namespace>-`: every pipe of one user's Ferry starts so. The pipe namespace
+ * is flat and shared by every user of the machine, and a pipe's first creator owns the name
+ * (libuv creates the first instance with FILE_FLAG_FIRST_PIPE_INSTANCE: nodejs/node
+ * deps/uv/src/win/pipe.c `uv_pipe_bind`), so a guessable name could be taken first by
+ * another user, who would then answer Ferry's own status requests. The namespace is a
+ * random secret kept in the user's private runtime dir (pipeNamespace), so nobody else can
+ * know the names in advance.
+ */
+export function pipePrefix(namespace: string): string {
+  if (!/^[0-9a-f]{32}$/.test(namespace)) throw new Error(`not a pipe namespace: ${namespace}`);
+  return `${PIPE_DIR}ferry-${namespace}-`;
+}
+
+const namespaces = new Map<string, Promise<string>>();
+
+/**
+ * The user's pipe namespace: 128 random bits in `<runtimeDir>/pipe-namespace`, made on
+ * first use (exclusive create: of two processes racing, both end up with the winner's).
+ * A file that does not hold one is replaced.
+ */
+export function pipeNamespace(runtimeDir: string): Promise<string> {
+  let found = namespaces.get(runtimeDir);
+  if (!found) {
+    found = readOrMakeNamespace(path.join(runtimeDir, PIPE_NAMESPACE_FILE));
+    namespaces.set(runtimeDir, found);
+    found.catch(() => namespaces.delete(runtimeDir));
+  }
+  return found;
+}
+
+async function readOrMakeNamespace(file: string): Promise<string> {
+  const valid = (text: string | undefined) => (text !== undefined && /^[0-9a-f]{32}$/.test(text.trim()) ? text.trim() : undefined);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (valid(existing)) return valid(existing)!;
+    const made = randomBytes(16).toString('hex');
+    try {
+      // Replace a damaged file; create a missing one exclusively so a racing process's wins.
+      if (existing !== undefined) await rm(file, { force: true });
+      await writeFile(file, `${made}\n`, { flag: 'wx', mode: 0o600 });
+      return made;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  throw new Error(`cannot read or create ${file}`);
+}
