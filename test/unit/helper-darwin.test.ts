@@ -260,3 +260,30 @@ describe('the start group on macOS', () => {
     expect(groupCommands('linux', 'ferry', 'alice')).toEqual({ create: 'sudo groupadd --system ferry', join: 'sudo usermod -aG ferry alice' });
   });
 });
+
+describe('the helper\'s directory through a symlink (macOS: /var -> private/var)', () => {
+  it('follows a root-owned symlink in a root-only directory, and checks where it leads', async () => {
+    const { mkdtemp, mkdir, symlink, chown, rm } = await import('node:fs/promises');
+    const { prepareBaseDir } = await import('../../native/helper/server.js');
+    const root = await mkdtemp('/tmp/ferry-base-');
+    try {
+      await mkdir(`${root}/private/var/run`, { recursive: true, mode: 0o755 });
+      await symlink('private/var', `${root}/var`);
+      // As on every Mac: /var/run/ferry is reached through the root-owned /var symlink.
+      await expect(prepareBaseDir(`${root}/var/run/ferry`)).resolves.toBeUndefined();
+      // A symlink that leads into a directory another user owns must not pass.
+      await mkdir(`${root}/private/alice`, { mode: 0o755 });
+      await chown(`${root}/private/alice`, 501, 20);
+      await symlink('private/alice', `${root}/alice`);
+      await expect(prepareBaseDir(`${root}/alice/ferry`)).rejects.toThrow(/private\/alice must be a root-owned directory/);
+      // Nor may a symlink another user owns (they could point it elsewhere, in a sticky /tmp too).
+      await mkdir(`${root}/private/safe`, { mode: 0o755 });
+      await symlink('private/safe', `${root}/bobs`);
+      const { lchown } = await import('node:fs/promises');
+      await lchown(`${root}/bobs`, 502, 20);
+      await expect(prepareBaseDir(`${root}/bobs/ferry`)).rejects.toThrow(/bobs is a symlink owned by uid 502/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
