@@ -13,7 +13,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { lstatSync, readlinkSync, watch, type FSWatcher } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -259,7 +259,7 @@ export class SessionManager {
       await writeFile(paths[key], content, { mode: 0o600, flag: 'wx' });
     }
     if ((this.opts.platform ?? process.platform) === 'darwin') {
-      const refusal = darwinDeviceRefusal(spec.engine.dev ?? 'tun') ?? binaryRefusal(findOpenvpn(this.opts.env), (f) => statSync(f, { throwIfNoEntry: false }));
+      const refusal = darwinDeviceRefusal(spec.engine.dev ?? 'tun') ?? binaryRefusal(findOpenvpn(this.opts.env), { lstat: (f) => lstatSync(f, { throwIfNoEntry: false }), readlink: (f) => readlinkSync(f) });
       if (refusal) throw new Error(refusal);
     }
     const hook = path.join(s.dir, 'dns-up.sh');

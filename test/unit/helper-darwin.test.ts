@@ -233,13 +233,14 @@ describe('devices and the openvpn binary on macOS', () => {
       '/opt/homebrew/sbin/openvpn': { uid: 501, mode: 0o100755 },
       '/Applications': { uid: 0, mode: 0o40775 },
     };
-    const statOf = (f: string) => tree[f];
+    const statOf = { lstat: (f: string) => tree[f], readlink: (f: string) => { throw new Error(`${f} is no link`); } };
     expect(notRootOnly('/Library/Application Support/Ferry/openvpn/openvpn', statOf)).toBeUndefined();
-    expect(binaryRefusal('/opt/homebrew/sbin/openvpn', statOf)).toMatch(/will not run \/opt\/homebrew\/sbin\/openvpn: \/opt\/homebrew\/sbin\/openvpn can be changed/);
+    expect(binaryRefusal('/opt/homebrew/sbin/openvpn', statOf)).toMatch(/will not run \/opt\/homebrew\/sbin\/openvpn: \/opt\/homebrew can be changed/);
     tree['/Applications/Ferry.app'] = { uid: 0, mode: 0o40755 };
     // /Applications is group-writable (admin): an app copy there is not root-only.
     expect(notRootOnly('/Applications/Ferry.app', statOf)).toBe('/Applications');
-    expect(notRootOnly('/missing/openvpn', statOf)).toBe('/missing/openvpn');
+    // The first weak (or missing) component from the top is named: the one to fix.
+    expect(notRootOnly('/missing/openvpn', statOf)).toBe('/missing');
   });
 });
 
@@ -285,5 +286,53 @@ describe('the helper\'s directory through a symlink (macOS: /var -> private/var)
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the openvpn binary through symlinks (Homebrew links opt/openvpn into its Cellar)', () => {
+  const DIR = 0o40755;
+  const FILE = 0o100755;
+  const LINK = 0o120777;
+  const tree = (): Record<string, { uid: number; mode: number; target?: string }> => ({
+    '/': { uid: 0, mode: DIR },
+    '/opt': { uid: 0, mode: DIR },
+    // An administrator ran `sudo chown -R root:wheel` on the keg and on opt/, not on the Cellar above the keg.
+    '/opt/homebrew': { uid: 0, mode: DIR },
+    '/opt/homebrew/opt': { uid: 0, mode: DIR },
+    '/opt/homebrew/opt/openvpn': { uid: 0, mode: LINK, target: '../Cellar/openvpn/2.6.12' },
+    '/opt/homebrew/Cellar': { uid: 0, mode: DIR },
+    '/opt/homebrew/Cellar/openvpn': { uid: 501, mode: DIR },
+    '/opt/homebrew/Cellar/openvpn/2.6.12': { uid: 0, mode: DIR },
+    '/opt/homebrew/Cellar/openvpn/2.6.12/sbin': { uid: 0, mode: DIR },
+    '/opt/homebrew/Cellar/openvpn/2.6.12/sbin/openvpn': { uid: 0, mode: FILE },
+    '/usr': { uid: 0, mode: DIR },
+    '/usr/local': { uid: 0, mode: DIR },
+    '/usr/local/ferry-openvpn': { uid: 0, mode: LINK, target: '/private/ferry/openvpn' },
+    '/usr/local/alices-link': { uid: 501, mode: LINK, target: '/private/ferry/openvpn' },
+    '/usr/local/hop': { uid: 0, mode: LINK, target: '/opt/homebrew/Cellar/openvpn/next' },
+    '/opt/homebrew/Cellar/openvpn/next': { uid: 0, mode: LINK, target: '/private/ferry/openvpn' },
+    '/private': { uid: 0, mode: DIR },
+    '/private/ferry': { uid: 0, mode: DIR },
+    '/private/ferry/openvpn': { uid: 0, mode: FILE },
+    '/loop': { uid: 0, mode: LINK, target: '/loop' },
+  });
+  const fsOf = (t: ReturnType<typeof tree>) => ({ lstat: (f: string) => t[f], readlink: (f: string) => t[f]!.target! });
+
+  it('checks the directories a symlink leads through, not only the path as written', () => {
+    const t = tree();
+    // Alice owns the Cellar's openvpn directory: she can rename 2.6.12 away and put her own in its place.
+    expect(notRootOnly('/opt/homebrew/opt/openvpn/sbin/openvpn', fsOf(t))).toBe('/opt/homebrew/Cellar/openvpn');
+    expect(binaryRefusal('/opt/homebrew/opt/openvpn/sbin/openvpn', fsOf(t))).toMatch(/\/opt\/homebrew\/Cellar\/openvpn can be changed by a user other than root/);
+    // ... and so through every hop of a chain of links.
+    expect(notRootOnly('/usr/local/hop', fsOf(t))).toBe('/opt/homebrew/Cellar/openvpn');
+    t['/opt/homebrew/Cellar/openvpn']!.uid = 0;
+    expect(notRootOnly('/opt/homebrew/opt/openvpn/sbin/openvpn', fsOf(t))).toBeUndefined();
+  });
+
+  it('a root-owned link to a root-only file passes; a link someone else owns, or a loop, does not', () => {
+    const t = tree();
+    expect(notRootOnly('/usr/local/ferry-openvpn', fsOf(t))).toBeUndefined();
+    expect(notRootOnly('/usr/local/alices-link', fsOf(t))).toBe('/usr/local/alices-link');
+    expect(notRootOnly('/loop', fsOf(t))).toBe('/loop');
   });
 });
