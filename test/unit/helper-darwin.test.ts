@@ -336,3 +336,23 @@ describe('the openvpn binary through symlinks (Homebrew links opt/openvpn into i
     expect(notRootOnly('/loop', fsOf(t))).toBe('/loop');
   });
 });
+
+describe('an openvpn a crashed helper left, on macOS (no /proc there)', () => {
+  const CONFIG = '/var/run/ferry/sessions/ab12/openvpn.conf';
+  it('asks ps for the command line, and knows its own openvpn by the config path', async () => {
+    const { isOurOpenvpn } = await import('../../native/helper/sessions.js');
+    const calls: string[][] = [];
+    const ps = (out: string | Error) => async (command: string, args: string[]) => {
+      calls.push([command, ...args]);
+      if (out instanceof Error) throw out;
+      return out;
+    };
+    expect(await isOurOpenvpn(4242, CONFIG, 'darwin', ps(`/Library/Application Support/Ferry/openvpn/openvpn --config ${CONFIG}\n`))).toBe(true);
+    expect(calls[0]).toEqual(['/bin/ps', '-ww', '-o', 'command=', '-p', '4242']);
+    // The pid was reused, openvpn became a zombie, or it is gone (ps exits 1).
+    expect(await isOurOpenvpn(4242, CONFIG, 'darwin', ps('/usr/bin/some-other --config /elsewhere.conf\n'))).toBe(false);
+    expect(await isOurOpenvpn(4242, CONFIG, 'darwin', ps('(openvpn)\n'))).toBe(false);
+    expect(await isOurOpenvpn(4242, CONFIG, 'darwin', ps(`/x/openvpn --config ${CONFIG}.old\n`))).toBe(false);
+    expect(await isOurOpenvpn(4242, CONFIG, 'darwin', ps(new Error('ps failed: exit code 1')))).toBe(false);
+  });
+});
