@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   parseBackup,
+  parsePushedDns,
   parseLeftovers,
   parsePrimaryService,
   ScutilDns,
@@ -354,5 +355,52 @@ describe('an openvpn a crashed helper left, on macOS (no /proc there)', () => {
     expect(await isOurOpenvpn(4242, CONFIG, 'darwin', ps('(openvpn)\n'))).toBe(false);
     expect(await isOurOpenvpn(4242, CONFIG, 'darwin', ps(`/x/openvpn --config ${CONFIG}.old\n`))).toBe(false);
     expect(await isOurOpenvpn(4242, CONFIG, 'darwin', ps(new Error('ps failed: exit code 1')))).toBe(false);
+  });
+});
+
+describe('hostile pushed DNS options never reach scutil as commands', () => {
+  // What a gateway can push (dhcp-option DNS/DNS6/DOMAIN/DOMAIN-SEARCH; 2.6's `dns server`
+  // and `dns search-domains` arrive as the same foreign_option_N, options.c foreign_options_copy_dns).
+  const HOSTILE = [
+    'dhcp-option DNS 198.18.2.53\nremove State:/Network/Global/IPv4',
+    'dhcp-option DNS 198.18.2.53;remove',
+    'dhcp-option DNS "198.18.2.53"',
+    'dhcp-option DNS6 fe80::1%en0\nquit',
+    'dhcp-option DOMAIN x.example\nd.add ServerAddresses * 203.0.113.1',
+    'dhcp-option DOMAIN x.example set State:/Network/Global/DNS',
+    'dhcp-option DOMAIN-SEARCH x.example;remove',
+    'dhcp-option DOMAIN-SEARCH "x.example"',
+    "dhcp-option DOMAIN-SEARCH 'x.example'",
+    'dhcp-option DOMAIN-SEARCH -x.example',
+    'dhcp-option DOMAIN-SEARCH State:/Network/Global/IPv4',
+    `dhcp-option DOMAIN ${'a'.repeat(64)}.example`,
+    `dhcp-option DOMAIN ${Array.from({ length: 64 }, () => 'abc').join('.')}`,
+  ];
+  it('drops every value that is not a plain address or domain name', () => {
+    expect(parsePushedDns(HOSTILE)).toEqual({ servers: [], domains: [] });
+  });
+
+  it('what passes makes only the expected lines, one value per token', () => {
+    const dns = parsePushedDns([...HOSTILE, 'dhcp-option DNS 198.18.2.53', 'dhcp-option DNS6 2001:db8::53', 'dhcp-option DOMAIN-SEARCH vpc.internal']);
+    const lines = scutilSplitApply('a1b2', dns).split('\n');
+    expect(lines).toEqual(['open', 'd.init', 'd.add ServerAddresses * 198.18.2.53 2001:db8::53', 'd.add SupplementalMatchDomains * vpc.internal', 'd.add SupplementalMatchDomainsNoSearch # 1', 'set State:/Network/Service/ferry-a1b2/DNS', 'quit', '']);
+  });
+
+  it('at most 8 servers and 8 domains, even when scutil commands are built directly', () => {
+    const many = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
+    expect(parsePushedDns(many(20, (i) => `dhcp-option DNS 198.18.2.${i}`)).servers).toHaveLength(8);
+    expect(parsePushedDns(many(20, (i) => `dhcp-option DOMAIN d${i}.example`)).domains).toHaveLength(8);
+    expect(() => scutilSplitApply('a1b2', { servers: many(9, (i) => `198.18.2.${i}`), domains: ['x.example'] })).toThrow(/at most 8/);
+    expect(() => scutilSplitApply('a1b2', { servers: ['198.18.2.53'], domains: many(9, (i) => `d${i}.example`) })).toThrow(/at most 8/);
+    expect(() => scutilFullApply('a1b2', 'SVC-1', { servers: many(9, (i) => `198.18.2.${i}`), domains: [] })).toThrow(/at most 8/);
+  });
+
+  it('session and service ids in key names are plain tokens', () => {
+    for (const id of ['a b', 'a\nremove State:/x', '../x', 'a/DNS', '', 'x'.repeat(65), 'a;b']) {
+      expect(() => scutilSplitApply(id, { servers: ['198.18.2.53'], domains: ['x.example'] })).toThrow(/session id/);
+      expect(() => scutilFullApply('a1b2', id, { servers: ['198.18.2.53'], domains: [] })).toThrow(/service id/);
+    }
+    expect(parseBackup('  FerryService : SVC-1\nremove\n')).toEqual({ service: 'SVC-1', hadDns: true });
+    expect(parseBackup('  FerryService : SVC 1\n')).toBeUndefined();
   });
 });
