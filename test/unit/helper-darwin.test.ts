@@ -48,6 +48,42 @@ describe('macOS peer credentials (LOCAL_PEERCRED)', () => {
     expect(() => parseXucred(xucred({ uid: 501, groups: [20], ngroups: -1 }), 76)).toThrow(/-1 groups/);
   });
 
+  it('garbage of any size is refused with an Error, never read past its end (deterministic fuzz)', () => {
+    let seed = 1; // mulberry32: repeatable, and its low bits are as random as its high ones
+    const next = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return (t ^ (t >>> 14)) >>> 0;
+    };
+    let accepted = 0;
+    for (let n = 0; n < 5000; n++) {
+      const size = next() % 100;
+      const b = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) b[i] = next() & 0xff;
+      if (size >= 12 && next() % 2) b.writeUInt32LE(0, 0); // often version 0, so the later checks run
+      if (size >= 12 && next() % 2) b.writeInt16LE(next() % 40 - 20, 8);
+      const length = [size, 76, next() % 200, -1, 76.5][next() % 5]!;
+      try {
+        const c = parseXucred(b, length);
+        accepted++;
+        expect(b.length).toBeGreaterThanOrEqual(76);
+        expect(c.groups.length).toBeGreaterThanOrEqual(1);
+        expect(c.groups.length).toBeLessThanOrEqual(16);
+        expect(c.gid).toBe(c.groups[0]);
+      } catch (err) {
+        expect(err).toBeInstanceOf(Error);
+        expect(err).not.toBeInstanceOf(RangeError);
+      }
+    }
+    expect(accepted).toBeGreaterThan(0);
+    // The length the kernel reports is what counts: a full buffer with a short report is refused.
+    expect(() => parseXucred(xucred({ uid: 501, groups: [20] }), 75)).toThrow(/75 bytes/);
+    expect(() => parseXucred(Buffer.alloc(40), 76)).toThrow(/76 bytes|not 76/);
+    expect(parseXucred(xucred({ uid: 501, groups: Array.from({ length: 16 }, (_, i) => 100 + i) }), 76).groups).toHaveLength(16);
+    expect(parseXucred(xucred({ uid: 4294967294, groups: [4294967294] }), 76)).toEqual({ uid: 4294967294, gid: 4294967294, groups: [4294967294] });
+  });
+
   it('Windows has no reader (it uses OpenVPN\'s interactive service)', () => {
     expect(() => readerFor('win32')).toThrow(/not supported on win32/);
   });
