@@ -293,6 +293,14 @@ describe('the start group on macOS', () => {
     expect(l.gid('')).toBeUndefined();
   });
 
+  it('a group name that is not a plain name never reaches dscl or getent as an argument', () => {
+    for (const name of ['-x', '/Users/alice', '../Users/alice', 'a b', 'ferry\nx', '', 'a'.repeat(33), '.hidden']) {
+      expect(() => groupQuery('darwin', name)).toThrow(/not a group name/);
+      expect(() => groupQuery('linux', name)).toThrow(/not a group name/);
+    }
+    expect(groupQuery('darwin', '_ferry-vpn.1').args).toContain('/Groups/_ferry-vpn.1');
+  });
+
   it('tells the administrator the platform\'s own commands', () => {
     expect(groupCommands('darwin', 'ferry', 'alice')).toEqual({ create: 'sudo dseditgroup -o create ferry', join: 'sudo dseditgroup -o edit -a alice -t user ferry' });
     expect(groupCommands('linux', 'ferry', 'alice')).toEqual({ create: 'sudo groupadd --system ferry', join: 'sudo usermod -aG ferry alice' });
