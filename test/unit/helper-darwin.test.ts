@@ -448,3 +448,31 @@ describe('hostile pushed DNS options never reach scutil as commands', () => {
     expect(parseBackup('  FerryService : SVC 1\n')).toBeUndefined();
   });
 });
+
+describe('the pkg postinstall script (runs as root)', () => {
+  const SCRIPT = 'packaging/darwin/pkg-scripts/postinstall';
+  const TOOLS = ['launchctl', 'rm', 'mkdir', 'cp', 'chown', 'chmod', 'mv', 'dscl', 'dseditgroup', 'stat', 'id', 'install', 'find'];
+
+  it('is valid sh, stops at the first failure, and runs every tool by its absolute path', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('/bin/sh', ['-n', SCRIPT]); // syntax only
+    const text = readFileSync(SCRIPT, 'utf8');
+    expect(text).toMatch(/^set -eu$/m);
+    const code = text.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+    for (const tool of TOOLS) expect(code, tool).not.toMatch(new RegExp(`(?<![/\\w.$-])${tool}\\s`));
+    // And whatever runs inside them (launchctl, dseditgroup) looks only in the system's directories.
+    expect(code).toMatch(/^PATH=\/usr\/bin:\/bin:\/usr\/sbin:\/sbin$/m);
+    expect(code).toMatch(/^export PATH$/m);
+  });
+
+  it('copies no symlink into the root-only directory (one could lead back into /Applications)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const code = readFileSync(SCRIPT, 'utf8').split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+    const copies = code.match(/\/bin\/cp .*/g) ?? [];
+    expect(copies.length).toBeGreaterThan(0);
+    for (const line of copies) expect(line).toMatch(/^\/bin\/cp -RL /);
+    // And checks afterwards that none is there, whatever cp did.
+    expect(code).toContain('/usr/bin/find "$DEST.new" -type l');
+  });
+});
