@@ -257,7 +257,7 @@ export function scutilPrimaryServiceQuery(): string {
 
 /** The primary service's id from `show State:/Network/Global/IPv4`; undefined without one. */
 export function parsePrimaryService(output: string): string | undefined {
-  const id = /^\s*PrimaryService : (\S+)\s*$/m.exec(output)?.[1];
+  const id = /^ {2}PrimaryService : (\S+)\s*$/m.exec(output)?.[1];
   return id !== undefined && SERVICE_ID.test(id) ? id : undefined;
 }
 
@@ -300,11 +300,15 @@ export function scutilBackupQuery(session: string): string {
   return `open\nshow ${scutilKeys.backup(session)}\nquit\n`;
 }
 
-/** From `show <backup>`: whose DNS was replaced, and whether it had any. Undefined when there is no backup. */
+/**
+ * From `show <backup>`: whose DNS was replaced, and whether it had any. Undefined when there
+ * is no backup. scutil indents a dictionary's own keys by two spaces and nested ones by more:
+ * only the top level is ours (the saved DNS entry, from DHCP or another VPN, is nested data).
+ */
 export function parseBackup(output: string): { service: string; hadDns: boolean } | undefined {
-  const service = /^\s*FerryService : (\S+)\s*$/m.exec(output)?.[1];
+  const service = /^ {2}FerryService : (\S+)\s*$/m.exec(output)?.[1];
   if (service === undefined || !SERVICE_ID.test(service)) return undefined;
-  return { service, hadDns: !/^\s*FerryNoSuchKey : (?:true|TRUE|1)\s*$/m.test(output) };
+  return { service, hadDns: !/^ {2}FerryNoSuchKey : (?:true|TRUE|1)\s*$/m.test(output) };
 }
 
 /** Puts the primary service's DNS back as it was (or removes it, when it had none), then drops the backup. */

@@ -476,3 +476,13 @@ describe('the pkg postinstall script (runs as root)', () => {
     expect(code).toContain('/usr/bin/find "$DEST.new" -type l');
   });
 });
+
+describe('reading scutil output: only the top-level keys count', () => {
+  it('a nested entry (4 spaces in, inside the saved DNS dictionary) is never taken for the backup\'s own keys', () => {
+    // What `show` prints for a backup whose saved DNS had a nested dictionary with these names in it.
+    const forged = '<dictionary> {\n  Extra : <dictionary> {\n    FerryService : OTHER-SVC\n    FerryNoSuchKey : TRUE\n  }\n  FerryService : SVC-1\n  ServerAddresses : <array> {\n    0 : 192.168.1.1\n  }\n}\n';
+    expect(parseBackup(forged)).toEqual({ service: 'SVC-1', hadDns: true });
+    expect(parsePrimaryService('<dictionary> {\n  Nested : <dictionary> {\n    PrimaryService : OTHER\n  }\n  PrimaryService : SVC-1\n}\n')).toBe('SVC-1');
+    expect(parsePrimaryService('<dictionary> {\n  Nested : <dictionary> {\n    PrimaryService : OTHER\n  }\n}\n')).toBeUndefined();
+  });
+});
