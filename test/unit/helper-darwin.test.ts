@@ -3,6 +3,7 @@
  * the peer-credential record (struct xucred), and the scutil DNS backend's commands and
  * its apply/restore/recover sequence against a recorded scutil.
  */
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   parseBackup,
@@ -315,7 +316,7 @@ describe('the helper\'s directory through a symlink (macOS: /var -> private/var)
     try {
       await mkdir(`${root}/private/var/run`, { recursive: true, mode: 0o755 });
       await symlink('private/var', `${root}/var`);
-      // As on every Mac: /var/run/ferry is reached through the root-owned /var symlink.
+      // A directory reached through the root-owned /var symlink, as every Mac has it.
       await expect(prepareBaseDir(`${root}/var/run/ferry`)).resolves.toBeUndefined();
       // A symlink that leads into a directory another user owns must not pass.
       await mkdir(`${root}/private/alice`, { mode: 0o755 });
@@ -383,7 +384,7 @@ describe('the openvpn binary through symlinks (Homebrew links opt/openvpn into i
 });
 
 describe('an openvpn a crashed helper left, on macOS (no /proc there)', () => {
-  const CONFIG = '/var/run/ferry/sessions/ab12/openvpn.conf';
+  const CONFIG = '/var/db/ferry/sessions/ab12/openvpn.conf';
   it('asks ps for the command line, and knows its own openvpn by the config path', async () => {
     const { isOurOpenvpn } = await import('../../native/helper/sessions.js');
     const calls: string[][] = [];
@@ -484,5 +485,27 @@ describe('reading scutil output: only the top-level keys count', () => {
     expect(parseBackup(forged)).toEqual({ service: 'SVC-1', hadDns: true });
     expect(parsePrimaryService('<dictionary> {\n  Nested : <dictionary> {\n    PrimaryService : OTHER\n  }\n  PrimaryService : SVC-1\n}\n')).toBe('SVC-1');
     expect(parsePrimaryService('<dictionary> {\n  Nested : <dictionary> {\n    PrimaryService : OTHER\n  }\n}\n')).toBeUndefined();
+  });
+});
+
+describe('the helper\'s socket directory on macOS', () => {
+  it('is one prepareBaseDir accepts on a Mac\'s own layout (/var/run there is root:daemon 0775)', async () => {
+    const { mkdtemp, mkdir, symlink, chmod, chown, rm } = await import('node:fs/promises');
+    const { prepareBaseDir } = await import('../../native/helper/server.js');
+    const { DARWIN_HELPER_SOCKET } = await import('../../core/engine/helper-protocol.js');
+    const root = await mkdtemp('/tmp/ferry-mac-');
+    try {
+      // `ls -ld` on macOS (10.11 to 15.4): /private/var root:wheel 755, /var/run root:daemon 775,
+      // /var/db root:wheel 755 (launchd's fix_bogus_file_metadata keeps it not group/other-writable).
+      await mkdir(`${root}/private/var/run`, { recursive: true, mode: 0o755 });
+      await mkdir(`${root}/private/var/db`, { mode: 0o755 });
+      await chown(`${root}/private/var/run`, 0, 1);
+      await chmod(`${root}/private/var/run`, 0o775);
+      await symlink('private/var', `${root}/var`);
+      await expect(prepareBaseDir(`${root}/var/run/ferry`)).rejects.toThrow(/var\/run must be a root-owned directory/);
+      await expect(prepareBaseDir(root + path.posix.dirname(DARWIN_HELPER_SOCKET))).resolves.toBeUndefined();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
