@@ -15,8 +15,13 @@ import { RemoteSchema, StrictEngineOptionsSchema } from '../profile/schema.js';
 import { EngineSpecSchema } from './config.js';
 
 export const DEFAULT_HELPER_SOCKET = '/run/ferry/helper.sock';
-/** macOS has no /run: its launchd plist (native/darwin/com.ferry.helper.plist) names this one. */
-export const DARWIN_HELPER_SOCKET = '/var/run/ferry/helper.sock';
+/**
+ * macOS has no /run, and its /var/run is root:daemon 0775, which the helper refuses (a
+ * daemon-group process could swap the socket's directory). /var/db is root:wheel 0755, kept
+ * so by launchd at every boot; the launchd plist (native/darwin/com.ferry.helper.plist)
+ * names the same path. It outlives a reboot: the helper removes a stale socket at start.
+ */
+export const DARWIN_HELPER_SOCKET = '/var/db/ferry/helper.sock';
 
 export function defaultHelperSocket(platform: NodeJS.Platform = process.platform): string {
   return platform === 'darwin' ? DARWIN_HELPER_SOCKET : DEFAULT_HELPER_SOCKET;

@@ -27,6 +27,9 @@ export interface DnsBackend {
   recover(): Promise<void>;
 }
 
+/** Servers, and domains, taken from what a gateway pushes; scutil's commands are checked against it again. */
+const MAX_DNS_VALUES = 8;
+
 const DOMAIN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?$/;
 
 /**
@@ -41,8 +44,8 @@ export function parsePushedDns(foreignOptions: string[]): DnsConfig {
     const [keyword, kind, value, ...rest] = option.trim().split(/\s+/);
     if (keyword !== 'dhcp-option' || !kind || !value || rest.length > 0) continue;
     const k = kind.toUpperCase();
-    if ((k === 'DNS' || k === 'DNS6') && isIP(value) && servers.length < 8 && !servers.includes(value)) servers.push(value);
-    if ((k === 'DOMAIN' || k === 'DOMAIN-SEARCH' || k === 'ADAPTER_DOMAIN_SUFFIX') && DOMAIN.test(value) && domains.length < 8 && !domains.includes(value)) domains.push(value);
+    if ((k === 'DNS' || k === 'DNS6') && isIP(value) && servers.length < MAX_DNS_VALUES && !servers.includes(value)) servers.push(value);
+    if ((k === 'DOMAIN' || k === 'DOMAIN-SEARCH' || k === 'ADAPTER_DOMAIN_SUFFIX') && DOMAIN.test(value) && domains.length < MAX_DNS_VALUES && !domains.includes(value)) domains.push(value);
   }
   return { servers, domains };
 }
@@ -234,6 +237,7 @@ function checked(value: string, pattern: RegExp, what: string): string {
 }
 
 function checkedDns(dns: DnsConfig): DnsConfig {
+  if (dns.servers.length > MAX_DNS_VALUES || dns.domains.length > MAX_DNS_VALUES) throw new Error(`refusing more than ${MAX_DNS_VALUES} DNS servers or domains (at most ${MAX_DNS_VALUES} each)`);
   if (dns.servers.length === 0 || dns.servers.some((s) => !isIP(s))) throw new Error('refusing DNS servers that are not addresses');
   if (dns.domains.some((d) => !DOMAIN.test(d))) throw new Error('refusing DNS domains that are not domain names');
   return dns;
@@ -253,7 +257,7 @@ export function scutilPrimaryServiceQuery(): string {
 
 /** The primary service's id from `show State:/Network/Global/IPv4`; undefined without one. */
 export function parsePrimaryService(output: string): string | undefined {
-  const id = /^\s*PrimaryService : (\S+)\s*$/m.exec(output)?.[1];
+  const id = /^ {2}PrimaryService : (\S+)\s*$/m.exec(output)?.[1];
   return id !== undefined && SERVICE_ID.test(id) ? id : undefined;
 }
 
@@ -296,11 +300,15 @@ export function scutilBackupQuery(session: string): string {
   return `open\nshow ${scutilKeys.backup(session)}\nquit\n`;
 }
 
-/** From `show <backup>`: whose DNS was replaced, and whether it had any. Undefined when there is no backup. */
+/**
+ * From `show <backup>`: whose DNS was replaced, and whether it had any. Undefined when there
+ * is no backup. scutil indents a dictionary's own keys by two spaces and nested ones by more:
+ * only the top level is ours (the saved DNS entry, from DHCP or another VPN, is nested data).
+ */
 export function parseBackup(output: string): { service: string; hadDns: boolean } | undefined {
-  const service = /^\s*FerryService : (\S+)\s*$/m.exec(output)?.[1];
+  const service = /^ {2}FerryService : (\S+)\s*$/m.exec(output)?.[1];
   if (service === undefined || !SERVICE_ID.test(service)) return undefined;
-  return { service, hadDns: !/^\s*FerryNoSuchKey : (?:true|TRUE|1)\s*$/m.test(output) };
+  return { service, hadDns: !/^ {2}FerryNoSuchKey : (?:true|TRUE|1)\s*$/m.test(output) };
 }
 
 /** Puts the primary service's DNS back as it was (or removes it, when it had none), then drops the backup. */

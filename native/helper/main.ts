@@ -9,7 +9,7 @@ import { defaultHelperSocket } from '../../core/engine/helper-protocol.js';
 import { type Io, processIo, runCommand } from '../../core/util/cli-main.js';
 import { FerryError, InputError } from '../../core/util/errors.js';
 import { pickDnsBackend } from './dns.js';
-import { DEFAULT_GROUP, groupCommands, loadStartPolicy } from './policy.js';
+import { DEFAULT_GROUP, GROUP_NAME, groupCommands, loadStartPolicy } from './policy.js';
 import { prepareBaseDir, startHelperServer } from './server.js';
 import { LIMITS, SessionManager } from './sessions.js';
 
@@ -35,7 +35,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     await prepareBaseDir(base);
 
     const group = values.group ?? DEFAULT_GROUP;
-    if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(group)) throw new InputError('--group must name a group');
+    if (!GROUP_NAME.test(group)) throw new InputError('--group must name a group');
     const total = Number(values['max-sessions'] ?? LIMITS.total);
     if (!Number.isInteger(total) || total < 1 || total > 1024) throw new InputError('--max-sessions must be a whole number from 1 to 1024');
     const log = (message: string) => io.err(`ferry-helper: ${message}`);

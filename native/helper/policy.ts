@@ -13,6 +13,9 @@ import { promisify } from 'node:util';
 
 export const DEFAULT_GROUP = 'ferry';
 
+/** A plain group name: it ends up as an argument of dscl or getent, so no leading '-', no '/', no space. */
+export const GROUP_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+
 export interface StartPolicy {
   /** The group whose members may start sessions; `gid` is undefined when it does not exist. */
   readonly group: string;
@@ -30,6 +33,7 @@ async function getent(database: 'group' | 'passwd', key: string): Promise<string
  * answers `dscl . -read /Groups/NAME PrimaryGroupID` with `PrimaryGroupID: 701`.
  */
 export function groupQuery(platform: NodeJS.Platform, group: string): { command: string; args: string[]; gid: (stdout: string) => number | undefined } {
+  if (!GROUP_NAME.test(group)) throw new Error(`${JSON.stringify(group)} is not a group name`);
   const whole = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined);
   return platform === 'darwin'
     ? { command: '/usr/bin/dscl', args: ['.', '-read', `/Groups/${group}`, 'PrimaryGroupID'], gid: (out) => whole(/^PrimaryGroupID:\s*(\d+)\s*$/m.exec(out)?.[1]) }

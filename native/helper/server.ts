@@ -10,7 +10,7 @@
  * does not extend it), the request's size in bytes, and what may wait unread for a
  * watcher (one that falls behind is dropped, not buffered). Root is never locked out.
  */
-import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, realpath, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { HelperRequestSchema, MAX_HELPER_REQUEST, type HelperEvent } from '../../core/engine/helper-protocol.js';
@@ -47,6 +47,8 @@ export interface HelperServerOptions {
  * The socket's directory must be root's and not writable by others, or another user could
  * replace the socket (or the session directories next to it); so must every directory
  * above it, unless sticky (as /tmp is: nobody can rename what they do not own there).
+ * A symlink on the way is followed when root owns it (macOS reaches /var/run through the
+ * /var -> private/var link): nobody else can re-point it, and where it leads is checked too.
  */
 export async function prepareBaseDir(dir: string): Promise<void> {
   if (/\s/.test(dir)) throw new Error(`${dir}: the helper's directory must not contain spaces`);
@@ -55,11 +57,19 @@ export async function prepareBaseDir(dir: string): Promise<void> {
   if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
   if (st.uid !== 0) throw new Error(`${dir} must be owned by root`);
   if ((st.mode & 0o022) !== 0) throw new Error(`${dir} must not be writable by group or others (chmod 755 ${dir})`);
+  await checkAbove(dir, dir);
+  const real = await realpath(dir);
+  if (real !== dir) await checkAbove(real, dir);
+}
+
+/** Every directory above `dir` root's and not writable by others (unless sticky); symlinks root's. */
+async function checkAbove(dir: string, holds: string): Promise<void> {
   for (let above = path.dirname(dir); ; above = path.dirname(above)) {
     const a = await lstat(above);
-    const sticky = (a.mode & 0o1000) !== 0;
-    if (a.isSymbolicLink() || a.uid !== 0 || ((a.mode & 0o022) !== 0 && !sticky)) {
-      throw new Error(`${above} must be a root-owned directory that others cannot write to (it holds ${dir})`);
+    if (a.isSymbolicLink()) {
+      if (a.uid !== 0) throw new Error(`${above} is a symlink owned by uid ${a.uid}, not root (it leads to ${holds})`);
+    } else if (a.uid !== 0 || ((a.mode & 0o022) !== 0 && (a.mode & 0o1000) === 0)) {
+      throw new Error(`${above} must be a root-owned directory that others cannot write to (it holds ${holds})`);
     }
     if (above === path.dirname(above)) break;
   }

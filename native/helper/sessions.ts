@@ -13,7 +13,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { lstatSync, readlinkSync, watch, type FSWatcher } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +25,7 @@ import { onOutputLines, spawnOpenvpn } from '../../core/engine/openvpn-process.j
 import { writeFileAtomic } from '../../core/util/atomic-file.js';
 import { stopPid, stopProcess } from '../../core/util/stop-process.js';
 import { binaryRefusal, darwinDeviceRefusal } from './darwin.js';
-import { parsePushedDns, type DnsBackend } from './dns.js';
+import { parsePushedDns, runCommandOutput, type DnsBackend } from './dns.js';
 import { MANAGEMENT_SOCKET_NAME, removeAsOwner, removeKnown, SESSION_FILE_NAMES } from './session-dirs.js';
 
 export interface Caller {
@@ -259,7 +259,7 @@ export class SessionManager {
       await writeFile(paths[key], content, { mode: 0o600, flag: 'wx' });
     }
     if ((this.opts.platform ?? process.platform) === 'darwin') {
-      const refusal = darwinDeviceRefusal(spec.engine.dev ?? 'tun') ?? binaryRefusal(findOpenvpn(this.opts.env), (f) => statSync(f, { throwIfNoEntry: false }));
+      const refusal = darwinDeviceRefusal(spec.engine.dev ?? 'tun') ?? binaryRefusal(findOpenvpn(this.opts.env), { lstat: (f) => lstatSync(f, { throwIfNoEntry: false }), readlink: (f) => readlinkSync(f) });
       if (refusal) throw new Error(refusal);
     }
     const hook = path.join(s.dir, 'dns-up.sh');
@@ -441,10 +441,11 @@ export class SessionManager {
       const pid = typeof record?.pid === 'number' ? record.pid : undefined;
       const config = path.join(dir, 'openvpn.conf');
       await this.step(`leftover session ${id}: stopping its openvpn`, async () => {
-        if (pid !== undefined && (await isOurOpenvpn(pid, config))) {
+        const platform = this.opts.platform ?? process.platform;
+        if (pid !== undefined && (await isOurOpenvpn(pid, config, platform))) {
           this.opts.log(`stopping openvpn ${pid} left by a previous helper (session ${id})`);
           // A zombie's cmdline is empty, so "still ours" is also "still alive".
-          await stopPid(pid, STOP_GRACE_MS, { isAlive: () => isOurOpenvpn(pid, config), killWaitMs: 2_000 });
+          await stopPid(pid, STOP_GRACE_MS, { isAlive: () => isOurOpenvpn(pid, config, platform), killWaitMs: 2_000 });
         }
       });
       if (typeof record?.dnsDev === 'string') {
@@ -474,8 +475,22 @@ function isLive(s: SessionRecord): boolean {
   return s.phase !== 'ending';
 }
 
-/** Only a process still running our config is ours: a pid alone may have been reused. */
-async function isOurOpenvpn(pid: number, config: string): Promise<boolean> {
+/**
+ * Only a process still running our config is ours: a pid alone may have been reused.
+ * Linux: its argv from /proc. macOS has no /proc; `ps -o command=` prints the argv
+ * joined by spaces (the config path has none: prepareBaseDir refuses them); a zombie's
+ * argv is not shown, so "still ours" is also "still alive" there too.
+ */
+export async function isOurOpenvpn(
+  pid: number,
+  config: string,
+  platform: NodeJS.Platform = process.platform,
+  run: (command: string, args: string[]) => Promise<string> = runCommandOutput,
+): Promise<boolean> {
+  if (platform === 'darwin') {
+    const command = await run('/bin/ps', ['-ww', '-o', 'command=', '-p', String(pid)]).catch(() => '');
+    return command.trim().split(/\s+/).includes(config);
+  }
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   return cmdline.split('\0').includes(config);
 }

@@ -131,7 +131,7 @@ describe('packages carry or install the engine', () => {
     const plist = await readFile(path.join(ROOT, 'native/darwin/com.ferry.helper.plist'), 'utf8');
     expect(plist).toContain('<string>/Library/Application Support/Ferry/helper/node</string>');
     expect(plist).toContain('<string>/Library/Application Support/Ferry/helper/bin/ferry-helper.js</string>');
-    expect(plist).toContain('<string>/var/run/ferry/helper.sock</string>');
+    expect(plist).toContain('<string>/var/db/ferry/helper.sock</string>');
     expect(plist).not.toContain('/Applications/');
     const build = await readFile(path.join(ROOT, 'scripts/build-openvpn-macos.sh'), 'utf8');
     expect(build).toContain('node scripts/fetch-engine.mjs openvpn-source "node-darwin-$ARCH"');
@@ -140,7 +140,7 @@ describe('packages carry or install the engine', () => {
 
   it('the client looks for the helper where each platform\'s service puts it', async () => {
     const { helperSocketPath } = await import('../../core/engine/helper-protocol.js');
-    expect(helperSocketPath({}, 'darwin')).toBe('/var/run/ferry/helper.sock');
+    expect(helperSocketPath({}, 'darwin')).toBe('/var/db/ferry/helper.sock');
     expect(helperSocketPath({}, 'linux')).toBe('/run/ferry/helper.sock');
     expect(helperSocketPath({ FERRY_HELPER_SOCKET: '/x.sock' }, 'darwin')).toBe('/x.sock');
   });
