@@ -93,7 +93,9 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
   await writeFileAtomic(state.serverConfigFile, buildServerConfig(settings, state, process.platform, { cluster: cluster !== undefined }));
   await stopOrphanedOpenvpn(state, log);
 
-  const child = await spawnOpenvpn(state.serverConfigFile, state.dir, { ...process.env, FERRY_OPENVPN: openvpn });
+  // Only what finds the binary: openvpn itself gets PATH alone (spawnOpenvpn), never our
+  // environment, which may hold $FERRY_SERVER_DATABASE and its password.
+  const child = await spawnOpenvpn(state.serverConfigFile, state.dir, { PATH: process.env.PATH, FERRY_OPENVPN: openvpn });
   const recentOutput: string[] = [];
   onOutputLines(child, (line) => {
     recentOutput.push(line);

@@ -3,6 +3,8 @@
  * in the lab: failover without re-authentication, the cluster-wide connection limit, a
  * revocation on one node cutting the session on the other, and a database outage.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +20,9 @@ const skip = labSkipReason() ?? postgresSkipReason() ?? (await keychainSkipReaso
 /** The bound this test states for failover: node death (or a cut link) to CONNECTED on the other node. */
 const FAILOVER_BOUND_MS = 15_000;
 
+/** A password in the database URL (trust authentication ignores it): a leak of the URL is then findable by this string. */
+const DB_PASSWORD = 'pg-pw-must-not-leak-7f3c';
+
 describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
   let pg: PostgresInstance;
   let lab: Lab;
@@ -28,9 +33,12 @@ describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
 
   beforeAll(async () => {
     [pg, lab] = await Promise.all([PostgresInstance.create(), createLab({ gateways: 2 })]);
-    cluster = await TestCluster.create(lab, await pg.createDatabase(), { nodes: 2 });
+    const url = new URL(await pg.createDatabase());
+    url.password = DB_PASSWORD;
+    cluster = await TestCluster.create(lab, url.href, { nodes: 2 });
     passwords = await cluster.addAccounts(['alice', 'bob', 'carol', 'dave', 'erin']);
-    await Promise.all([cluster.ready('a'), cluster.ready('b')]);
+    // Node a also has the URL in its environment, as an operator's unit file would set it.
+    await Promise.all([cluster.ready('a', { ...process.env, FERRY_SERVER_DATABASE: url.href, FERRY_SERVER_KEY_FILE: path.join(cluster.node('a').dir, 'cluster.key') }), cluster.ready('b')]);
   }, 120_000);
 
   afterAll(async () => {
@@ -66,6 +74,20 @@ describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
     }
     const dump = JSON.stringify((await pg.sql(db, 'SELECT key_sealed FROM ferry_client_pairs')).rows);
     expect(dump).not.toMatch(/PRIVATE KEY/);
+  });
+
+  it("openvpn's environment holds nothing of ferry-server's: no database URL or password, no FERRY_ variable", async () => {
+    for (const name of ['a', 'b']) {
+      const ns = lab.ns[cluster.node(name).ns]!;
+      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      const openvpn = pids.filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'openvpn');
+      expect(openvpn, `node ${name}`).toHaveLength(1);
+      const environ = readFileSync(`/proc/${openvpn[0]}/environ`, 'utf8').split('\0').filter(Boolean);
+      expect(environ.join('\n')).not.toContain(DB_PASSWORD);
+      expect(environ.join('\n')).not.toMatch(/postgres(ql)?:\/\//);
+      expect(environ.filter((v) => v.startsWith('FERRY_'))).toEqual([]);
+      expect(environ.some((v) => v.startsWith('PATH='))).toBe(true); // the environ was read, and holds what openvpn needs
+    }
   });
 
   it('failover: node A dies (SIGKILL), the ferry client is CONNECTED through node B by its token, no password sent', async () => {
