@@ -4,13 +4,16 @@
  * revocation on one node cutting the session on the other, and a database outage.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
+import { toPem } from '../../server/pki.js';
+import { SecretBox } from '../../server/secret-box.js';
 import { TestCluster } from '../support/cluster.js';
-import { clientHome, ferry, keychainSkipReason, startConnect, STATE, type ClientHome } from '../support/ferry.js';
+import { clientHome, ferry, keychainSkipReason, startConnect, STATE, statesOf, type ClientHome } from '../support/ferry.js';
 import { postgresSkipReason, PostgresInstance } from '../support/postgres.js';
 import { AUTH_FAILED, CONNECTED, handWrittenConfig, startOpenvpnClient, type Watched } from '../support/processes.js';
 import { until } from '../support/until.js';
@@ -216,4 +219,37 @@ describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
     await erin.stop();
     await carol.stop();
   }, 90_000);
+  it('a node with another token secret refuses the session token: the ferry client logs in again once with the piped password, never FAILED', async () => {
+    // Node b gets a token secret of its own: sealed into the database and b restarted (it
+    // writes the secret for its openvpn at start); node a keeps the one it started with.
+    const box = await SecretBox.load(path.join(cluster.node('a').dir, 'cluster.key'));
+    const db = new URL(cluster.url).pathname.slice(1);
+    await cluster.gateways.get('b')!.stop();
+    await pg.sql(db, 'UPDATE ferry_server SET token_secret = $1', [box.seal(toPem(randomBytes(128), 'OpenVPN auth-token server key'), 'token_secret')]);
+    const b = await cluster.ready('b');
+    const a = cluster.gateways.get('a')!;
+    const client: ClientHome = await clientHome();
+    const imported = await ferry(client, ['import', (await cluster.bundle('dave')).zip, '--name', 'dave']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const session = startConnect(lab, client, 'dave', { stdin: `${passwords.get('dave')}\n`, args: ['--password-stdin'] });
+    running.push(session);
+    try {
+      await session.waitFor(STATE('CONNECTED'));
+      await a.waitFor(/admitted dave \(CONNECT\) by certificate and password/);
+      const fromB = b.lines.length;
+      await cluster.killNode('a');
+      await session.waitForCount(STATE('CONNECTED'), 2, 60_000);
+      const logB = b.lines.slice(fromB).join('\n');
+      expect(logB).toMatch(/refused dave: session token invalid/);
+      expect(logB).toMatch(/admitted dave \(CONNECT\) by certificate and password/);
+      // Nobody asked, nothing failed: one drop, back up through node b.
+      expect(statesOf(session)).toEqual(['CONNECTING', 'AUTH', 'CONNECTED', 'RECONNECTING', 'CONNECTED']);
+      expect(session.lines.join('\n')).not.toMatch(/rejected the password|session expired/);
+      expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
+    } finally {
+      await session.stop('SIGINT');
+      await until(async () => (await cluster.status('b')).nodes.find((n) => n.name === 'a')?.state === 'down', 'node a down', 15_000);
+      await cluster.ready('a');
+    }
+  }, 120_000);
 });
