@@ -252,4 +252,22 @@ describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
       await cluster.ready('a');
     }
   }, 120_000);
+  it('node remove: refused while node b runs; a node removed while it was frozen stops itself when it wakes (its addresses may go to another node)', async () => {
+    const refused = await cluster.cli(['node', 'remove', 'b']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/node "b" is running \(pid \d+, last heartbeat .*\): stop "ferry-server run --node b" on its host first/);
+    const b = cluster.gateways.get('b')!;
+    const pid = b.child.pid!;
+    process.kill(pid, 'SIGSTOP'); // frozen, as a host cut off: its heartbeat goes stale
+    try {
+      await until(async () => (await cluster.status()).nodes.find((n) => n.name === 'b')?.state === 'down', 'node b down', 15_000);
+      const removed = await cluster.must(['node', 'remove', 'b']);
+      expect(removed.stdout).toMatch(/node "b" removed: client addresses \S+ released/);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(await b.exited).not.toBe(0);
+    expect(b.lines.join('\n')).toMatch(/node "b" was removed from the database \("ferry-server node remove"\); stopping/);
+    expect((await cluster.status()).nodes.map((n) => n.name)).toEqual(['a']);
+  }, 60_000);
 });
