@@ -35,6 +35,7 @@ const USAGE = `usage:
   ferry-server run [--node NAME]
   ferry-server status [--json]
   ferry-server node add NAME --host HOST[:PORT]      (several gateways: register one more)
+  ferry-server node remove NAME                     (a node that is stopped: frees its client addresses)
   ferry-server node list [--json]
 every command takes --dir DIR (default $FERRY_SERVER_DIR, else ${defaultDir()});
 several gateways share state in PostgreSQL: --database URL (or $FERRY_SERVER_DATABASE), with
@@ -482,6 +483,15 @@ async function nodeCommand(argv: string[], io: Io): Promise<void> {
       if (staleAccounts.length > 0) io.out(`bundles now list this node too; these accounts must download theirs again: ${staleAccounts.join(', ')}`);
       return;
     }
+    case 'remove': {
+      const { values, positionals } = parse(rest, COMMON_OPTIONS, 'any');
+      if (positionals.length !== 1) throw new InputError('usage: ferry-server node remove NAME --database URL');
+      const store = await requireDatabase(values);
+      const { node, slice, clients, staleAccounts } = await store.removeNode(positionals[0]!);
+      io.out(`node "${node.name}" removed: client addresses ${slice.cidr} released, ${clients} client record${clients === 1 ? '' : 's'} dropped; remove the route to ${slice.cidr} and the node's host:port ${node.host}:${node.port} from your firewall`);
+      if (staleAccounts.length > 0) io.out(`bundles no longer list this node; these accounts must download theirs again: ${staleAccounts.join(', ')}`);
+      return;
+    }
     case 'list': {
       const { values } = parse(rest, COMMON_OPTIONS, 0);
       const store = await requireDatabase(values);
@@ -493,7 +503,7 @@ async function nodeCommand(argv: string[], io: Io): Promise<void> {
       return;
     }
     default:
-      throw new InputError(`unknown node command "${sub ?? ''}": use add or list`);
+      throw new InputError(`unknown node command "${sub ?? ''}": use add, remove or list`);
   }
 }
 

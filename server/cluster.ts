@@ -33,6 +33,11 @@ export interface ClusterHooks {
   sessions: () => LocalSession[];
   kill: (account: string) => Promise<void>;
   reloadLimits: () => void;
+  /**
+   * Our row is gone (`ferry-server node remove` while we were cut off or frozen): the gateway
+   * must stop, since our pool slice may already be another node's.
+   */
+  removed: () => void;
 }
 
 export class ClusterNode {
@@ -126,12 +131,17 @@ export class ClusterNode {
   private async beat(): Promise<void> {
     if (this.beating || this.stopped) return;
     this.beating = true;
+    let removed = false;
     try {
       await this.store.transaction(async () => {
         const me = await this.store.query('UPDATE ferry_nodes SET last_seen = now() WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]);
         if (me.rowCount !== 1) {
           // Someone claimed our node while we were cut off from the database: take it back.
-          await this.store.query('UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now() WHERE name = $3', [this.runId, process.pid, this.node.name]);
+          const back = await this.store.query('UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now() WHERE name = $3', [this.runId, process.pid, this.node.name]);
+          if (back.rowCount !== 1) {
+            removed = true;
+            return;
+          }
         }
         const sessions = this.hooks.sessions();
         const rows = sessions.map((s) => ({
@@ -169,6 +179,12 @@ export class ClusterNode {
           );
         }
       });
+      if (removed) {
+        this.stopped = true;
+        clearInterval(this.heartbeat);
+        this.hooks.removed();
+        return;
+      }
       this.clearProblem();
       if (++this.beats % 5 === 0) await this.catchUp();
     } catch (err) {

@@ -71,6 +71,8 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
   let cluster: ClusterNode | undefined;
   // The gateway, created once openvpn runs; the cluster's hooks reach it through this.
   let gatewayRef: Gateway | undefined;
+  let nodeRemoved!: () => void;
+  const removed = new Promise<void>((resolve) => (nodeRemoved = resolve));
   if (store.kind === 'database') {
     if (!opts.node) throw new InputError('with --database, say which node this is: ferry-server run --node NAME');
     cluster = await ClusterNode.claim(store as PgStore, opts.node, {
@@ -78,6 +80,7 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
       sessions: () => gatewayRef?.localSessions() ?? [],
       kill: async (account) => void (await gatewayRef?.kill(account)),
       reloadLimits: () => gatewayRef?.reapplyLimits(),
+      removed: () => nodeRemoved(),
     });
   } else if (opts.node) {
     throw new InputError('--node needs --database: a state directory serves one gateway');
@@ -93,7 +96,9 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
   await writeFileAtomic(state.serverConfigFile, buildServerConfig(settings, state, process.platform, { cluster: cluster !== undefined }));
   await stopOrphanedOpenvpn(state, log);
 
-  const child = await spawnOpenvpn(state.serverConfigFile, state.dir, { ...process.env, FERRY_OPENVPN: openvpn });
+  // Only what finds the binary: openvpn itself gets PATH alone (spawnOpenvpn), never our
+  // environment, which may hold $FERRY_SERVER_DATABASE and its password.
+  const child = await spawnOpenvpn(state.serverConfigFile, state.dir, { PATH: process.env.PATH, FERRY_OPENVPN: openvpn });
   const recentOutput: string[] = [];
   onOutputLines(child, (line) => {
     recentOutput.push(line);
@@ -129,8 +134,12 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
       opts.stopSignal.then(() => 'stop' as const),
       shutdownRequested.then(() => 'shutdown' as const),
       exited.then(() => 'exited' as const),
+      removed.then(() => 'removed' as const),
     ]);
     if (outcome === 'exited') throw new FerryError(`openvpn stopped unexpectedly: ${lastProblem()}`);
+    if (outcome === 'removed') {
+      throw new FerryError(`node "${cluster?.node.name}" was removed from the database ("ferry-server node remove"); stopping: its client addresses may be another node's now`);
+    }
     log(outcome === 'shutdown' ? 'ferry-server: stopping (asked to over the control socket)' : 'ferry-server: stopping');
   } catch (err) {
     if (!alive && !(err instanceof FerryError)) throw new FerryError(`openvpn failed to start: ${lastProblem()}`);

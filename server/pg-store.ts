@@ -541,6 +541,37 @@ export class PgStore implements StateStore {
     });
   }
 
+  /**
+   * Removes a node that is not running: its row goes, with its clients rows (ON DELETE
+   * CASCADE), so its pool slice is free for the next node; bundles become stale (they list
+   * every node). The delete itself re-checks the heartbeat, so a node that starts meanwhile
+   * (its claim updates the same row) is never removed from under it.
+   */
+  async removeNode(name: string): Promise<{ node: NodeRow; slice: Ipv4Network; clients: number; staleAccounts: string[] }> {
+    validateNodeName(name);
+    return this.withLock(async () => {
+      const settings = await this.readSettings();
+      const nodes = await this.listNodes();
+      const node = nodes.find((n) => n.name === name);
+      if (!node) throw new InputError(`no node "${name}" (nodes: ${nodes.map((n) => n.name).join(', ') || 'none'})`);
+      const running = () =>
+        new FerryError(`node "${name}" is running (pid ${node.pid ?? '?'}, last heartbeat ${node.lastSeen ?? 'just now'}): stop "ferry-server run --node ${name}" on its host first, then remove it`);
+      if (node.up) throw running();
+      if (nodes.length === 1) throw new InputError(`node "${name}" is the only node: a cluster needs one; add the node that replaces it first ("ferry-server node add NAME --host HOST[:PORT]")`);
+      const clients = Number((await this.query('SELECT count(*) AS n FROM ferry_connections WHERE node = $1', [name])).rows[0]?.n ?? 0);
+      const gone = await this.query(
+        `DELETE FROM ferry_nodes WHERE name = $1 AND (last_seen IS NULL OR last_seen <= now() - make_interval(secs => $2))`,
+        [name, NODE_DEAD_AFTER_S],
+      );
+      if (gone.rowCount !== 1) throw running();
+      const next = { ...settings, profileRevision: settings.profileRevision + 1 };
+      await this.writeSettings(next);
+      const index = await this.readIndex();
+      const staleAccounts = index.accounts.filter((a) => a.state === 'active' && a.bundleRevision < next.profileRevision).map((a) => a.name);
+      return { node, slice: poolSlice(settings.pool, node.slice), clients, staleAccounts };
+    });
+  }
+
   async listConnections(): Promise<ConnectionRow[]> {
     const rows = (await this.query(
       `SELECT c.* FROM ferry_connections c JOIN ferry_nodes n ON n.name = c.node

@@ -4,7 +4,13 @@
  * waiting for input that cannot come.
  */
 import { read } from 'read';
-import type { PromptAnswer, Prompter } from '../session/credentials.js';
+import type { PasswordRequest, PromptAnswer, Prompter } from '../session/credentials.js';
+
+/** The password prompt: a rejected password is said to be one; an expired session is not. */
+export function passwordPrompt(req: PasswordRequest): string {
+  const prefix = req.rejected !== undefined ? 'The gateway rejected the password. ' : req.expired ? 'Your session on the gateway expired; log in again. ' : '';
+  return `${prefix}Password for ${req.username || req.profile}: `;
+}
 
 export class TerminalPrompter implements Prompter {
   /** Why nothing could be asked, for the error the CLI prints. */
@@ -12,10 +18,9 @@ export class TerminalPrompter implements Prompter {
 
   constructor(private readonly interactive: boolean) {}
 
-  password(req: { profile: string; username: string; rejected?: string }) {
+  password(req: PasswordRequest) {
     if (req.rejected !== undefined && !this.interactive) return Promise.resolve(undefined);
-    const prefix = req.rejected !== undefined ? 'The gateway rejected the password. ' : '';
-    return this.ask(`${prefix}Password for ${req.username || req.profile}: `, true, 'a password is needed');
+    return this.ask(passwordPrompt(req), true, req.expired ? 'the session on the gateway expired and a password is needed to log in again' : 'a password is needed');
   }
 
   otp(req: { text: string; echo: boolean }) {

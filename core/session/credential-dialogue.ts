@@ -14,7 +14,8 @@ import type { AuthAnswer, CredentialProvider } from './credentials.js';
 import { failure, type Failure } from './failures.js';
 
 export type Question =
-  | { kind: 'auth'; rejected?: string; staticChallenge?: { text: string; echo: boolean } }
+  /** `expired`: a re-login after the gateway refused the session token (not a wrong password). */
+  | { kind: 'auth'; rejected?: string; expired?: true; staticChallenge?: { text: string; echo: boolean } }
   /** A CRV1 dynamic challenge: its response goes back as the next 'Auth' password. */
   | { kind: 'crv1'; text: string; echo: boolean; stateId: string; username: string }
   /** An auth-pending CR_TEXT challenge: answered with `cr-response`. */
@@ -37,6 +38,8 @@ export interface AuthDialogue {
   ready?: AuthAnswer;
   /** Why the session ends if the outstanding question gets no answer (a rejected password). */
   refusal?: Failure;
+  /** The gateway refused the session token: openvpn's next 'Auth' question is a re-login. */
+  relogin?: boolean;
 }
 
 export const newAuthDialogue = (): AuthDialogue => ({ asking: false, openvpnWaiting: false });
@@ -52,7 +55,15 @@ export const crResponseCommand = (response: string): string => `cr-response ${Bu
 export function onNeedAuth(d: AuthDialogue, staticChallenge: { text: string; echo: boolean } | undefined): { dialogue: AuthDialogue; send?: AuthAnswer; ask?: Question } {
   if (d.ready) return { dialogue: { ...d, ready: undefined, openvpnWaiting: false, refusal: undefined }, send: d.ready };
   if (d.asking) return { dialogue: { ...d, openvpnWaiting: true } };
-  return { dialogue: { ...d, asking: true, openvpnWaiting: true }, ask: { kind: 'auth', ...(staticChallenge ? { staticChallenge } : {}) } };
+  // Not asked ahead like a rejected password: only openvpn's question carries the static
+  // challenge, which the re-login must answer with a fresh code.
+  const expired = d.relogin ? { expired: true as const } : {};
+  return { dialogue: { ...d, asking: true, openvpnWaiting: true, relogin: false }, ask: { kind: 'auth', ...expired, ...(staticChallenge ? { staticChallenge } : {}) } };
+}
+
+/** The session token was refused: the next 'Auth' question is a re-login; `refusal` if nobody answers it. */
+export function expectRelogin(d: AuthDialogue, refusal: Failure): AuthDialogue {
+  return { ...d, ready: undefined, relogin: true, refusal };
 }
 
 /** Asking ahead of openvpn (a rejected password, a CRV1 challenge). */
@@ -72,7 +83,7 @@ export function onAuthAnswer(d: AuthDialogue, answer: AuthAnswer | undefined, re
 export async function askProvider(provider: CredentialProvider, q: Question): Promise<Answer> {
   switch (q.kind) {
     case 'auth':
-      return { kind: 'auth-answer', answer: await provider.auth({ ...(q.rejected !== undefined ? { rejected: q.rejected } : {}), ...(q.staticChallenge ? { staticChallenge: q.staticChallenge } : {}) }) };
+      return { kind: 'auth-answer', answer: await provider.auth({ ...(q.rejected !== undefined ? { rejected: q.rejected } : {}), ...(q.expired ? { expired: true } : {}), ...(q.staticChallenge ? { staticChallenge: q.staticChallenge } : {}) }) };
     case 'crv1': {
       const response = await provider.challenge({ text: q.text, echo: q.echo });
       return response !== undefined

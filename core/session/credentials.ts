@@ -14,6 +14,8 @@ export interface PasswordRequest {
   username: string;
   /** Set when the server rejected the previous password: what it said. */
   rejected?: string;
+  /** A re-login: the gateway refused the session token (expired, another node), not the password. */
+  expired?: boolean;
 }
 
 export interface ChallengeRequest {
@@ -50,7 +52,7 @@ export interface AuthAnswer {
 /** What the session asks; implemented by SessionCredentials (and by fakes in unit tests). */
 export interface CredentialProvider {
   /** Username and password for `Need 'Auth'`, the static-challenge response already folded in. */
-  auth(req: { rejected?: string; staticChallenge?: { text: string; echo: boolean } }): Promise<AuthAnswer | undefined>;
+  auth(req: { rejected?: string; expired?: boolean; staticChallenge?: { text: string; echo: boolean } }): Promise<AuthAnswer | undefined>;
   challenge(req: { text: string; echo: boolean }): Promise<string | undefined>;
   keyPassphrase(req: { rejected: boolean }): Promise<string | undefined>;
   /** The server accepted the credentials: save what the person asked to save. */
@@ -96,7 +98,8 @@ export class SessionCredentials implements CredentialProvider {
     return this.profile.username ?? '';
   }
 
-  async auth(req: { rejected?: string; staticChallenge?: { text: string; echo: boolean } }): Promise<AuthAnswer | undefined> {
+  /** A re-login (`expired`) takes the password at hand like a first login: only a rejection asks anew. */
+  async auth(req: { rejected?: string; expired?: boolean; staticChallenge?: { text: string; echo: boolean } }): Promise<AuthAnswer | undefined> {
     if (req.rejected !== undefined || this.password === undefined) {
       // A rejected password is never deleted from the keychain here: the failure may be
       // the server's (e.g. its password store), and the person decides by typing a new one.
@@ -105,7 +108,8 @@ export class SessionCredentials implements CredentialProvider {
         this.password = saved;
         this.passwordSource = 'keychain';
       } else {
-        const typed = await this.prompter.password({ profile: this.profile.name, username: this.username, ...(req.rejected !== undefined ? { rejected: req.rejected } : {}) });
+        const why = req.rejected !== undefined ? { rejected: req.rejected } : req.expired ? { expired: true } : {};
+        const typed = await this.prompter.password({ profile: this.profile.name, username: this.username, ...why });
         if (typed === undefined) return undefined;
         this.password = typed.value;
         this.passwordSource = 'typed';

@@ -12,7 +12,7 @@
  * nothing is reset by hand.
  */
 import type { EngineExit } from '../engine/launcher.js';
-import { askAhead, authCommands, crResponseCommand, newAuthDialogue, onAuthAnswer, onNeedAuth, passphraseCommand, type Answer, type AuthDialogue, type Question } from './credential-dialogue.js';
+import { askAhead, authCommands, expectRelogin, crResponseCommand, newAuthDialogue, onAuthAnswer, onNeedAuth, passphraseCommand, type Answer, type AuthDialogue, type Question } from './credential-dialogue.js';
 import { attemptFailure, classifyAuthFailure, classifyFatal, classifyLogLine, failure, newAttempt, type AttemptEvidence, type Failure } from './failures.js';
 import { message, type Message } from './messages.js';
 import { cipherFromLog, withByteCount, type ByteSample } from './rates.js';
@@ -46,6 +46,13 @@ export interface Run {
   /** Questions with the credential provider: the give-up clock does not run meanwhile. */
   asking: number;
   auth: AuthDialogue;
+  /**
+   * The gateway gave openvpn a session token (auth-token), which it sends instead of the
+   * password on its reconnects. An AUTH_FAILED while it holds one is the token refused:
+   * openvpn drops it and restarts (push.c receive_auth_failed), and one re-login follows.
+   * A new token only comes with a successful login, so a refused re-login cannot loop.
+   */
+  tokenHeld?: boolean;
   stats: SessionStats;
   lastBytes?: ByteSample;
 }
@@ -413,9 +420,21 @@ const verificationFailed: Handler<'verification-failed'> = (m, e, ctx) => {
   if (verdict === 'transient') return stay(withRun(m, { lastProblem: why }));
   // Not about the password (connection limit, no cipher in common): asking again cannot help.
   if (why.code !== 'auth') return fail(m, why);
+  if (r.tokenHeld) {
+    // The session token refused (expired, or a node with another token secret), not the
+    // password: openvpn's next 'Auth' question is answered with the full credentials; if
+    // nobody can give them, the session ends as one the gateway ended.
+    const refusal = failure('auth', 'session-ended', { why: e.reason || 'session token refused' });
+    return {
+      machine: withRun(m, { tokenHeld: false, auth: expectRelogin(r.auth, refusal) }),
+      effects: [{ type: 'log', message: 'Ferry: the gateway refused the session token; logging in again' }],
+    };
+  }
   // Ask once more (the desktop shows its login dialog); nobody to ask → FAILED, no retry loop.
   return ask(enter(withRun(m, { auth: askAhead(r.auth, why) }), 'AUTH', ctx), { kind: 'auth', rejected: e.reason ?? '' });
 };
+
+const authToken: Handler<'auth-token'> = (m) => stay(withRun(m, { tokenHeld: true }));
 
 const crText: Handler<'cr-text'> = (m, e) => {
   const asked = ask(m, { kind: 'cr', text: e.text, echo: e.echo });
@@ -494,7 +513,7 @@ const ACTIVE_ROW: Row = {
   'need-other-password': needOtherPassword,
   'verification-failed': verificationFailed,
   'cr-text': crText,
-  'auth-token': ignore, // openvpn keeps the token for its reconnects
+  'auth-token': authToken, // openvpn keeps the token for its reconnects; the machine notes that it has one
   info: ignore,
   'auth-answer': authAnswer,
   'cr-answer': crAnswer,

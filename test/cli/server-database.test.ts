@@ -101,6 +101,40 @@ describe.skipIf(skip)('ferry-server --database', () => {
     expect(JSON.parse((await cli(['client', 'list', '--json'])).stdout).map((a: { account: string }) => a.account)).toEqual(['alice', 'bob']);
   }, 60_000);
 
+  it('node remove: refused while the node heartbeats; once down its pool slice and clients rows are released, bundles stale', async () => {
+    const nodes = async () => JSON.parse((await cli(['node', 'list', '--json'])).stdout) as Array<{ name: string; pool: string; up: boolean }>;
+    expect((await cli(['node', 'add', 'b', '--host', '198.18.4.1'])).code).toBe(0);
+    const poolOfB = (await nodes()).find((n) => n.name === 'b')!.pool;
+    // b runs (as "ferry-server run --node b" would show in the database): a fresh heartbeat, a client.
+    await pg.sql(db, `UPDATE ferry_nodes SET run_id = 'r1', pid = 4242, started_at = now(), last_seen = now() WHERE name = 'b'`);
+    await pg.sql(db, `INSERT INTO ferry_connections (node, cid, account, established) VALUES ('b', '7', 'alice', true)`);
+    const running = await cli(['node', 'remove', 'b']);
+    expect(running.code).toBe(1);
+    expect(running.stderr.trim()).toMatch(/^ferry-server: node "b" is running \(pid 4242, last heartbeat .*\): stop "ferry-server run --node b" on its host first, then remove it$/);
+    expect((await nodes()).map((n) => n.name)).toEqual(['a', 'b']);
+
+    // b stopped long enough ago to count as down: removed, its client row and slice released.
+    await pg.sql(db, `UPDATE ferry_nodes SET last_seen = now() - interval '1 hour' WHERE name = 'b'`);
+    const removed = await cli(['node', 'remove', 'b']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toMatch(/node "b" removed: client addresses 198\.18\.100\.\d+\/26 released, 1 client record dropped/);
+    expect(removed.stdout).toMatch(/bundles no longer list this node; these accounts must download theirs again: alice, bob/);
+    expect((await nodes()).map((n) => n.name)).toEqual(['a']);
+    expect((await pg.sql(db, `SELECT count(*)::int AS n FROM ferry_connections WHERE node = 'b'`)).rows[0].n).toBe(0);
+    // The slice is free again: the next node gets it.
+    expect((await cli(['node', 'add', 'c', '--host', '198.18.6.1'])).code).toBe(0);
+    expect((await nodes()).find((n) => n.name === 'c')!.pool).toBe(poolOfB);
+    expect((await cli(['node', 'remove', 'c'])).code).toBe(0);
+
+    const unknown = await cli(['node', 'remove', 'zz']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no node "zz" \(nodes: a\)/);
+    const last = await cli(['node', 'remove', 'a']);
+    expect(last.code).toBe(2);
+    expect(last.stderr).toMatch(/node "a" is the only node/);
+    expect((await nodes()).map((n) => n.name)).toEqual(['a']);
+  }, 60_000);
+
   it('damaged rows are reported, not crashed on', async () => {
     await pg.sql(db, `UPDATE ferry_server SET settings = jsonb_set(settings, '{port}', '"not a number"')`);
     try {

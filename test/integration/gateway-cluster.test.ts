@@ -3,12 +3,17 @@
  * in the lab: failover without re-authentication, the cluster-wide connection limit, a
  * revocation on one node cutting the session on the other, and a database outage.
  */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
+import { toPem } from '../../server/pki.js';
+import { SecretBox } from '../../server/secret-box.js';
 import { TestCluster } from '../support/cluster.js';
-import { clientHome, ferry, keychainSkipReason, startConnect, STATE, type ClientHome } from '../support/ferry.js';
+import { clientHome, ferry, keychainSkipReason, startConnect, STATE, statesOf, type ClientHome } from '../support/ferry.js';
 import { postgresSkipReason, PostgresInstance } from '../support/postgres.js';
 import { AUTH_FAILED, CONNECTED, handWrittenConfig, startOpenvpnClient, type Watched } from '../support/processes.js';
 import { until } from '../support/until.js';
@@ -17,6 +22,9 @@ const skip = labSkipReason() ?? postgresSkipReason() ?? (await keychainSkipReaso
 
 /** The bound this test states for failover: node death (or a cut link) to CONNECTED on the other node. */
 const FAILOVER_BOUND_MS = 15_000;
+
+/** A password in the database URL (trust authentication ignores it): a leak of the URL is then findable by this string. */
+const DB_PASSWORD = 'pg-pw-must-not-leak-7f3c';
 
 describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
   let pg: PostgresInstance;
@@ -28,9 +36,12 @@ describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
 
   beforeAll(async () => {
     [pg, lab] = await Promise.all([PostgresInstance.create(), createLab({ gateways: 2 })]);
-    cluster = await TestCluster.create(lab, await pg.createDatabase(), { nodes: 2 });
+    const url = new URL(await pg.createDatabase());
+    url.password = DB_PASSWORD;
+    cluster = await TestCluster.create(lab, url.href, { nodes: 2 });
     passwords = await cluster.addAccounts(['alice', 'bob', 'carol', 'dave', 'erin']);
-    await Promise.all([cluster.ready('a'), cluster.ready('b')]);
+    // Node a also has the URL in its environment, as an operator's unit file would set it.
+    await Promise.all([cluster.ready('a', { ...process.env, FERRY_SERVER_DATABASE: url.href, FERRY_SERVER_KEY_FILE: path.join(cluster.node('a').dir, 'cluster.key') }), cluster.ready('b')]);
   }, 120_000);
 
   afterAll(async () => {
@@ -66,6 +77,20 @@ describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
     }
     const dump = JSON.stringify((await pg.sql(db, 'SELECT key_sealed FROM ferry_client_pairs')).rows);
     expect(dump).not.toMatch(/PRIVATE KEY/);
+  });
+
+  it("openvpn's environment holds nothing of ferry-server's: no database URL or password, no FERRY_ variable", async () => {
+    for (const name of ['a', 'b']) {
+      const ns = lab.ns[cluster.node(name).ns]!;
+      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      const openvpn = pids.filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'openvpn');
+      expect(openvpn, `node ${name}`).toHaveLength(1);
+      const environ = readFileSync(`/proc/${openvpn[0]}/environ`, 'utf8').split('\0').filter(Boolean);
+      expect(environ.join('\n')).not.toContain(DB_PASSWORD);
+      expect(environ.join('\n')).not.toMatch(/postgres(ql)?:\/\//);
+      expect(environ.filter((v) => v.startsWith('FERRY_'))).toEqual([]);
+      expect(environ.some((v) => v.startsWith('PATH='))).toBe(true); // the environ was read, and holds what openvpn needs
+    }
   });
 
   it('failover: node A dies (SIGKILL), the ferry client is CONNECTED through node B by its token, no password sent', async () => {
@@ -194,4 +219,55 @@ describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
     await erin.stop();
     await carol.stop();
   }, 90_000);
+  it('a node with another token secret refuses the session token: the ferry client logs in again once with the piped password, never FAILED', async () => {
+    // Node b gets a token secret of its own: sealed into the database and b restarted (it
+    // writes the secret for its openvpn at start); node a keeps the one it started with.
+    const box = await SecretBox.load(path.join(cluster.node('a').dir, 'cluster.key'));
+    const db = new URL(cluster.url).pathname.slice(1);
+    await cluster.gateways.get('b')!.stop();
+    await pg.sql(db, 'UPDATE ferry_server SET token_secret = $1', [box.seal(toPem(randomBytes(128), 'OpenVPN auth-token server key'), 'token_secret')]);
+    const b = await cluster.ready('b');
+    const a = cluster.gateways.get('a')!;
+    const client: ClientHome = await clientHome();
+    const imported = await ferry(client, ['import', (await cluster.bundle('dave')).zip, '--name', 'dave']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const session = startConnect(lab, client, 'dave', { stdin: `${passwords.get('dave')}\n`, args: ['--password-stdin'] });
+    running.push(session);
+    try {
+      await session.waitFor(STATE('CONNECTED'));
+      await a.waitFor(/admitted dave \(CONNECT\) by certificate and password/);
+      const fromB = b.lines.length;
+      await cluster.killNode('a');
+      await session.waitForCount(STATE('CONNECTED'), 2, 60_000);
+      const logB = b.lines.slice(fromB).join('\n');
+      expect(logB).toMatch(/refused dave: session token invalid/);
+      expect(logB).toMatch(/admitted dave \(CONNECT\) by certificate and password/);
+      // Nobody asked, nothing failed: one drop, back up through node b.
+      expect(statesOf(session)).toEqual(['CONNECTING', 'AUTH', 'CONNECTED', 'RECONNECTING', 'CONNECTED']);
+      expect(session.lines.join('\n')).not.toMatch(/rejected the password|session expired/);
+      expect(await lab.ping('client', lab.addr.vpcHost, 2)).toBe(true);
+    } finally {
+      await session.stop('SIGINT');
+      await until(async () => (await cluster.status('b')).nodes.find((n) => n.name === 'a')?.state === 'down', 'node a down', 15_000);
+      await cluster.ready('a');
+    }
+  }, 120_000);
+  it('node remove: refused while node b runs; a node removed while it was frozen stops itself when it wakes (its addresses may go to another node)', async () => {
+    const refused = await cluster.cli(['node', 'remove', 'b']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/node "b" is running \(pid \d+, last heartbeat .*\): stop "ferry-server run --node b" on its host first/);
+    const b = cluster.gateways.get('b')!;
+    const pid = b.child.pid!;
+    process.kill(pid, 'SIGSTOP'); // frozen, as a host cut off: its heartbeat goes stale
+    try {
+      await until(async () => (await cluster.status()).nodes.find((n) => n.name === 'b')?.state === 'down', 'node b down', 15_000);
+      const removed = await cluster.must(['node', 'remove', 'b']);
+      expect(removed.stdout).toMatch(/node "b" removed: client addresses \S+ released/);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(await b.exited).not.toBe(0);
+    expect(b.lines.join('\n')).toMatch(/node "b" was removed from the database \("ferry-server node remove"\); stopping/);
+    expect((await cluster.status()).nodes.map((n) => n.name)).toEqual(['a']);
+  }, 60_000);
 });

@@ -5,10 +5,15 @@
  * database away and bring it back; destroy() removes everything.
  *
  * Under CI=true a missing PostgreSQL is a failure, never a skip (.ci/run installs it).
+ *
+ * pg_ctl runs the server as a daemon: it outlives a test run that was SIGKILLed before
+ * destroy(). Each instance's base directory records its owner's pid (`owner`), and
+ * sweepStalePostgres() (globalSetup) stops and removes the instances whose owner is dead,
+ * never one a live process (another worker, a parallel run) is using.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -57,6 +62,51 @@ function run(argv: string[], user: string): Promise<{ code: number; out: string 
   });
 }
 
+const BASE_PREFIX = 'ferry-pg-';
+const OWNER_FILE = 'owner';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The postmaster's pid from its data directory's postmaster.pid (first line), if it is running. */
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  const pid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+}
+
+/**
+ * Stops and removes the instances (tmpdir()/ferry-pg-*) whose owner process is dead: what a
+ * SIGKILLed test run left running. A directory without an owner file is left alone (it may
+ * be one being created right now). Returns the base directories removed.
+ */
+export async function sweepStalePostgres(): Promise<string[]> {
+  if (postgresPrerequisites() !== undefined) return [];
+  const removed: string[] = [];
+  for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
+    if (!name.startsWith(BASE_PREFIX)) continue;
+    const base = path.join(tmpdir(), name);
+    const owner = Number((await readFile(path.join(base, OWNER_FILE), 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    const dataDir = path.join(base, 'data');
+    const pid = await postmasterPid(dataDir);
+    if (pid !== undefined) {
+      await run([path.join(binDir()!, 'pg_ctl'), '-D', dataDir, '-m', 'immediate', '-w', 'stop'], runAs()!.user);
+      // pg_ctl could not do it (a damaged data directory): the postmaster must not outlive its directory.
+      const still = await postmasterPid(dataDir);
+      if (still !== undefined) process.kill(still, 'SIGKILL');
+    }
+    await rm(base, { recursive: true, force: true });
+    removed.push(base);
+  }
+  return removed;
+}
+
 export class PostgresInstance {
   private constructor(
     readonly base: string,
@@ -71,7 +121,9 @@ export class PostgresInstance {
     const reason = postgresPrerequisites();
     if (reason) throw new Error(reason);
     const account = runAs()!;
-    const base = await mkdtemp(path.join(tmpdir(), 'ferry-pg-'));
+    const base = await mkdtemp(path.join(tmpdir(), BASE_PREFIX));
+    // First, before anything runs: the sweeper of a later run knows whose instance this is.
+    await writeFile(path.join(base, OWNER_FILE), `${process.pid}\n`, { mode: 0o644 });
     await chmod(base, 0o755);
     await chown(base, account.uid, account.gid);
     const pgi = new PostgresInstance(base, binDir()!, account.user);

@@ -13,7 +13,8 @@ import type { ImportedProfile } from '../../core/profile/import.js';
 import { ProfileSchema, type Profile } from '../../core/profile/schema.js';
 import { ProfileStore } from '../../core/profile/store.js';
 import { KeychainUnavailableError, MemorySecretStore, type SecretStore } from '../../core/secrets/secret-store.js';
-import { SessionCredentials, type Prompter } from '../../core/session/credentials.js';
+import { passwordPrompt } from '../../core/cli/terminal-prompter.js';
+import { SessionCredentials, type PasswordRequest, type Prompter } from '../../core/session/credentials.js';
 import { messageText } from '../../core/session/failure-text.js';
 import type { Message } from '../../core/session/messages.js';
 import { tempDir } from '../support/cli.js';
@@ -234,6 +235,39 @@ describe('SessionCredentials', () => {
     expect(code(await creds.auth({ staticChallenge: { text: 'OTP', echo: true } }))).toBe(new HOTP({ secret: Secret.fromBase32(secret), counter: 5 }).generate());
     expect(code(await creds.auth({ staticChallenge: { text: 'OTP', echo: true } }))).toBe(new HOTP({ secret: Secret.fromBase32(secret), counter: 6 }).generate());
     expect(saved).toEqual([6, 7]);
+  });
+
+  it('a re-login after the gateway refused the session token: the password at hand and a fresh OTP code, nobody asked', async () => {
+    const secrets = new MemorySecretStore();
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    await secrets.set('office-abc123', 'otp-secret', secret);
+    const prompter = new ScriptedPrompter({});
+    const creds = new SessionCredentials(profile({ otp: { kind: 'totp', digits: 6, period: 30, algorithm: 'SHA1', counter: 0 } }), secrets, prompter, { password: 'piped', otp: '111111' });
+    const code = (a: { password: string } | undefined) => Buffer.from(a!.password.split(':')[2]!, 'base64').toString();
+    expect(code(await creds.auth({ staticChallenge: { text: 'OTP', echo: false } }))).toBe('111111');
+    const again = await creds.auth({ expired: true, staticChallenge: { text: 'OTP', echo: false } });
+    expect(Buffer.from(again!.password.split(':')[1]!, 'base64').toString()).toBe('piped');
+    expect(code(again)).toBe(new TOTP({ secret: Secret.fromBase32(secret) }).generate());
+    expect(prompter.asked).toEqual([]);
+  });
+
+  it('a re-login with no password at hand reads the keychain, else asks the person saying the session expired', async () => {
+    const secrets = new MemorySecretStore();
+    await secrets.set('office-abc123', 'password', 'saved-pw');
+    expect(await new SessionCredentials(profile(), secrets, new ScriptedPrompter({}), {}).auth({ expired: true })).toEqual({ username: 'office', password: 'saved-pw' });
+    const requests: PasswordRequest[] = [];
+    const recording: Prompter = { ...new ScriptedPrompter({}), password: async (req) => (requests.push(req), { value: 'typed' }), otp: async () => undefined, challenge: async () => undefined, keyPassphrase: async () => undefined };
+    expect(await new SessionCredentials(profile(), new MemorySecretStore(), recording, {}).auth({ expired: true })).toEqual({ username: 'office', password: 'typed' });
+    expect(requests).toEqual([{ profile: 'office', username: 'office', expired: true }]);
+  });
+
+  it("the terminal's password prompt: an expired session is not called a rejected password", () => {
+    expect(passwordPrompt({ profile: 'office', username: 'alice' })).toBe('Password for alice: ');
+    expect(passwordPrompt({ profile: 'office', username: 'alice', rejected: 'wrong' })).toBe('The gateway rejected the password. Password for alice: ');
+    const expired = passwordPrompt({ profile: 'office', username: 'alice', expired: true });
+    expect(expired).toMatch(/session .*expired/i);
+    expect(expired).not.toMatch(/rejected|wrong/i);
+    expect(expired).toMatch(/Password for alice: $/);
   });
 
   it('a --otp code is used once; the next challenge asks', async () => {

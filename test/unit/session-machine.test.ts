@@ -201,6 +201,56 @@ describe('session machine: what the rows imply', () => {
     expect(types(transition(asked.machine, { kind: 'need-auth' }, ctx).effects)).toEqual(['ask']);
   });
 
+  describe('a session token the gateway refuses (e.g. another node with another token secret)', () => {
+    const SC = { text: 'Enter OTP', echo: false };
+    /** Connected on a token, then the gateway refuses it: openvpn drops the token and restarts (push.c receive_auth_failed). */
+    function tokenRefused(): Machine {
+      let m = transition(inPhase('CONNECTED'), { kind: 'auth-token' }, ctx).machine;
+      m = transition(m, state('RECONNECTING', { description: 'ping-restart' }), ctx).machine;
+      const refused = transition(m, { kind: 'verification-failed', tag: 'Auth', reason: 'session expired: log in again' }, ctx);
+      // Nobody is asked yet, and not as "the password was wrong": openvpn asks for 'Auth' once it restarts.
+      expect(refused.effects.filter((e) => e.type === 'ask')).toEqual([]);
+      expect(refused.machine.phase).toBe('RECONNECTING');
+      return transition(refused.machine, state('RECONNECTING', { description: 'auth-failure (auth-token)' }), ctx).machine;
+    }
+
+    it('is followed by one re-login with the full credentials, asked as an expired session with the static challenge', () => {
+      const asked = transition(tokenRefused(), { kind: 'need-auth', staticChallenge: SC }, ctx);
+      expect(asked.effects).toEqual([{ type: 'ask', question: { kind: 'auth', expired: true, staticChallenge: SC } }]);
+      const sent = transition(asked.machine, { kind: 'auth-answer', answer: { username: 'alice', password: 'SCRV1:cHc=:MTIz' } }, ctx);
+      expect(sent.effects).toEqual([{ type: 'command', commands: ['username "Auth" "alice"', 'password "Auth" "SCRV1:cHc=:MTIz"'] }]);
+      // The re-login's own password refused: that is a wrong password, asked as such; no second re-login.
+      const again = transition(sent.machine, { kind: 'verification-failed', tag: 'Auth', reason: 'wrong password' }, ctx);
+      expect(again.effects).toEqual([{ type: 'ask', question: { kind: 'auth', rejected: 'wrong password' } }]);
+      const ended = transition(transition(again.machine, { kind: 'need-auth' }, ctx).machine, { kind: 'auth-answer', answer: undefined }, ctx).machine;
+      expect(ended).toMatchObject({ phase: 'STOPPING', ending: 'FAILED', run: { failure: { code: 'auth', detail: 'auth-rejected-said', params: { said: 'wrong password' } } } });
+    });
+
+    it('with nobody to give the password again: FAILED as a session the gateway ended, not as a wrong password', () => {
+      const asked = transition(tokenRefused(), { kind: 'need-auth' }, ctx);
+      expect(asked.effects).toEqual([{ type: 'ask', question: { kind: 'auth', expired: true } }]);
+      const ended = transition(asked.machine, { kind: 'auth-answer', answer: undefined }, ctx).machine;
+      expect(ended).toMatchObject({ phase: 'STOPPING', ending: 'FAILED', run: { failure: { code: 'auth', detail: 'session-ended', params: { why: 'session expired: log in again' } } } });
+    });
+
+    it('a token refused again after a successful re-login gets its own single re-login (a new token came with the login)', () => {
+      let m = transition(tokenRefused(), { kind: 'need-auth' }, ctx).machine;
+      m = transition(m, { kind: 'auth-answer', answer: { username: 'alice', password: 'pw' } }, ctx).machine;
+      m = transition(m, { kind: 'auth-token' }, ctx).machine;
+      m = transition(m, state('CONNECTED'), ctx).machine;
+      m = transition(m, state('RECONNECTING', { description: 'ping-restart' }), ctx).machine;
+      m = transition(m, { kind: 'verification-failed', tag: 'Auth', reason: 'session expired: log in again' }, ctx).machine;
+      expect(transition(m, { kind: 'need-auth' }, ctx).effects).toEqual([{ type: 'ask', question: { kind: 'auth', expired: true } }]);
+    });
+
+    it('a temporary refusal keeps the token: openvpn retries with it', () => {
+      let m = transition(inPhase('RECONNECTING'), { kind: 'auth-token' }, ctx).machine;
+      m = transition(m, { kind: 'verification-failed', tag: 'Auth', reason: 'TEMP[backoff 5]:busy' }, ctx).machine;
+      m = transition(m, { kind: 'verification-failed', tag: 'Auth', reason: 'session expired: log in again' }, ctx).machine;
+      expect(transition(m, { kind: 'need-auth' }, ctx).effects).toEqual([{ type: 'ask', question: { kind: 'auth', expired: true } }]);
+    });
+  });
+
   it('is pure: the same input gives the same output and the input is not changed', () => {
     const m = inPhase('CONNECTED');
     const before = structuredClone(m);

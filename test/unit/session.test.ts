@@ -14,10 +14,12 @@ import { Session, type SessionState } from '../../core/session/session.js';
 import { tempDir } from '../support/cli.js';
 import { FakeOpenvpn } from '../support/fake-openvpn.js';
 
-const credentials = (password: string | undefined): CredentialProvider & { accepted_: number; rejected: string[] } => ({
+const credentials = (password: string | undefined): CredentialProvider & { accepted_: number; rejected: string[]; expired: number } => ({
   accepted_: 0,
   rejected: [],
+  expired: 0,
   async auth(req) {
+    if (req.expired) this.expired++;
     if (req.rejected !== undefined) {
       this.rejected.push(req.rejected);
       return undefined;
@@ -111,6 +113,34 @@ describe('Session', () => {
     expect(creds.rejected).toEqual(['wrong password']);
     expect(reason(session)).toEqual({ code: 'auth', message: 'the gateway rejected the username or password (wrong password); check them and connect again' });
     expect(engine.commands.filter((c) => c.startsWith('password "Auth"'))).toHaveLength(1);
+  });
+
+  it('a session token the gateway refuses: one re-login with the password still at hand, then a wrong password fails, no loop', async () => {
+    const { session, engine, creds } = await setup();
+    await session.connect();
+    await engine.attached;
+    engine.send(">PASSWORD:Need 'Auth' username/password");
+    await engine.waitFor(/^password "Auth"/);
+    engine.send('>PASSWORD:Auth-Token:dG9rZW4tb2Ytbm9kZS1h');
+    engine.send('>STATE:1700000001,CONNECTED,SUCCESS,198.18.100.2,198.18.1.1,1194,,');
+    await waitState(session, 'CONNECTED');
+    // Failover to a node with another token secret: the token is refused (push.c: token dropped, soft restart).
+    engine.send('>STATE:1700000002,RECONNECTING,ping-restart,,,,,');
+    engine.send('>LOG:1700000003,,AUTH: Received control message: AUTH_FAILED,session expired: log in again');
+    engine.send(">PASSWORD:Verification Failed: 'Auth' ['session expired: log in again']");
+    engine.send('>STATE:1700000003,RECONNECTING,auth-failure (auth-token),,,,,');
+    engine.send(">PASSWORD:Need 'Auth' username/password");
+    await engine.waitFor(/^password "Auth"/, 2);
+    expect(engine.commands.filter((c) => c === 'password "Auth" "pw"')).toHaveLength(2);
+    expect(creds.rejected).toEqual([]);
+    expect(creds.expired).toBe(1);
+    expect(session.snapshot().state).toBe('RECONNECTING');
+    // That node refuses the password too: a wrong password, asked as such (nobody here), FAILED.
+    engine.send(">PASSWORD:Verification Failed: 'Auth' ['wrong password']");
+    engine.send(">PASSWORD:Need 'Auth' username/password");
+    await waitState(session, 'FAILED');
+    expect(creds.rejected).toEqual(['wrong password']);
+    expect(engine.commands.filter((c) => c.startsWith('password "Auth"'))).toHaveLength(2);
   });
 
   it('a connection-limit refusal fails at once with its reason', async () => {
