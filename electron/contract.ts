@@ -97,6 +97,8 @@ export const PromptSchema = z.object({
   echo: z.boolean(),
   /** Set when a previous answer was refused (wrong password): say so next to the field. */
   rejected: z.string().optional(),
+  /** A re-login: the gateway ended the login session (its session token refused), not a wrong password. */
+  expired: z.boolean().optional(),
 });
 export type Prompt = z.infer<typeof PromptSchema>;
 

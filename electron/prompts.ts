@@ -25,15 +25,15 @@ export class PromptBroker {
 
   /** The Prompter a connect of `profile` uses. */
   prompterFor(profile: Pick<Profile, 'id' | 'name'>): Prompter {
-    const ask = (kind: Prompt['kind'], text: string, echo: boolean, rejected?: string) =>
+    const ask = (kind: Prompt['kind'], text: string, echo: boolean, rejected?: string, expired?: boolean) =>
       new Promise<PromptAnswer | undefined>((resolve) => {
         for (const [id, p] of this.pending) if (p.profileId === profile.id && p.prompt.kind === kind) this.close(id);
-        const prompt: Prompt = { id: randomUUID(), profile: profile.name, kind, text, echo, ...(rejected !== undefined ? { rejected: rejected || 'the gateway refused the password' } : {}) };
+        const prompt: Prompt = { id: randomUUID(), profile: profile.name, kind, text, echo, ...(rejected !== undefined ? { rejected: rejected || 'the gateway refused the password' } : expired ? { expired: true } : {}) };
         this.pending.set(prompt.id, { prompt, profileId: profile.id, resolve });
         this.emit({ type: 'prompt', prompt });
       });
     return {
-      password: (req) => ask('password', req.username, false, req.rejected),
+      password: (req) => ask('password', req.username, false, req.rejected, req.expired),
       otp: (req) => ask('otp', req.text, req.echo),
       challenge: (req) => ask('challenge', req.text, req.echo),
       keyPassphrase: () => ask('key-passphrase', '', false),

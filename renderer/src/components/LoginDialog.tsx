@@ -60,6 +60,10 @@ function LoginDialog({ prompt }: { prompt: Prompt }) {
             {prompt.rejected && !/^AUTH_FAILED$/i.test(prompt.rejected) ? <span>{t('login.rejectedDetail', { reason: prompt.rejected })}</span> : null}
           </div>
         </div>
+      ) : prompt.expired ? (
+        <p className="banner banner-info compact" role="status" data-testid="login-expired">
+          {t('login.expired')}
+        </p>
       ) : null}
       {username && (isPassword || prompt.kind === 'otp') ? (
         <div className="login-user">

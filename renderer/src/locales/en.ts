@@ -295,6 +295,7 @@ const en = {
     rememberHint: 'Saved in the OS keychain after the gateway accepts it.',
     submit: 'Sign in',
     rejected: 'Wrong password — the gateway refused it. Type it again.',
+    expired: 'Your login session on the gateway has ended. Sign in again to reconnect.',
     rejectedDetail: 'The gateway said: {{reason}}',
     username: 'Username',
     show: 'Show password',

@@ -297,6 +297,7 @@ const zhCN: Strings = {
     rememberHint: '网关接受后保存在系统钥匙串中。',
     submit: '登录',
     rejected: '密码错误，网关拒绝了它。请重新输入。',
+    expired: '网关上的登录会话已结束，请重新登录以继续连接。',
     rejectedDetail: '网关返回：{{reason}}',
     username: '用户名',
     show: '显示密码',
