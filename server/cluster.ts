@@ -11,10 +11,12 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
-import { EVENTS_CHANNEL, NODE_DEAD_AFTER_S, poolSlice, type ClusterEvent, type NodeRow, type PgStore } from './pg-store.js';
+import { ClusterEventSchema, EVENTS_CHANNEL, NODE_DEAD_AFTER_S, poolSlice, type NodeRow, type PgStore } from './pg-store.js';
 import type { Settings } from './settings.js';
 
 export const HEARTBEAT_MS = 1_000;
+/** PostgreSQL caps a NOTIFY payload below 8000 bytes; ours are far smaller. */
+const MAX_EVENT_BYTES = 1_024;
 
 /** What the node knows of one of its sessions, for ferry_connections. */
 export interface LocalSession {
@@ -32,7 +34,8 @@ export interface ClusterHooks {
   log: (line: string) => void;
   sessions: () => LocalSession[];
   kill: (account: string) => Promise<void>;
-  reloadLimits: () => void;
+  /** Resolves once the limits are applied (or failed and said so): one runs at a time. */
+  reloadLimits: () => Promise<void>;
 }
 
 export class ClusterNode {
@@ -46,6 +49,13 @@ export class ClusterNode {
   private healthySince = Date.now();
   private beats = 0;
   private beating = false;
+  /**
+   * Work asked for by events and catch-ups, as flags: however many events arrive, at most
+   * one pass of each kind runs at a time and one more is queued (drain()).
+   */
+  private readonly due = { cuts: false, crl: false, limits: false };
+  private draining = false;
+  private ignoredEvents = 0;
 
   constructor(
     readonly store: PgStore,
@@ -179,19 +189,51 @@ export class ClusterNode {
   }
 
   /** Events missed while cut off: cut sessions of accounts revoked or deleted meanwhile; fetch the CRL. */
-  private async catchUp(): Promise<void> {
+  private catchUp(): Promise<void> {
+    this.due.cuts = true;
+    this.due.crl = true;
+    return this.drain();
+  }
+
+  /** Runs what is due until nothing is; a call while a pass runs only leaves its flags for it. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
     try {
-      const accounts = [...new Set(this.hooks.sessions().map((s) => s.account))];
-      if (accounts.length > 0) {
-        const active = new Set(
-          (await this.store.query<{ name: string }>(`SELECT name FROM ferry_accounts WHERE state = 'active' AND name = ANY($1::text[])`, [accounts])).rows.map((r) => r.name),
-        );
-        for (const account of accounts.filter((a) => !active.has(a))) await this.hooks.kill(account);
+      while (!this.stopped && (this.due.cuts || this.due.crl || this.due.limits)) {
+        try {
+          if (this.due.cuts) {
+            this.due.cuts = false;
+            await this.cutInactive();
+          } else if (this.due.crl) {
+            this.due.crl = false;
+            await this.refreshCrl();
+          } else {
+            this.due.limits = false;
+            await this.hooks.reloadLimits();
+          }
+        } catch (err) {
+          // The database's trouble refuses new clients; the gateway's own is only said.
+          if (err instanceof FerryError) this.setProblem(err);
+          else this.hooks.log(`ferry-server: ${(err as Error).message}`);
+        }
       }
-      await this.refreshCrl();
-    } catch (err) {
-      this.setProblem(err as Error);
+    } finally {
+      this.draining = false;
     }
+  }
+
+  /**
+   * Cuts this node's sessions of accounts that are no longer active (revoked or deleted):
+   * the database decides, not the event, so a forged "kill" cuts nobody.
+   */
+  private async cutInactive(): Promise<void> {
+    const accounts = [...new Set(this.hooks.sessions().map((s) => s.account))];
+    if (accounts.length === 0) return;
+    const active = new Set(
+      (await this.store.query<{ name: string }>(`SELECT name FROM ferry_accounts WHERE state = 'active' AND name = ANY($1::text[])`, [accounts])).rows.map((r) => r.name),
+    );
+    for (const account of accounts.filter((a) => !active.has(a))) await this.hooks.kill(account);
   }
 
   private async refreshCrl(): Promise<void> {
@@ -208,11 +250,15 @@ export class ClusterNode {
       }
     });
     client.on('notification', (msg) => {
-      if (msg.channel === EVENTS_CHANNEL) void this.onEvent(msg.payload ?? '');
+      if (msg.channel === EVENTS_CHANNEL) this.onEvent(msg.payload ?? '');
     });
     try {
       await client.connect();
       await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+      if (this.stopped) {
+        await client.end().catch(() => {});
+        return;
+      }
       this.listener = client;
     } catch (err) {
       await client.end().catch(() => {});
@@ -229,19 +275,26 @@ export class ClusterNode {
     this.listenerRetry = setTimeout(() => void this.listen(), HEARTBEAT_MS);
   }
 
-  private async onEvent(payload: string): Promise<void> {
-    let event: ClusterEvent;
-    try {
-      event = JSON.parse(payload) as ClusterEvent;
-    } catch {
+  /** A notification: validated, then only marks work due (see drain()). Never throws. */
+  private onEvent(payload: string): void {
+    let parsed: ReturnType<typeof ClusterEventSchema.safeParse> | undefined;
+    if (payload.length <= MAX_EVENT_BYTES) {
+      try {
+        parsed = ClusterEventSchema.safeParse(JSON.parse(payload));
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (!parsed?.success) {
+      // Said once, then at 10, 100, 1000...: a flood of them must not flood the log.
+      const n = ++this.ignoredEvents;
+      if (/^10*$/.test(String(n))) this.hooks.log(`ferry-server: ignored ${n} malformed event(s) on ${EVENTS_CHANNEL} (some database user sends them)`);
       return;
     }
-    try {
-      if (event.type === 'kill' && typeof event.account === 'string') await this.hooks.kill(event.account);
-      else if (event.type === 'crl') await this.refreshCrl();
-      else if (event.type === 'limits') this.hooks.reloadLimits();
-    } catch (err) {
-      this.hooks.log(`ferry-server: cluster event ${event.type} failed: ${(err as Error).message}`);
-    }
+    const event = parsed.data;
+    if (event.type === 'kill') this.due.cuts = true;
+    else if (event.type === 'crl') this.due.crl = true;
+    else this.due.limits = true;
+    void this.drain();
   }
 }

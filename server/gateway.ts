@@ -77,7 +77,9 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
       log,
       sessions: () => gatewayRef?.localSessions() ?? [],
       kill: async (account) => void (await gatewayRef?.kill(account)),
-      reloadLimits: () => gatewayRef?.reapplyLimits(),
+      reloadLimits: async () => {
+        await gatewayRef?.applyLimits().catch((err: Error) => log(`ferry-server: rate limits NOT enforced: ${err.message}`));
+      },
     });
   } else if (opts.node) {
     throw new InputError('--node needs --database: a state directory serves one gateway');

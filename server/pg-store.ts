@@ -10,6 +10,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
+import { z } from 'zod';
 import { FerryError, InputError } from '../core/util/errors.js';
 import { isDialableHost, parseIpv4Cidr, type Ipv4Network } from './net.js';
 import type { CertificateAuthority } from './pki.js';
@@ -109,7 +110,17 @@ export interface ConnectionRow {
   connectedSince: string;
 }
 
-export type ClusterEvent = { type: 'kill'; account: string } | { type: 'crl' } | { type: 'limits' };
+/**
+ * What travels on EVENTS_CHANNEL. Any role that can connect to the database may NOTIFY it,
+ * so a node validates every payload and treats a valid one only as a hint to re-check the
+ * database (server/cluster.ts), never as an order.
+ */
+export const ClusterEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('kill'), account: z.string().min(1).max(64) }),
+  z.object({ type: z.literal('crl') }),
+  z.object({ type: z.literal('limits') }),
+]);
+export type ClusterEvent = z.infer<typeof ClusterEventSchema>;
 
 const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 

@@ -1,0 +1,162 @@
+/**
+ * A cluster node (server/cluster.ts) against a real PostgreSQL, attacked: any database user
+ * can NOTIFY the events channel, the LISTEN connection can be killed under it, and a node
+ * can come back after the others declared it down. The gateway is replaced by hooks that
+ * record what the node asked of it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ClusterNode, type LocalSession } from '../../server/cluster.js';
+import { PgStore } from '../../server/pg-store.js';
+import { StateDir } from '../../server/store.js';
+import { postgresSkipReason, PostgresInstance } from '../support/postgres.js';
+import { until } from '../support/until.js';
+
+const skip = postgresSkipReason();
+
+describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
+  let pgi: PostgresInstance;
+  let url: string;
+  let db: string;
+  let dir: string;
+  let store: PgStore;
+  let node: ClusterNode | undefined;
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+
+  /** What the node asked of its gateway. */
+  let sessions: LocalSession[];
+  let kills: string[];
+  let reloads: number;
+  let inFlightReloads: number;
+  let maxInFlightReloads: number;
+  let logs: string[];
+
+  const sql = (text: string, params: unknown[] = []) => pgi.sql(db, text, params);
+  const account = (name: string, state: 'active' | 'revoked') =>
+    sql(
+      `INSERT INTO ferry_accounts (name, state, serial, key_type, created_at, not_after, bundle_revision) VALUES ($1, $2, $3, 'ec', '', '', 1)
+       ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state`,
+      [name, state, `serial-${name}`],
+    );
+
+  async function startNode(name = 'a'): Promise<ClusterNode> {
+    node = await ClusterNode.claim(store, name, {
+      log: (line) => logs.push(line),
+      sessions: () => sessions,
+      kill: async (acct) => {
+        kills.push(acct);
+        sessions = sessions.filter((s) => s.account !== acct);
+      },
+      reloadLimits: async () => {
+        reloads++;
+        inFlightReloads++;
+        maxInFlightReloads = Math.max(maxInFlightReloads, inFlightReloads);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlightReloads--;
+      },
+    });
+    await node.start();
+    return node;
+  }
+
+  beforeAll(async () => {
+    pgi = await PostgresInstance.create();
+    process.on('unhandledRejection', onRejection);
+  }, 60_000);
+
+  afterAll(async () => {
+    process.off('unhandledRejection', onRejection);
+    await pgi?.destroy();
+  });
+
+  beforeEach(async () => {
+    url = await pgi.createDatabase();
+    db = new URL(url).pathname.slice(1);
+    dir = await mkdtemp(path.join(tmpdir(), 'ferry-cluster-node-'));
+    store = new PgStore(url, new StateDir(dir), () => Promise.reject(new Error('no secrets needed')));
+    await store.migrate();
+    // Only what a node reads: its row, the CRL, the accounts.
+    await sql(
+      `INSERT INTO ferry_server (id, settings, crl_number, ca_cert, ca_key, server_cert, server_key, token_secret, crl_pem)
+       VALUES (1, $1, 0, '', '', '', '', '', 'CRL')`,
+      [JSON.stringify({ maxClients: 2 })],
+    );
+    await sql(`INSERT INTO ferry_nodes (name, host, port, slice) VALUES ('a', '198.18.0.1', 1194, 0), ('b', '198.18.0.2', 1194, 1)`);
+    sessions = [];
+    kills = [];
+    reloads = 0;
+    inFlightReloads = 0;
+    maxInFlightReloads = 0;
+    logs = [];
+    rejections.length = 0;
+  });
+
+  afterEach(async () => {
+    await node?.stop();
+    node = undefined;
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('garbage on the events channel crashes nothing and is not acted on', async () => {
+    await account('alice', 'active');
+    await account('gone', 'revoked');
+    sessions = [{ cid: '1', account: 'alice', established: true }, { cid: '2', account: 'gone', established: true }];
+    await startNode();
+    const garbage = ['null', '[]', '"kill"', '42', '{"type":"kill"}', '{"type":"kill","account":{"toString":1}}', '{"type":"nope"}', '{', `{"type":"kill","account":"${'x'.repeat(7000)}"}`];
+    for (const payload of garbage) await sql('SELECT pg_notify($1, $2)', ['ferry_events', payload]);
+    // Delivered in order on the one LISTEN connection: once this is handled, the garbage was too.
+    await sql('SELECT pg_notify($1, $2)', ['ferry_events', '{"type":"kill","account":"gone"}']);
+    await until(() => kills.includes('gone'), 'the cut of the revoked account');
+    expect(rejections).toEqual([]);
+    expect(kills).toEqual(['gone']);
+  });
+
+  it('a spoofed cut of an active account cuts nothing; a real one (revoked or deleted) cuts', async () => {
+    await account('alice', 'active');
+    await account('bob', 'revoked');
+    sessions = [
+      { cid: '1', account: 'alice', established: true },
+      { cid: '2', account: 'bob', established: true },
+      { cid: '3', account: 'carol', established: true }, // deleted: no row at all
+    ];
+    await startNode();
+    await sql('SELECT pg_notify($1, $2)', ['ferry_events', '{"type":"kill","account":"alice"}']);
+    await sql('SELECT pg_notify($1, $2)', ['ferry_events', '{"type":"kill","account":"bob"}']);
+    await sql('SELECT pg_notify($1, $2)', ['ferry_events', '{"type":"kill","account":"carol"}']);
+    await until(() => kills.includes('bob') && kills.includes('carol'), 'the cuts of bob and carol');
+    expect(kills).not.toContain('alice');
+  });
+
+  it('a flood of events runs one reload at a time, never one per event', async () => {
+    await account('gone', 'revoked');
+    sessions = [{ cid: '9', account: 'gone', established: true }];
+    await startNode();
+    await sql(`SELECT pg_notify('ferry_events', json_build_object('type', 'limits', 'n', g)::text) FROM generate_series(1, 2000) g`);
+    await sql('SELECT pg_notify($1, $2)', ['ferry_events', '{"type":"kill","account":"gone"}']);
+    await until(() => kills.includes('gone') && inFlightReloads === 0 && reloads > 0, 'the flood handled');
+    expect(rejections).toEqual([]);
+    expect(maxInFlightReloads).toBe(1);
+    expect(reloads).toBeLessThan(2000);
+  });
+
+  it('a killed LISTEN connection is re-established and the revocations made meanwhile are caught up', async () => {
+    await account('alice', 'active');
+    sessions = [{ cid: '1', account: 'alice', established: true }];
+    await startNode();
+    await until(async () => (await sql(`SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'`)).rowCount === 1, 'the node listening');
+    // Kill the listener, and revoke alice in the same breath: that notification reaches nobody.
+    await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'`);
+    await sql(`UPDATE ferry_accounts SET state = 'revoked' WHERE name = 'alice'`);
+    await sql('SELECT pg_notify($1, $2)', ['ferry_events', '{"type":"kill","account":"alice"}']);
+    await until(() => kills.includes('alice'), 'alice cut after the reconnection', 10_000);
+    // And it listens again: a limits event (only ever delivered by NOTIFY) arrives.
+    await until(async () => (await sql(`SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'`)).rowCount === 1, 'the node listening again');
+    await sql('SELECT pg_notify($1, $2)', ['ferry_events', '{"type":"limits"}']);
+    await until(() => reloads > 0, 'the limits event after the reconnection');
+    expect(rejections).toEqual([]);
+  });
+});
