@@ -55,6 +55,8 @@ export class ClusterNode {
    */
   private readonly due = { cuts: false, crl: false, limits: false };
   private draining = false;
+  /** Our heartbeat lapsed (frozen, or cut off from the database): our clients must be admitted again. */
+  private readmitDue = false;
   private ignoredEvents = 0;
 
   constructor(
@@ -138,11 +140,19 @@ export class ClusterNode {
     this.beating = true;
     try {
       await this.store.transaction(async () => {
+        // Was our last heartbeat so old that the other nodes may have released our clients?
+        const previous = await this.store.query<{ lapsed: boolean }>(
+          `SELECT (last_seen IS NULL OR last_seen < now() - make_interval(secs => $3)) AS lapsed FROM ferry_nodes WHERE name = $1 AND run_id = $2 FOR UPDATE`,
+          [this.node.name, this.runId, NODE_DEAD_AFTER_S],
+        );
+        if (previous.rows[0]?.lapsed !== false) this.readmitDue = true;
         const me = await this.store.query('UPDATE ferry_nodes SET last_seen = now() WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]);
         if (me.rowCount !== 1) {
           // Someone claimed our node while we were cut off from the database: take it back.
           await this.store.query('UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now() WHERE name = $3', [this.runId, process.pid, this.node.name]);
         }
+        // Until our clients are admitted again, recording them would count them unchecked.
+        if (this.readmitDue) return;
         const sessions = this.hooks.sessions();
         const rows = sessions.map((s) => ({
           node: this.node.name,
@@ -180,11 +190,34 @@ export class ClusterNode {
         }
       });
       this.clearProblem();
+      if (this.readmitDue) await this.readmit();
       if (++this.beats % 5 === 0) await this.catchUp();
     } catch (err) {
       this.setProblem(err as Error);
     } finally {
       this.beating = false;
+    }
+  }
+
+  /**
+   * After our heartbeat lapsed the other nodes released our clients and may have admitted
+   * others in their place: each of our sessions goes through the cluster-wide admission
+   * again (oldest first), and the accounts that no longer fit under the limit are cut.
+   */
+  private async readmit(): Promise<void> {
+    const { maxClients } = await this.store.readSettings();
+    const sessions = [...this.hooks.sessions()].sort(
+      (a, b) => Number(b.established) - Number(a.established) || (a.connectedSince ?? Infinity) - (b.connectedSince ?? Infinity),
+    );
+    const refused = new Set<string>();
+    for (const s of sessions) {
+      if (refused.has(s.account)) continue;
+      if (!(await this.store.admit(this.node.name, s.cid, s.account, maxClients))) refused.add(s.account);
+    }
+    this.readmitDue = false;
+    for (const account of refused) {
+      this.hooks.log(`ferry-server: ${account}: cut, the connection limit of ${maxClients} filled up while this node was seen as down`);
+      await this.hooks.kill(account).catch((err: Error) => this.hooks.log(`ferry-server: cutting ${account} failed: ${err.message}`));
     }
   }
 

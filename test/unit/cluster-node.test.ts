@@ -82,7 +82,12 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     await sql(
       `INSERT INTO ferry_server (id, settings, crl_number, ca_cert, ca_key, server_cert, server_key, token_secret, crl_pem)
        VALUES (1, $1, 0, '', '', '', '', '', 'CRL')`,
-      [JSON.stringify({ maxClients: 2 })],
+      [
+        JSON.stringify({
+          version: 1, name: 'gw', host: '198.18.0.1', port: 1194, proto: 'tcp', pool: '198.18.100.0/24', subnets: [], dns: [],
+          cipher: 'AES-256-GCM', compress: false, twoFactor: false, maxClients: 2, keyType: 'ec', serverCommonName: 'gw', profileRevision: 1,
+        }),
+      ],
     );
     await sql(`INSERT INTO ferry_nodes (name, host, port, slice) VALUES ('a', '198.18.0.1', 1194, 0), ('b', '198.18.0.2', 1194, 1)`);
     sessions = [];
@@ -158,5 +163,37 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     await sql('SELECT pg_notify($1, $2)', ['ferry_events', '{"type":"limits"}']);
     await until(() => reloads > 0, 'the limits event after the reconnection');
     expect(rejections).toEqual([]);
+  });
+
+  it('a node back after the others released its clients re-admits them under the limit, cutting what no longer fits', async () => {
+    await account('alice', 'active');
+    await account('carol', 'active');
+    await account('dave', 'active');
+    sessions = [{ cid: '1', account: 'alice', established: true }];
+    await startNode();
+    await until(async () => (await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND account = 'alice'`)).rowCount === 1, 'alice recorded');
+    // As if node a had been frozen (SIGSTOP) past the heartbeat timeout: b released its clients
+    // and admitted two others up to the limit of 2.
+    await sql(`UPDATE ferry_nodes SET last_seen = now() - interval '1 minute' WHERE name = 'a'`);
+    await sql(`UPDATE ferry_nodes SET run_id = 'b-run', last_seen = now() + interval '1 hour' WHERE name = 'b'`);
+    await sql(`DELETE FROM ferry_connections WHERE node = 'a'`);
+    await sql(`INSERT INTO ferry_connections (node, cid, account, established) VALUES ('b', '7', 'carol', true), ('b', '8', 'dave', true)`);
+    await until(() => kills.includes('alice'), 'alice cut: the limit is full without her', 10_000);
+    const counted = await sql(`SELECT DISTINCT account FROM ferry_connections`);
+    expect(counted.rows.map((r) => r.account).sort()).toEqual(['carol', 'dave']);
+  });
+
+  it('a node back after a lapse keeps its clients when the limit has room, and records them again', async () => {
+    await account('alice', 'active');
+    await account('carol', 'active');
+    sessions = [{ cid: '1', account: 'alice', established: true }];
+    await startNode();
+    await until(async () => (await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND account = 'alice'`)).rowCount === 1, 'alice recorded');
+    await sql(`UPDATE ferry_nodes SET last_seen = now() - interval '1 minute' WHERE name = 'a'`);
+    await sql(`UPDATE ferry_nodes SET run_id = 'b-run', last_seen = now() + interval '1 hour' WHERE name = 'b'`);
+    await sql(`DELETE FROM ferry_connections WHERE node = 'a'`);
+    await sql(`INSERT INTO ferry_connections (node, cid, account, established) VALUES ('b', '7', 'carol', true)`);
+    await until(async () => (await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND account = 'alice' AND established`)).rowCount === 1, 'alice recorded again');
+    expect(kills).toEqual([]);
   });
 });
