@@ -32,6 +32,8 @@ export interface LocalSession {
 
 export interface ClusterHooks {
   log: (line: string) => void;
+  /** Another run claimed our node while we were seen as down: this run must stop (the reason). */
+  lost: (why: string) => void;
   sessions: () => LocalSession[];
   kill: (account: string) => Promise<void>;
   /** Resolves once the limits are applied (or failed and said so): one runs at a time. */
@@ -57,6 +59,8 @@ export class ClusterNode {
   private draining = false;
   /** Our heartbeat lapsed (frozen, or cut off from the database): our clients must be admitted again. */
   private readmitDue = false;
+  /** False once another run claimed our node: nothing of the node is ours to clean up. */
+  private owned = true;
   private ignoredEvents = 0;
 
   constructor(
@@ -111,11 +115,23 @@ export class ClusterNode {
     clearInterval(this.heartbeat);
     clearTimeout(this.listenerRetry);
     await this.listener?.end().catch(() => {});
-    // A clean stop releases the node at once: its clients count nowhere any more.
+    if (!this.owned) return;
+    // A clean stop releases the node at once: its clients count nowhere any more (if the
+    // node is still ours: another run may have claimed it meanwhile).
     await this.store
-      .query('DELETE FROM ferry_connections WHERE node = $1', [this.node.name])
-      .then(() => this.store.query('UPDATE ferry_nodes SET run_id = NULL, last_seen = NULL, pid = NULL WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]))
+      .transaction(async () => {
+        const mine = await this.store.query('UPDATE ferry_nodes SET run_id = NULL, last_seen = NULL, pid = NULL WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]);
+        if (mine.rowCount === 1) await this.store.query('DELETE FROM ferry_connections WHERE node = $1', [this.node.name]);
+      })
       .catch(() => {});
+  }
+
+  private lose(why: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.owned = false;
+    clearInterval(this.heartbeat);
+    this.hooks.lost(why);
   }
 
   private setProblem(err: Error): void {
@@ -148,8 +164,12 @@ export class ClusterNode {
         if (previous.rows[0]?.lapsed !== false) this.readmitDue = true;
         const me = await this.store.query('UPDATE ferry_nodes SET last_seen = now() WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]);
         if (me.rowCount !== 1) {
-          // Someone claimed our node while we were cut off from the database: take it back.
-          await this.store.query('UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now() WHERE name = $3', [this.runId, process.pid, this.node.name]);
+          // Another run claimed the node while we were seen as down (only claim() replaces
+          // run_id): taking it back would leave two gateways on one node, its pool slice
+          // and its clients' rows. That run owns it now; this one stops.
+          const other = (await this.store.query<{ pid: number | null }>('SELECT pid FROM ferry_nodes WHERE name = $1', [this.node.name])).rows[0];
+          this.lose(`node "${this.node.name}" was claimed by another run${other?.pid ? ` (pid ${other.pid})` : ''} while this one was seen as down; stopping`);
+          return;
         }
         // Until our clients are admitted again, recording them would count them unchecked.
         if (this.readmitDue) return;
@@ -189,6 +209,7 @@ export class ClusterNode {
           );
         }
       });
+      if (this.stopped) return;
       this.clearProblem();
       if (this.readmitDue) await this.readmit();
       if (++this.beats % 5 === 0) await this.catchUp();

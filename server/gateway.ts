@@ -71,10 +71,14 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
   let cluster: ClusterNode | undefined;
   // The gateway, created once openvpn runs; the cluster's hooks reach it through this.
   let gatewayRef: Gateway | undefined;
+  // Another run claimed our node while this one was seen as down: this run stops.
+  let loseNode!: (why: string) => void;
+  const nodeLost = new Promise<string>((resolve) => (loseNode = resolve));
   if (store.kind === 'database') {
     if (!opts.node) throw new InputError('with --database, say which node this is: ferry-server run --node NAME');
     cluster = await ClusterNode.claim(store as PgStore, opts.node, {
       log,
+      lost: (why) => loseNode(why),
       sessions: () => gatewayRef?.localSessions() ?? [],
       kill: async (account) => void (await gatewayRef?.kill(account)),
       reloadLimits: async () => {
@@ -131,7 +135,9 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
       opts.stopSignal.then(() => 'stop' as const),
       shutdownRequested.then(() => 'shutdown' as const),
       exited.then(() => 'exited' as const),
+      nodeLost.then((why) => ({ lost: why })),
     ]);
+    if (typeof outcome === 'object') throw new FerryError(outcome.lost);
     if (outcome === 'exited') throw new FerryError(`openvpn stopped unexpectedly: ${lastProblem()}`);
     log(outcome === 'shutdown' ? 'ferry-server: stopping (asked to over the control socket)' : 'ferry-server: stopping');
   } catch (err) {

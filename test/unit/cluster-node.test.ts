@@ -33,6 +33,7 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
   let inFlightReloads: number;
   let maxInFlightReloads: number;
   let logs: string[];
+  let lost: string[];
 
   const sql = (text: string, params: unknown[] = []) => pgi.sql(db, text, params);
   const account = (name: string, state: 'active' | 'revoked') =>
@@ -45,6 +46,7 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
   async function startNode(name = 'a'): Promise<ClusterNode> {
     node = await ClusterNode.claim(store, name, {
       log: (line) => logs.push(line),
+      lost: (why) => lost.push(why),
       sessions: () => sessions,
       kill: async (acct) => {
         kills.push(acct);
@@ -96,6 +98,7 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     inFlightReloads = 0;
     maxInFlightReloads = 0;
     logs = [];
+    lost = [];
     rejections.length = 0;
   });
 
@@ -195,5 +198,20 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     await sql(`INSERT INTO ferry_connections (node, cid, account, established) VALUES ('b', '7', 'carol', true)`);
     await until(async () => (await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND account = 'alice' AND established`)).rowCount === 1, 'alice recorded again');
     expect(kills).toEqual([]);
+  });
+
+  it('a node back after another run claimed it steps down rather than take the node back', async () => {
+    const first = await startNode();
+    // Frozen past the timeout; meanwhile the node is started again (elsewhere) and claims it.
+    await sql(`UPDATE ferry_nodes SET last_seen = now() - interval '1 minute' WHERE name = 'a'`);
+    const second = await ClusterNode.claim(store, 'a', { log: () => {}, lost: () => {}, sessions: () => [], kill: async () => {}, reloadLimits: async () => {} });
+    await sql(`INSERT INTO ferry_connections (node, cid, account, established) VALUES ('a', '5', 'newcomer', true)`);
+    await until(() => lost.length > 0, 'the first run stepping down', 10_000);
+    expect(lost[0]).toMatch(/claimed by another run/);
+    await first.stop();
+    const row = await sql(`SELECT run_id FROM ferry_nodes WHERE name = 'a'`);
+    expect(row.rows[0].run_id).toBe(second.runId);
+    // Its stop leaves the new run's clients alone.
+    expect((await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND cid = '5'`)).rowCount).toBe(1);
   });
 });
