@@ -214,4 +214,22 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     // Its stop leaves the new run's clients alone.
     expect((await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND cid = '5'`)).rowCount).toBe(1);
   });
+
+  it('the database gone and back: the problem is said, nothing rejects unhandled, and the node listens again', async () => {
+    await account('alice', 'active');
+    sessions = [{ cid: '1', account: 'alice', established: true }];
+    const n = await startNode();
+    await pgi.stop('immediate');
+    try {
+      await until(() => n.problem !== undefined, 'the database problem noticed', 15_000);
+    } finally {
+      await pgi.start();
+    }
+    await until(() => n.problem === undefined, 'the database back', 15_000);
+    await until(async () => (await sql(`SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'`)).rowCount === 1, 'the node listening again', 10_000);
+    await sql('SELECT pg_notify($1, $2)', ['ferry_events', '{"type":"limits"}']);
+    await until(() => reloads > 0, 'an event after the outage');
+    expect(rejections).toEqual([]);
+    expect(logs.some((l) => /running tunnels keep going/.test(l))).toBe(true);
+  });
 });
