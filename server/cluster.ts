@@ -114,7 +114,7 @@ export class ClusterNode {
     this.stopped = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.listenerRetry);
-    await this.listener?.end().catch(() => {});
+    if (this.listener) drop(this.listener);
     if (!this.owned) return;
     // A clean stop releases the node at once: its clients count nowhere any more (if the
     // node is still ours: another run may have claimed it meanwhile).
@@ -146,7 +146,16 @@ export class ClusterNode {
       this.hooks.log('ferry-server: the database is reachable again; admitting new connections');
       this.problem = undefined;
       this.healthySince = Date.now();
-      void this.catchUp();
+      // The LISTEN connection may have outlived the trouble without working (a partition
+      // leaves it half-open, deaf for ever and never closed): listen on a fresh one, which
+      // catches up on what was missed.
+      if (this.listener) {
+        drop(this.listener);
+        this.listener = undefined;
+        void this.listen();
+      } else {
+        void this.catchUp();
+      }
     }
   }
 
@@ -351,4 +360,9 @@ export class ClusterNode {
     else this.due.limits = true;
     void this.drain();
   }
+}
+
+/** Closes a client at once, without the goodbye end() waits for (a deaf server never answers it). */
+function drop(client: pg.Client): void {
+  client.connection.stream.destroy();
 }

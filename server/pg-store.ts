@@ -606,6 +606,7 @@ export class PgStore implements StateStore {
 
   /** A connection of its own for LISTEN (a pooled one would be handed back). */
   newClient(): pg.Client {
-    return new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 3_000 });
+    // TCP keepalive: a LISTEN connection only ever reads, so a dead peer is noticed no other way.
+    return new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 3_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   }
 }

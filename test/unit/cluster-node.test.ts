@@ -7,6 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ClusterNode, type LocalSession } from '../../server/cluster.js';
 import { PgStore } from '../../server/pg-store.js';
@@ -232,4 +233,28 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     expect(rejections).toEqual([]);
     expect(logs.some((l) => /running tunnels keep going/.test(l))).toBe(true);
   });
+
+  it('after a database problem the node listens on a fresh connection: the old one may be deaf (half-open) for ever', async () => {
+    const n = await startNode();
+    await until(async () => (await sql(`SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'`)).rowCount === 1, 'the node listening');
+    const deaf = Number((await sql(`SELECT pid FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'`)).rows[0].pid);
+    // The listener's server side stops answering without closing: what a partition leaves.
+    process.kill(deaf, 'SIGSTOP');
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    try {
+      // Heartbeats block on the node row until the pool's query timeout: a database problem.
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE ferry_nodes IN ACCESS EXCLUSIVE MODE');
+      await until(() => n.problem !== undefined, 'the database problem noticed', 15_000);
+      await blocker.query('ROLLBACK');
+      await until(() => n.problem === undefined, 'the database back', 15_000);
+      await until(async () => (await sql(`SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'LISTEN%' AND pid <> $1`, [deaf])).rowCount === 1, 'a fresh listener', 10_000);
+      await sql('SELECT pg_notify($1, $2)', ['ferry_events', '{"type":"limits"}']);
+      await until(() => reloads > 0, 'an event after the problem');
+    } finally {
+      process.kill(deaf, 'SIGCONT');
+      await blocker.end().catch(() => {});
+    }
+  }, 60_000);
 });
