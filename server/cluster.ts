@@ -174,11 +174,21 @@ export class ClusterNode {
         const me = await this.store.query('UPDATE ferry_nodes SET last_seen = now() WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]);
         if (me.rowCount !== 1) {
           // Another run claimed the node while we were seen as down (only claim() replaces
-          // run_id): taking it back would leave two gateways on one node, its pool slice
-          // and its clients' rows. That run owns it now; this one stops.
-          const other = (await this.store.query<{ pid: number | null }>('SELECT pid FROM ferry_nodes WHERE name = $1', [this.node.name])).rows[0];
-          this.lose(`node "${this.node.name}" was claimed by another run${other?.pid ? ` (pid ${other.pid})` : ''} while this one was seen as down; stopping`);
-          return;
+          // run_id). If it is gone again (released, or its heartbeat stale too) the node is
+          // free and we take it back, our clients to be admitted again. If it runs, taking
+          // it back would leave two gateways on one node, pool slice and client rows: it
+          // owns the node now and this run stops.
+          const back = await this.store.query(
+            `UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now()
+             WHERE name = $3 AND (run_id IS NULL OR last_seen IS NULL OR last_seen < now() - make_interval(secs => $4))`,
+            [this.runId, process.pid, this.node.name, NODE_DEAD_AFTER_S],
+          );
+          if (back.rowCount !== 1) {
+            const other = (await this.store.query<{ pid: number | null }>('SELECT pid FROM ferry_nodes WHERE name = $1', [this.node.name])).rows[0];
+            this.lose(`node "${this.node.name}" was claimed by another run${other?.pid ? ` (pid ${other.pid})` : ''} while this one was seen as down; stopping`);
+            return;
+          }
+          this.readmitDue = true;
         }
         // Until our clients are admitted again, recording them would count them unchecked.
         if (this.readmitDue) return;

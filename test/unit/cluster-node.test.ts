@@ -257,4 +257,17 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
       await blocker.end().catch(() => {});
     }
   }, 60_000);
+
+  it('a node back after another run claimed it and stopped again takes the node back, its clients admitted again', async () => {
+    await account('alice', 'active');
+    sessions = [{ cid: '1', account: 'alice', established: true }];
+    await startNode();
+    await sql(`UPDATE ferry_nodes SET last_seen = now() - interval '1 minute' WHERE name = 'a'`);
+    const second = await ClusterNode.claim(store, 'a', { log: () => {}, lost: () => {}, sessions: () => [], kill: async () => {}, reloadLimits: async () => {} });
+    await second.stop(); // it failed to start, say: the node is released
+    await until(async () => (await sql(`SELECT 1 FROM ferry_nodes WHERE name = 'a' AND run_id = $1`, [node!.runId])).rowCount === 1, 'the node taken back', 10_000);
+    await until(async () => (await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND account = 'alice'`)).rowCount === 1, 'alice recorded again');
+    expect(lost).toEqual([]);
+    expect(kills).toEqual([]);
+  });
 });
