@@ -235,6 +235,9 @@ export class PgStore implements StateStore {
     } catch (err) {
       throw this.wrap(err);
     }
+    let broken = false;
+    const dropped = () => (broken = true); // as in transaction()
+    client.on('error', dropped);
     try {
       await this.raw(client, 'BEGIN', []);
       await this.raw(client, 'SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -249,10 +252,11 @@ export class PgStore implements StateStore {
       else await this.raw(client, 'UPDATE ferry_schema SET version = $1', [MIGRATIONS.length]);
       await this.raw(client, 'COMMIT', []);
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
+      await client.query('ROLLBACK').catch(() => (broken = true));
       throw err;
     } finally {
-      client.release();
+      client.off('error', dropped);
+      client.release(broken);
     }
   }
 
@@ -267,6 +271,11 @@ export class PgStore implements StateStore {
       throw this.wrap(err);
     }
     let broken = false;
+    // A checked-out client has no error listener of the pool's: a connection that drops
+    // while we hold it (the server restarted, pg_terminate_backend) would be an uncaught
+    // exception. Its queries fail with the reason; the client is discarded on release.
+    const dropped = () => (broken = true);
+    client.on('error', dropped);
     try {
       await this.raw(client, 'BEGIN', []);
       if (lock !== undefined) await this.raw(client, 'SELECT pg_advisory_xact_lock($1)', [lock]);
@@ -277,6 +286,7 @@ export class PgStore implements StateStore {
       await client.query('ROLLBACK').catch(() => (broken = true));
       throw err;
     } finally {
+      client.off('error', dropped);
       client.release(broken);
     }
   }

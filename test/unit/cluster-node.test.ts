@@ -270,4 +270,36 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     expect(lost).toEqual([]);
     expect(kills).toEqual([]);
   });
+
+  it('a connection dropped inside a transaction is a clear error, not an uncaught exception', async () => {
+    const errors: unknown[] = [];
+    const onError = (err: unknown) => errors.push(err);
+    process.on('uncaughtException', onError);
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let pid = 0;
+      const tx = store.transaction(async () => {
+        pid = Number((await store.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+        await held; // between two queries, as any transaction is most of the time
+        await store.query('SELECT 1');
+      });
+      const outcome = tx.then(
+        () => 'committed',
+        (err: Error) => err.message,
+      );
+      await until(() => pid !== 0, 'the transaction running');
+      await sql('SELECT pg_terminate_backend($1)', [pid]);
+      // The client learns of it on its own (the socket closes); then the transaction goes on.
+      await until(async () => (await sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, 'the backend gone');
+      await new Promise((resolve) => setImmediate(resolve));
+      release();
+      expect(await outcome).toMatch(/cannot reach the database/);
+      expect(errors).toEqual([]);
+      // The pool is usable afterwards.
+      expect((await store.query('SELECT 1 AS one')).rows[0]?.one).toBe(1);
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+  });
 });
