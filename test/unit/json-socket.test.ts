@@ -61,6 +61,7 @@ describe('serveJsonSocket', () => {
     const socketPath = path.join(await tempDir(), 'ctl.sock');
     const server = await serveJsonSocket(socketPath, z.object({ op: z.string() }), async () => 'never', { requestDeadlineMs: 200 });
     const socket = createConnection(socketPath);
+    socket.on('error', () => {}); // a write racing the close: EPIPE
     // A byte at a time, well inside any idle timeout: only a deadline on the whole request ends it.
     const trickle = setInterval(() => socket.write('x'), 20);
     try {
