@@ -11,10 +11,12 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
-import { EVENTS_CHANNEL, NODE_DEAD_AFTER_S, poolSlice, type ClusterEvent, type NodeRow, type PgStore } from './pg-store.js';
+import { ClusterEventSchema, EVENTS_CHANNEL, NODE_DEAD_AFTER_S, poolSlice, type NodeRow, type PgStore } from './pg-store.js';
 import type { Settings } from './settings.js';
 
 export const HEARTBEAT_MS = 1_000;
+/** PostgreSQL caps a NOTIFY payload below 8000 bytes; ours are far smaller. */
+const MAX_EVENT_BYTES = 1_024;
 
 /** What the node knows of one of its sessions, for ferry_connections. */
 export interface LocalSession {
@@ -30,14 +32,12 @@ export interface LocalSession {
 
 export interface ClusterHooks {
   log: (line: string) => void;
+  /** Another run claimed our node while we were seen as down: this run must stop (the reason). */
+  lost: (why: string) => void;
   sessions: () => LocalSession[];
   kill: (account: string) => Promise<void>;
-  reloadLimits: () => void;
-  /**
-   * Our row is gone (`ferry-server node remove` while we were cut off or frozen): the gateway
-   * must stop, since our pool slice may already be another node's.
-   */
-  removed: () => void;
+  /** Resolves once the limits are applied (or failed and said so): one runs at a time. */
+  reloadLimits: () => Promise<void>;
 }
 
 export class ClusterNode {
@@ -51,6 +51,17 @@ export class ClusterNode {
   private healthySince = Date.now();
   private beats = 0;
   private beating = false;
+  /**
+   * Work asked for by events and catch-ups, as flags: however many events arrive, at most
+   * one pass of each kind runs at a time and one more is queued (drain()).
+   */
+  private readonly due = { cuts: false, crl: false, limits: false };
+  private draining = false;
+  /** Our heartbeat lapsed (frozen, or cut off from the database): our clients must be admitted again. */
+  private readmitDue = false;
+  /** False once another run claimed our node: nothing of the node is ours to clean up. */
+  private owned = true;
+  private ignoredEvents = 0;
 
   constructor(
     readonly store: PgStore,
@@ -103,12 +114,24 @@ export class ClusterNode {
     this.stopped = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.listenerRetry);
-    await this.listener?.end().catch(() => {});
-    // A clean stop releases the node at once: its clients count nowhere any more.
+    if (this.listener) drop(this.listener);
+    if (!this.owned) return;
+    // A clean stop releases the node at once: its clients count nowhere any more (if the
+    // node is still ours: another run may have claimed it meanwhile).
     await this.store
-      .query('DELETE FROM ferry_connections WHERE node = $1', [this.node.name])
-      .then(() => this.store.query('UPDATE ferry_nodes SET run_id = NULL, last_seen = NULL, pid = NULL WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]))
+      .transaction(async () => {
+        const mine = await this.store.query('UPDATE ferry_nodes SET run_id = NULL, last_seen = NULL, pid = NULL WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]);
+        if (mine.rowCount === 1) await this.store.query('DELETE FROM ferry_connections WHERE node = $1', [this.node.name]);
+      })
       .catch(() => {});
+  }
+
+  private lose(why: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.owned = false;
+    clearInterval(this.heartbeat);
+    this.hooks.lost(why);
   }
 
   private setProblem(err: Error): void {
@@ -123,7 +146,16 @@ export class ClusterNode {
       this.hooks.log('ferry-server: the database is reachable again; admitting new connections');
       this.problem = undefined;
       this.healthySince = Date.now();
-      void this.catchUp();
+      // The LISTEN connection may have outlived the trouble without working (a partition
+      // leaves it half-open, deaf for ever and never closed): listen on a fresh one, which
+      // catches up on what was missed.
+      if (this.listener) {
+        drop(this.listener);
+        this.listener = undefined;
+        void this.listen();
+      } else {
+        void this.catchUp();
+      }
     }
   }
 
@@ -131,18 +163,40 @@ export class ClusterNode {
   private async beat(): Promise<void> {
     if (this.beating || this.stopped) return;
     this.beating = true;
-    let removed = false;
     try {
       await this.store.transaction(async () => {
+        // Was our last heartbeat so old that the other nodes may have released our clients?
+        const previous = await this.store.query<{ lapsed: boolean }>(
+          `SELECT (last_seen IS NULL OR last_seen < now() - make_interval(secs => $3)) AS lapsed FROM ferry_nodes WHERE name = $1 AND run_id = $2 FOR UPDATE`,
+          [this.node.name, this.runId, NODE_DEAD_AFTER_S],
+        );
+        if (previous.rows[0]?.lapsed !== false) this.readmitDue = true;
         const me = await this.store.query('UPDATE ferry_nodes SET last_seen = now() WHERE name = $1 AND run_id = $2', [this.node.name, this.runId]);
         if (me.rowCount !== 1) {
-          // Someone claimed our node while we were cut off from the database: take it back.
-          const back = await this.store.query('UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now() WHERE name = $3', [this.runId, process.pid, this.node.name]);
+          // Another run claimed the node while we were seen as down (only claim() replaces
+          // run_id). If it is gone again (released, or its heartbeat stale too) the node is
+          // free and we take it back, our clients to be admitted again. If it runs, taking
+          // it back would leave two gateways on one node, pool slice and client rows: it
+          // owns the node now and this run stops.
+          const back = await this.store.query(
+            `UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now()
+             WHERE name = $3 AND (run_id IS NULL OR last_seen IS NULL OR last_seen < now() - make_interval(secs => $4))`,
+            [this.runId, process.pid, this.node.name, NODE_DEAD_AFTER_S],
+          );
           if (back.rowCount !== 1) {
-            removed = true;
+            const other = (await this.store.query<{ pid: number | null }>('SELECT pid FROM ferry_nodes WHERE name = $1', [this.node.name])).rows[0];
+            // No row at all: `ferry-server node remove` while this run was cut off or frozen.
+            if (!other) {
+              this.lose(`node "${this.node.name}" was removed from the database ("ferry-server node remove"); stopping: its client addresses may be another node's now`);
+              return;
+            }
+            this.lose(`node "${this.node.name}" was claimed by another run${other?.pid ? ` (pid ${other.pid})` : ''} while this one was seen as down; stopping`);
             return;
           }
+          this.readmitDue = true;
         }
+        // Until our clients are admitted again, recording them would count them unchecked.
+        if (this.readmitDue) return;
         const sessions = this.hooks.sessions();
         const rows = sessions.map((s) => ({
           node: this.node.name,
@@ -179,13 +233,9 @@ export class ClusterNode {
           );
         }
       });
-      if (removed) {
-        this.stopped = true;
-        clearInterval(this.heartbeat);
-        this.hooks.removed();
-        return;
-      }
+      if (this.stopped) return;
       this.clearProblem();
+      if (this.readmitDue) await this.readmit();
       if (++this.beats % 5 === 0) await this.catchUp();
     } catch (err) {
       this.setProblem(err as Error);
@@ -194,20 +244,74 @@ export class ClusterNode {
     }
   }
 
-  /** Events missed while cut off: cut sessions of accounts revoked or deleted meanwhile; fetch the CRL. */
-  private async catchUp(): Promise<void> {
-    try {
-      const accounts = [...new Set(this.hooks.sessions().map((s) => s.account))];
-      if (accounts.length > 0) {
-        const active = new Set(
-          (await this.store.query<{ name: string }>(`SELECT name FROM ferry_accounts WHERE state = 'active' AND name = ANY($1::text[])`, [accounts])).rows.map((r) => r.name),
-        );
-        for (const account of accounts.filter((a) => !active.has(a))) await this.hooks.kill(account);
-      }
-      await this.refreshCrl();
-    } catch (err) {
-      this.setProblem(err as Error);
+  /**
+   * After our heartbeat lapsed the other nodes released our clients and may have admitted
+   * others in their place: each of our sessions goes through the cluster-wide admission
+   * again (oldest first), and the accounts that no longer fit under the limit are cut.
+   */
+  private async readmit(): Promise<void> {
+    const { maxClients } = await this.store.readSettings();
+    const sessions = [...this.hooks.sessions()].sort(
+      (a, b) => Number(b.established) - Number(a.established) || (a.connectedSince ?? Infinity) - (b.connectedSince ?? Infinity),
+    );
+    const refused = new Set<string>();
+    for (const s of sessions) {
+      if (refused.has(s.account)) continue;
+      if (!(await this.store.admit(this.node.name, s.cid, s.account, maxClients))) refused.add(s.account);
     }
+    this.readmitDue = false;
+    for (const account of refused) {
+      this.hooks.log(`ferry-server: ${account}: cut, the connection limit of ${maxClients} filled up while this node was seen as down`);
+      await this.hooks.kill(account).catch((err: Error) => this.hooks.log(`ferry-server: cutting ${account} failed: ${err.message}`));
+    }
+  }
+
+  /** Events missed while cut off: cut sessions of accounts revoked or deleted meanwhile; fetch the CRL. */
+  private catchUp(): Promise<void> {
+    this.due.cuts = true;
+    this.due.crl = true;
+    return this.drain();
+  }
+
+  /** Runs what is due until nothing is; a call while a pass runs only leaves its flags for it. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (!this.stopped && (this.due.cuts || this.due.crl || this.due.limits)) {
+        try {
+          if (this.due.cuts) {
+            this.due.cuts = false;
+            await this.cutInactive();
+          } else if (this.due.crl) {
+            this.due.crl = false;
+            await this.refreshCrl();
+          } else {
+            this.due.limits = false;
+            await this.hooks.reloadLimits();
+          }
+        } catch (err) {
+          // The database's trouble refuses new clients; the gateway's own is only said.
+          if (err instanceof FerryError) this.setProblem(err);
+          else this.hooks.log(`ferry-server: ${(err as Error).message}`);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /**
+   * Cuts this node's sessions of accounts that are no longer active (revoked or deleted):
+   * the database decides, not the event, so a forged "kill" cuts nobody.
+   */
+  private async cutInactive(): Promise<void> {
+    const accounts = [...new Set(this.hooks.sessions().map((s) => s.account))];
+    if (accounts.length === 0) return;
+    const active = new Set(
+      (await this.store.query<{ name: string }>(`SELECT name FROM ferry_accounts WHERE state = 'active' AND name = ANY($1::text[])`, [accounts])).rows.map((r) => r.name),
+    );
+    for (const account of accounts.filter((a) => !active.has(a))) await this.hooks.kill(account);
   }
 
   private async refreshCrl(): Promise<void> {
@@ -224,11 +328,15 @@ export class ClusterNode {
       }
     });
     client.on('notification', (msg) => {
-      if (msg.channel === EVENTS_CHANNEL) void this.onEvent(msg.payload ?? '');
+      if (msg.channel === EVENTS_CHANNEL) this.onEvent(msg.payload ?? '');
     });
     try {
       await client.connect();
       await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+      if (this.stopped) {
+        await client.end().catch(() => {});
+        return;
+      }
       this.listener = client;
     } catch (err) {
       await client.end().catch(() => {});
@@ -245,19 +353,31 @@ export class ClusterNode {
     this.listenerRetry = setTimeout(() => void this.listen(), HEARTBEAT_MS);
   }
 
-  private async onEvent(payload: string): Promise<void> {
-    let event: ClusterEvent;
-    try {
-      event = JSON.parse(payload) as ClusterEvent;
-    } catch {
+  /** A notification: validated, then only marks work due (see drain()). Never throws. */
+  private onEvent(payload: string): void {
+    let parsed: ReturnType<typeof ClusterEventSchema.safeParse> | undefined;
+    if (payload.length <= MAX_EVENT_BYTES) {
+      try {
+        parsed = ClusterEventSchema.safeParse(JSON.parse(payload));
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (!parsed?.success) {
+      // Said once, then at 10, 100, 1000...: a flood of them must not flood the log.
+      const n = ++this.ignoredEvents;
+      if (/^10*$/.test(String(n))) this.hooks.log(`ferry-server: ignored ${n} malformed event(s) on ${EVENTS_CHANNEL} (some database user sends them)`);
       return;
     }
-    try {
-      if (event.type === 'kill' && typeof event.account === 'string') await this.hooks.kill(event.account);
-      else if (event.type === 'crl') await this.refreshCrl();
-      else if (event.type === 'limits') this.hooks.reloadLimits();
-    } catch (err) {
-      this.hooks.log(`ferry-server: cluster event ${event.type} failed: ${(err as Error).message}`);
-    }
+    const event = parsed.data;
+    if (event.type === 'kill') this.due.cuts = true;
+    else if (event.type === 'crl') this.due.crl = true;
+    else this.due.limits = true;
+    void this.drain();
   }
+}
+
+/** Closes a client at once, without the goodbye end() waits for (a deaf server never answers it). */
+function drop(client: pg.Client): void {
+  client.connection.stream.destroy();
 }

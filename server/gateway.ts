@@ -71,16 +71,19 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
   let cluster: ClusterNode | undefined;
   // The gateway, created once openvpn runs; the cluster's hooks reach it through this.
   let gatewayRef: Gateway | undefined;
-  let nodeRemoved!: () => void;
-  const removed = new Promise<void>((resolve) => (nodeRemoved = resolve));
+  // Another run claimed our node while this one was seen as down: this run stops.
+  let loseNode!: (why: string) => void;
+  const nodeLost = new Promise<string>((resolve) => (loseNode = resolve));
   if (store.kind === 'database') {
     if (!opts.node) throw new InputError('with --database, say which node this is: ferry-server run --node NAME');
     cluster = await ClusterNode.claim(store as PgStore, opts.node, {
       log,
+      lost: (why) => loseNode(why),
       sessions: () => gatewayRef?.localSessions() ?? [],
       kill: async (account) => void (await gatewayRef?.kill(account)),
-      reloadLimits: () => gatewayRef?.reapplyLimits(),
-      removed: () => nodeRemoved(),
+      reloadLimits: async () => {
+        await gatewayRef?.applyLimits().catch((err: Error) => log(`ferry-server: rate limits NOT enforced: ${err.message}`));
+      },
     });
   } else if (opts.node) {
     throw new InputError('--node needs --database: a state directory serves one gateway');
@@ -134,12 +137,10 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
       opts.stopSignal.then(() => 'stop' as const),
       shutdownRequested.then(() => 'shutdown' as const),
       exited.then(() => 'exited' as const),
-      removed.then(() => 'removed' as const),
+      nodeLost.then((why) => ({ lost: why })),
     ]);
+    if (typeof outcome === 'object') throw new FerryError(outcome.lost);
     if (outcome === 'exited') throw new FerryError(`openvpn stopped unexpectedly: ${lastProblem()}`);
-    if (outcome === 'removed') {
-      throw new FerryError(`node "${cluster?.node.name}" was removed from the database ("ferry-server node remove"); stopping: its client addresses may be another node's now`);
-    }
     log(outcome === 'shutdown' ? 'ferry-server: stopping (asked to over the control socket)' : 'ferry-server: stopping');
   } catch (err) {
     if (!alive && !(err instanceof FerryError)) throw new FerryError(`openvpn failed to start: ${lastProblem()}`);

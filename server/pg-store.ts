@@ -10,6 +10,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
+import { z } from 'zod';
 import { FerryError, InputError } from '../core/util/errors.js';
 import { isDialableHost, parseIpv4Cidr, type Ipv4Network } from './net.js';
 import type { CertificateAuthority } from './pki.js';
@@ -109,7 +110,17 @@ export interface ConnectionRow {
   connectedSince: string;
 }
 
-export type ClusterEvent = { type: 'kill'; account: string } | { type: 'crl' } | { type: 'limits' };
+/**
+ * What travels on EVENTS_CHANNEL. Any role that can connect to the database may NOTIFY it,
+ * so a node validates every payload and treats a valid one only as a hint to re-check the
+ * database (server/cluster.ts), never as an order.
+ */
+export const ClusterEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('kill'), account: z.string().min(1).max(64) }),
+  z.object({ type: z.literal('crl') }),
+  z.object({ type: z.literal('limits') }),
+]);
+export type ClusterEvent = z.infer<typeof ClusterEventSchema>;
 
 const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
@@ -224,6 +235,9 @@ export class PgStore implements StateStore {
     } catch (err) {
       throw this.wrap(err);
     }
+    let broken = false;
+    const dropped = () => (broken = true); // as in transaction()
+    client.on('error', dropped);
     try {
       await this.raw(client, 'BEGIN', []);
       await this.raw(client, 'SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -238,10 +252,11 @@ export class PgStore implements StateStore {
       else await this.raw(client, 'UPDATE ferry_schema SET version = $1', [MIGRATIONS.length]);
       await this.raw(client, 'COMMIT', []);
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
+      await client.query('ROLLBACK').catch(() => (broken = true));
       throw err;
     } finally {
-      client.release();
+      client.off('error', dropped);
+      client.release(broken);
     }
   }
 
@@ -256,6 +271,11 @@ export class PgStore implements StateStore {
       throw this.wrap(err);
     }
     let broken = false;
+    // A checked-out client has no error listener of the pool's: a connection that drops
+    // while we hold it (the server restarted, pg_terminate_backend) would be an uncaught
+    // exception. Its queries fail with the reason; the client is discarded on release.
+    const dropped = () => (broken = true);
+    client.on('error', dropped);
     try {
       await this.raw(client, 'BEGIN', []);
       if (lock !== undefined) await this.raw(client, 'SELECT pg_advisory_xact_lock($1)', [lock]);
@@ -266,6 +286,7 @@ export class PgStore implements StateStore {
       await client.query('ROLLBACK').catch(() => (broken = true));
       throw err;
     } finally {
+      client.off('error', dropped);
       client.release(broken);
     }
   }
@@ -626,6 +647,7 @@ export class PgStore implements StateStore {
 
   /** A connection of its own for LISTEN (a pooled one would be handed back). */
   newClient(): pg.Client {
-    return new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 3_000 });
+    // TCP keepalive: a LISTEN connection only ever reads, so a dead peer is noticed no other way.
+    return new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 3_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   }
 }

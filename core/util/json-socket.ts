@@ -18,13 +18,35 @@ const ReplySchema = z.union([
 const MAX_REQUEST = 64 * 1024;
 const MAX_REPLY = 16 * 1024 * 1024;
 
-export async function serveJsonSocket<Req>(socketPath: string, schema: z.ZodType<Req>, handler: (req: Req) => Promise<unknown>): Promise<Server> {
+/**
+ * A request must arrive whole within this time of connecting (an idle timeout alone lets a
+ * client trickle a byte now and then and hold the connection for ever), and only so many
+ * connections are served at once: more are closed at once, so a local flood cannot take
+ * the process's file descriptors (its database and openvpn connections need them).
+ */
+const REQUEST_DEADLINE_MS = 10_000;
+const MAX_CONNECTIONS = 64;
+
+export interface ServeOptions {
+  requestDeadlineMs?: number;
+  maxConnections?: number;
+}
+
+export async function serveJsonSocket<Req>(
+  socketPath: string,
+  schema: z.ZodType<Req>,
+  handler: (req: Req) => Promise<unknown>,
+  opts: ServeOptions = {},
+): Promise<Server> {
   await rm(socketPath, { force: true });
   const server = createServer((socket) => {
+    const deadline = setTimeout(() => socket.destroy(), opts.requestDeadlineMs ?? REQUEST_DEADLINE_MS);
+    socket.on('close', () => clearTimeout(deadline));
     // One request per connection: the first line; anything after it is ignored.
     const framer = new LineFramer(
       (line) => {
         framer.stop();
+        clearTimeout(deadline);
         let request: Req;
         try {
           request = schema.parse(JSON.parse(line));
@@ -52,9 +74,15 @@ export async function serveJsonSocket<Req>(socketPath: string, schema: z.ZodType
       socket.end(`${JSON.stringify(msg)}\n`);
     }
   });
+  server.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => resolve());
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      // Accept errors (EMFILE) after listening must not take the process down.
+      server.on('error', () => {});
+      resolve();
+    });
   });
   await chmod(socketPath, 0o600);
   return server;

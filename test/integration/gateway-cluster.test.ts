@@ -17,6 +17,7 @@ import { clientHome, ferry, keychainSkipReason, startConnect, STATE, statesOf, t
 import { postgresSkipReason, PostgresInstance } from '../support/postgres.js';
 import { AUTH_FAILED, CONNECTED, handWrittenConfig, startOpenvpnClient, type Watched } from '../support/processes.js';
 import { until } from '../support/until.js';
+import { z } from 'zod';
 
 const skip = labSkipReason() ?? postgresSkipReason() ?? (await keychainSkipReason());
 
@@ -164,6 +165,34 @@ describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
       await cluster.must(['set', '--max-clients', '100']);
     }
   }, 60_000);
+
+  it('node A frozen (SIGSTOP) past the heartbeat timeout: B fills the limit; A back (SIGCONT) cuts its client that no longer fits', async () => {
+    await cluster.must(['set', '--max-clients', '1']);
+    const a = cluster.gateways.get('a')!;
+    const NodesSchema = z.object({ nodes: z.array(z.object({ name: z.string(), state: z.string(), pid: z.number().nullable() })) });
+    const pid = NodesSchema.parse(await cluster.status()).nodes.find((n) => n.name === 'a')?.pid;
+    expect(pid).toBeGreaterThan(0);
+    const bob = await stockClient('bob', 'a');
+    let carol: Watched | undefined;
+    try {
+      await bob.waitFor(CONNECTED);
+      await until(async () => (await cluster.status('b')).clients.some((c) => c.account === 'bob'), 'bob in status', 5_000);
+      process.kill(pid!, 'SIGSTOP');
+      await until(async () => (await cluster.status('b')).nodes.find((n) => n.name === 'a')?.state === 'down', 'node a down', 20_000);
+      carol = await stockClient('carol', 'b');
+      await carol.waitFor(CONNECTED); // bob no longer counts: a is down
+      const from = a.lines.length;
+      process.kill(pid!, 'SIGCONT');
+      await until(() => a.lines.slice(from).some((l) => /bob: cut, the connection limit of 1 filled up while this node was seen as down/.test(l)), 'node a to cut bob', 20_000);
+      await bob.waitFor(/Halt command was pushed by server|process exiting/);
+      await until(async () => (await cluster.status('b')).clients.map((c) => c.account).join() === 'carol', 'only carol counted', 10_000);
+    } finally {
+      process.kill(pid!, 'SIGCONT');
+      await bob.stop();
+      await carol?.stop();
+      await cluster.must(['set', '--max-clients', '100']);
+    }
+  }, 90_000);
 
   it('revoke on node B cuts the session on node A within a second; it cannot come back on any node', async () => {
     const bob = await stockClient('bob', 'a');

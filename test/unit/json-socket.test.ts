@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { requestJsonSocket, serveJsonSocket } from '../../core/util/json-socket.js';
 import { tempDir } from '../support/cli.js';
+import { until } from '../support/until.js';
 
 /** Connects, lets `send` write what it likes, resolves with everything the server said before closing. */
 function exchange(socketPath: string, send: (socket: Socket) => void): Promise<string> {
@@ -52,6 +53,41 @@ describe('serveJsonSocket', () => {
       const reply = await exchange(socketPath, (socket) => socket.write('{"op":"' + 'a'.repeat(70 * 1024)));
       expect(reply.trim().split('\n')).toEqual([JSON.stringify({ ok: false, error: 'request too long' })]);
     } finally {
+      server.close();
+    }
+  });
+
+  it('a client that trickles bytes without ever ending its request is closed at the request deadline', async () => {
+    const socketPath = path.join(await tempDir(), 'ctl.sock');
+    const server = await serveJsonSocket(socketPath, z.object({ op: z.string() }), async () => 'never', { requestDeadlineMs: 200 });
+    const socket = createConnection(socketPath);
+    socket.on('error', () => {}); // a write racing the close: EPIPE
+    // A byte at a time, well inside any idle timeout: only a deadline on the whole request ends it.
+    const trickle = setInterval(() => socket.write('x'), 20);
+    try {
+      await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    } finally {
+      clearInterval(trickle);
+      server.close();
+    }
+    expect(socket.destroyed).toBe(true);
+  });
+
+  it('connections beyond the bound are closed at once; the socket answers again when they go', async () => {
+    const socketPath = path.join(await tempDir(), 'ctl.sock');
+    const server = await serveJsonSocket(socketPath, z.object({ op: z.literal('status') }), async () => 'fine', { maxConnections: 4 });
+    const idle: Socket[] = [];
+    try {
+      for (let i = 0; i < 4; i++) idle.push(createConnection(socketPath));
+      await until(async () => (await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)))) === 4, 'four idle connections');
+      // A fifth, with a request it would answer: closed unanswered.
+      const extra = await exchange(socketPath, (socket) => socket.write('{"op":"status"}\n')).catch(() => '');
+      expect(extra).toBe('');
+      for (const s of idle) s.destroy();
+      await until(async () => (await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)))) === 0, 'the idle ones gone');
+      expect(await requestJsonSocket(socketPath, { op: 'status' })).toBe('fine');
+    } finally {
+      for (const s of idle) s.destroy();
       server.close();
     }
   });
