@@ -164,7 +164,7 @@ describe('scutil commands', () => {
     expect(scutilFullRestore('a1b2', { service: 'SVC-1', hadDns: true }, { service: 'SVC-1', hadDns: false })).toContain(
       '\nremove Setup:/Network/Service/SVC-1/DNS\nremove State:/Network/Ferry/a1b2/OldSetupDNS\n',
     );
-    // Only the Setup: backup left (a helper that died between the two removals): that alone comes back.
+    // Only the Setup: backup left (its OldDNS gone first, whatever the reason): that alone comes back.
     expect(scutilFullRestore('a1b2', undefined, { service: 'SVC-1', hadDns: false })).toBe('open\nremove Setup:/Network/Service/SVC-1/DNS\nremove State:/Network/Ferry/a1b2/OldSetupDNS\nquit\n');
   });
 
@@ -288,11 +288,12 @@ describe('ScutilDns', () => {
     expect(store).toEqual(before);
   });
 
-  it('a crash between the two backups\' removals still brings the Setup: entry back', async () => {
+  it('a Setup: backup left on its own (its OldDNS gone first) is still found and put back', async () => {
     const { store, before, dns } = setup(true, false);
     await dns.apply('s1', 'utun4', { servers: ['198.18.2.53'], domains: [] });
     expect(store.get(PRIMARY_SETUP)).toEqual({ ServerAddresses: '198.18.2.53' });
-    // As if the State: entry had been restored and its backup removed, then the helper died.
+    // As if the State: entry had been restored and its backup removed, then the helper died;
+    // Ferry removes the Setup: backup first, but whatever the order, none may be stranded.
     store.set(PRIMARY, { ...before.get(PRIMARY)! });
     store.delete('State:/Network/Ferry/s1/OldDNS');
     const { run } = fakeScutil(store);
