@@ -225,8 +225,12 @@ export function pickDnsBackend(
 //    restore_network_settings), then the backups are removed.
 // The backups are the recovery record: State: keys, like Tunnelblick's, so they live
 // exactly as long as configd's store does (Tunnelblick's down script: they "won't exist if
-// the computer shut down or restarted while the VPN was connected"). A helper that crashed
-// leaves them for the next one, which finds them with `list` and restores from them.
+// the computer shut down or restarted while the VPN was connected"). So do the Setup: keys
+// scutil writes: those in the store are configd's copy of the saved preferences, which its
+// PreferencesMonitor writes when it starts and rewrites whenever the preferences are
+// applied (configd Plugins/PreferencesMonitor/prefsmon.c, updateConfiguration, in the old
+// version read); scutil never writes the preferences themselves. A helper that crashed
+// leaves the backups for the next one, which finds them with `list` and restores from them.
 // scutil reads its commands from standard input; every value in them is an address
 // (isIP), a domain (DOMAIN), a session id or a service id checked here, so none can add a
 // command.
