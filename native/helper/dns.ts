@@ -210,16 +210,30 @@ export function pickDnsBackend(
 // distro/dns-scripts/macos-dns-updown.sh do it, in two shapes:
 //  - pushed domains (split DNS, as `resolvectl domain` on Linux): a service entry of
 //    Ferry's own, State:/Network/Service/ferry-<session>/DNS, with the servers as
-//    ServerAddresses and the domains as SupplementalMatchDomains; removed on exit.
-//  - no domains (every name through the tunnel, `~.` on Linux): the primary service's
-//    State: DNS entry is replaced, its previous content first copied to
-//    State:/Network/Ferry/<session>/OldDNS (a dictionary holding only FerryNoSuchKey when
-//    there was none, Tunnelblick's TunnelblickNoSuchKey trick: `get` of a missing key
-//    leaves the dictionary as it was), and put back (or removed) on exit.
-// Only State: keys are written, never Setup: (the saved network configuration), so a
-// crash of both helper and machine cannot leave DNS changed after a reboot. scutil reads
-// its commands from standard input; every value in them is an address (isIP), a domain
-// (DOMAIN), a session id or a service id checked here, so none can add a command.
+//    ServerAddresses and the domains as SupplementalMatchDomains; removed on exit
+//    (macos-dns-updown.sh set_dns/unset_dns, the match-domains branch).
+//  - no domains (every name through the tunnel, `~.` on Linux): the primary service's DNS
+//    entry is replaced in BOTH State:/Network/Service/<primary>/DNS and
+//    Setup:/Network/Service/<primary>/DNS. client.up.tunnelblick.sh: "in 10.8 and higher,
+//    ServerAddresses and SearchDomains must be set via the Setup: key in addition to the
+//    State: key"; macos-dns-updown.sh writes Setup: (its primary_dns_key). Each previous
+//    content is first copied, as Tunnelblick does to State:/Network/OpenVPN/OldDNS and
+//    OldDNSSetup, to State:/Network/Ferry/<session>/OldDNS and .../OldSetupDNS: a
+//    dictionary holding only FerryNoSuchKey when there was none (its TunnelblickNoSuchKey
+//    trick: `get` of a missing key leaves the dictionary as it was). On exit each is put
+//    back, or the key removed when it had not existed (client.down.tunnelblick.sh,
+//    restore_network_settings), then the backups are removed.
+// The backups are the recovery record: State: keys, like Tunnelblick's, so they live
+// exactly as long as configd's store does (Tunnelblick's down script: they "won't exist if
+// the computer shut down or restarted while the VPN was connected"). So do the Setup: keys
+// scutil writes: those in the store are configd's copy of the saved preferences, which its
+// PreferencesMonitor writes when it starts and rewrites whenever the preferences are
+// applied (configd Plugins/PreferencesMonitor/prefsmon.c, updateConfiguration, in the old
+// version read); scutil never writes the preferences themselves. A helper that crashed
+// leaves the backups for the next one, which finds them with `list` and restores from them.
+// scutil reads its commands from standard input; every value in them is an address
+// (isIP), a domain (DOMAIN), a session id or a service id checked here, so none can add a
+// command.
 
 /** scutil with the given commands on stdin; gives what it printed. */
 export type ScutilRunner = (commands: string) => Promise<string>;
@@ -247,7 +261,10 @@ export const scutilKeys = {
   globalIPv4: 'State:/Network/Global/IPv4',
   ownService: (session: string) => `State:/Network/Service/ferry-${checked(session, SESSION_ID, 'session id')}/DNS`,
   primaryService: (service: string) => `State:/Network/Service/${checked(service, SERVICE_ID, 'service id')}/DNS`,
+  /** The same service's entry in the setup (configuration) domain, which macOS 10.8 and later also read (see above). */
+  primarySetup: (service: string) => `Setup:/Network/Service/${checked(service, SERVICE_ID, 'service id')}/DNS`,
   backup: (session: string) => `State:/Network/Ferry/${checked(session, SESSION_ID, 'session id')}/OldDNS`,
+  setupBackup: (session: string) => `State:/Network/Ferry/${checked(session, SESSION_ID, 'session id')}/OldSetupDNS`,
 };
 
 /** Asks for the primary service (State:/Network/Global/IPv4's PrimaryService). */
@@ -277,27 +294,40 @@ export function scutilSplitApply(session: string, dns: DnsConfig): string {
   ].join('\n');
 }
 
-/** Every name through the tunnel: back up the primary service's DNS, then replace it. */
+/** Copies `key` to `backup`, marked FerryNoSuchKey when it does not exist, and names the service it belongs to. */
+function backupLines(key: string, backup: string, service: string): string[] {
+  return ['d.init', 'd.add FerryNoSuchKey true', `get ${key}`, `d.add FerryService ${checked(service, SERVICE_ID, 'service id')}`, `set ${backup}`];
+}
+
+/**
+ * Every name through the tunnel: back up the primary service's State: and Setup: DNS
+ * entries, both before either is changed, then replace both (client.up.tunnelblick.sh).
+ * Search domains go in when given (ScutilDns sends none here: pushed domains mean split DNS).
+ */
 export function scutilFullApply(session: string, service: string, dns: DnsConfig): string {
-  const { servers } = checkedDns(dns);
+  const { servers, domains } = checkedDns(dns);
   return [
     'open',
-    'd.init',
-    'd.add FerryNoSuchKey true',
-    `get ${scutilKeys.primaryService(service)}`,
-    `d.add FerryService ${checked(service, SERVICE_ID, 'service id')}`,
-    `set ${scutilKeys.backup(session)}`,
+    ...backupLines(scutilKeys.primaryService(service), scutilKeys.backup(session), service),
+    ...backupLines(scutilKeys.primarySetup(service), scutilKeys.setupBackup(session), service),
     'd.init',
     `d.add ServerAddresses * ${servers.join(' ')}`,
+    ...(domains.length ? [`d.add SearchDomains * ${domains.join(' ')}`] : []),
     `set ${scutilKeys.primaryService(service)}`,
+    `set ${scutilKeys.primarySetup(service)}`,
     'quit',
     '',
   ].join('\n');
 }
 
-/** Reads a session's backup (what scutilFullApply saved). */
+/** Reads a session's backup of the State: entry (what scutilFullApply saved). */
 export function scutilBackupQuery(session: string): string {
   return `open\nshow ${scutilKeys.backup(session)}\nquit\n`;
+}
+
+/** Reads a session's backup of the Setup: entry; a separate query, so parseBackup never sees two dictionaries at once. */
+export function scutilSetupBackupQuery(session: string): string {
+  return `open\nshow ${scutilKeys.setupBackup(session)}\nquit\n`;
 }
 
 /**
@@ -311,13 +341,31 @@ export function parseBackup(output: string): { service: string; hadDns: boolean 
   return { service, hadDns: !/^ {2}FerryNoSuchKey : (?:true|TRUE|1)\s*$/m.test(output) };
 }
 
-/** Puts the primary service's DNS back as it was (or removes it, when it had none), then drops the backup. */
-export function scutilFullRestore(session: string, backup: { service: string; hadDns: boolean }): string {
-  const target = scutilKeys.primaryService(backup.service);
+export interface ScutilBackup {
+  service: string;
+  hadDns: boolean;
+}
+
+/** The old entry back from its backup, or the key removed when it had not existed (client.down.tunnelblick.sh). */
+function restoreLines(backup: ScutilBackup, from: string, target: string): string[] {
+  return backup.hadDns ? [`get ${from}`, 'd.remove FerryService', `set ${target}`] : [`remove ${target}`];
+}
+
+/**
+ * Puts the primary service's State: and Setup: DNS entries back as they were (or removes
+ * them, when they had none), each from its own backup, then drops the backups: the Setup:
+ * one first, so that a helper dying in between still leaves OldDNS for the next to find
+ * (restoring twice from a backup gives the same result). Either backup may be missing: a
+ * State:-only one from a helper older than the Setup: backup (then Setup: is left alone),
+ * or a Setup: one whose OldDNS went away first, which is still put back, not stranded.
+ */
+export function scutilFullRestore(session: string, backup: ScutilBackup | undefined, setupBackup?: ScutilBackup): string {
   return [
     'open',
-    ...(backup.hadDns ? [`get ${scutilKeys.backup(session)}`, 'd.remove FerryService', `set ${target}`] : [`remove ${target}`]),
-    `remove ${scutilKeys.backup(session)}`,
+    ...(backup ? restoreLines(backup, scutilKeys.backup(session), scutilKeys.primaryService(backup.service)) : []),
+    ...(setupBackup ? restoreLines(setupBackup, scutilKeys.setupBackup(session), scutilKeys.primarySetup(setupBackup.service)) : []),
+    ...(setupBackup ? [`remove ${scutilKeys.setupBackup(session)}`] : []),
+    ...(backup ? [`remove ${scutilKeys.backup(session)}`] : []),
     'quit',
     '',
   ].join('\n');
@@ -329,13 +377,13 @@ export function scutilSplitRestore(session: string): string {
 
 /** Lists what Ferry left in the store (after a crash). */
 export function scutilLeftoversQuery(): string {
-  return 'open\nlist State:/Network/Service/ferry-.*/DNS\nlist State:/Network/Ferry/.*/OldDNS\nquit\n';
+  return 'open\nlist State:/Network/Service/ferry-.*/DNS\nlist State:/Network/Ferry/.*/OldDNS\nlist State:/Network/Ferry/.*/OldSetupDNS\nquit\n';
 }
 
 /** Session ids named by `list` output lines such as `subKey [0] = State:/Network/Service/ferry-ID/DNS`. */
 export function parseLeftovers(output: string): string[] {
   const ids = new Set<string>();
-  for (const m of output.matchAll(/State:\/Network\/(?:Service\/ferry-([A-Za-z0-9_-]{1,64})\/DNS|Ferry\/([A-Za-z0-9_-]{1,64})\/OldDNS)\s*$/gm)) ids.add((m[1] ?? m[2])!);
+  for (const m of output.matchAll(/State:\/Network\/(?:Service\/ferry-([A-Za-z0-9_-]{1,64})\/DNS|Ferry\/([A-Za-z0-9_-]{1,64})\/Old(?:Setup)?DNS)\s*$/gm)) ids.add((m[1] ?? m[2])!);
   return [...ids];
 }
 
@@ -384,6 +432,7 @@ export class ScutilDns implements DnsBackend {
 
   private async restoreFull(session: string): Promise<void> {
     const backup = parseBackup(await this.scutil(scutilBackupQuery(session)));
-    if (backup) await this.scutil(scutilFullRestore(session, backup));
+    const setupBackup = parseBackup(await this.scutil(scutilSetupBackupQuery(session)));
+    if (backup || setupBackup) await this.scutil(scutilFullRestore(session, backup, setupBackup));
   }
 }

@@ -144,7 +144,7 @@ describe('ferry CLI', () => {
     expect(result.code).toBe(1);
     const failed = JSON.parse(result.stdout.split('\n').filter(Boolean).at(-1)!) as { state: string; code: string; reason: string };
     expect(failed).toMatchObject({ state: 'FAILED', code: 'openvpn-missing', reason: expect.stringMatching(/^找不到 openvpn：请安装 OpenVPN 2\.6/) });
-    expect(oneLine(result.stderr)).toBe('ferry: 找不到 openvpn：请安装 OpenVPN 2.6（Debian/Ubuntu：apt install openvpn；macOS：brew install openvpn），或将 FERRY_OPENVPN 设为其路径');
+    expect(oneLine(result.stderr)).toBe('ferry: 找不到 openvpn：请安装 OpenVPN 2.6（Debian/Ubuntu：apt install openvpn；macOS：重新安装 Ferry 的安装包，其中带有助手所运行的 openvpn），或将 FERRY_OPENVPN 设为其路径');
     // LC_ALL outranks LANG.
     client.env.LC_ALL = 'en_US.UTF-8';
     const english = await ferry(client, ['connect', 'alice', '--password-stdin'], `${password}\n`);

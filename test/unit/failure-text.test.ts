@@ -49,6 +49,14 @@ describe('the failure catalogue', () => {
     }
   });
 
+  it('tells macOS users to reinstall Ferry\'s package, not Homebrew: the macOS helper runs only an openvpn root alone can change', () => {
+    // native/helper/darwin.ts binaryRefusal refuses /opt/homebrew; the pkg installs the one it runs.
+    const missing = failure('openvpn-missing', 'openvpn-missing');
+    expect(failureText(missing, 'en')).toMatch(/macOS: reinstall the Ferry package, which carries the openvpn/);
+    expect(failureText(missing, 'zh-CN')).toMatch(/macOS：重新安装 Ferry 的安装包，其中带有助手所运行的 openvpn/);
+    for (const language of ['en', 'zh-CN'] as const) expect(failureText(missing, language), language).not.toMatch(/brew/);
+  });
+
   it('fills params, words network errors, frames openvpn\'s line, repeats and the timeout', () => {
     const refused = classifyLogLine('TCP: connect to [AF_INET]198.18.1.1:1194 failed: Connection refused')!.failure;
     expect(FailureSchema.parse(refused)).toEqual(refused);

@@ -110,7 +110,7 @@ describe('scutil commands', () => {
     );
   });
 
-  it('full DNS: backs the primary service up (with a no-such-key marker) before replacing it, State: only', () => {
+  it('full DNS: backs up the primary service\'s State: and Setup: entries (no-such-key markers), then sets both', () => {
     const text = scutilFullApply('a1b2', 'SVC-1', { servers: ['198.18.2.53'], domains: [] });
     expect(text.split('\n')).toEqual([
       'open',
@@ -120,12 +120,21 @@ describe('scutil commands', () => {
       'd.add FerryService SVC-1',
       'set State:/Network/Ferry/a1b2/OldDNS',
       'd.init',
+      'd.add FerryNoSuchKey true',
+      'get Setup:/Network/Service/SVC-1/DNS',
+      'd.add FerryService SVC-1',
+      'set State:/Network/Ferry/a1b2/OldSetupDNS',
+      'd.init',
       'd.add ServerAddresses * 198.18.2.53',
       'set State:/Network/Service/SVC-1/DNS',
+      'set Setup:/Network/Service/SVC-1/DNS',
       'quit',
       '',
     ]);
-    expect(text).not.toContain('Setup:');
+    // Search domains, when given, go into both entries too.
+    expect(scutilFullApply('a1b2', 'SVC-1', { servers: ['198.18.2.53'], domains: ['corp.example', 'vpc.internal'] })).toContain(
+      'd.add ServerAddresses * 198.18.2.53\nd.add SearchDomains * corp.example vpc.internal\nset State:/Network/Service/SVC-1/DNS\nset Setup:/Network/Service/SVC-1/DNS\n',
+    );
   });
 
   it('restore puts the old entry back, or removes the key when there was none', () => {
@@ -138,15 +147,40 @@ describe('scutil commands', () => {
     expect(scutilFullRestore('a1b2', { service: 'SVC-1', hadDns: false })).toBe('open\nremove State:/Network/Service/SVC-1/DNS\nremove State:/Network/Ferry/a1b2/OldDNS\nquit\n');
   });
 
+  it('restore does the same for the Setup: entry, from its own backup (removing a key that did not exist)', () => {
+    expect(scutilFullRestore('a1b2', { service: 'SVC-1', hadDns: true }, { service: 'SVC-1', hadDns: true }).split('\n')).toEqual([
+      'open',
+      'get State:/Network/Ferry/a1b2/OldDNS',
+      'd.remove FerryService',
+      'set State:/Network/Service/SVC-1/DNS',
+      'get State:/Network/Ferry/a1b2/OldSetupDNS',
+      'd.remove FerryService',
+      'set Setup:/Network/Service/SVC-1/DNS',
+      'remove State:/Network/Ferry/a1b2/OldSetupDNS',
+      'remove State:/Network/Ferry/a1b2/OldDNS',
+      'quit',
+      '',
+    ]);
+    expect(scutilFullRestore('a1b2', { service: 'SVC-1', hadDns: true }, { service: 'SVC-1', hadDns: false })).toContain(
+      '\nremove Setup:/Network/Service/SVC-1/DNS\nremove State:/Network/Ferry/a1b2/OldSetupDNS\n',
+    );
+    // Only the Setup: backup left (its OldDNS gone first, whatever the reason): that alone comes back.
+    expect(scutilFullRestore('a1b2', undefined, { service: 'SVC-1', hadDns: false })).toBe('open\nremove Setup:/Network/Service/SVC-1/DNS\nremove State:/Network/Ferry/a1b2/OldSetupDNS\nquit\n');
+  });
+
   it('nothing from a server or a session id can add a scutil command', () => {
     expect(() => scutilSplitApply('a1b2', { servers: ['198.18.2.53\nremove State:/Network/Global/IPv4'], domains: ['x.example'] })).toThrow(/not addresses/);
     expect(() => scutilSplitApply('a1b2', { servers: ['198.18.2.53'], domains: ['x.example\nquit'] })).toThrow(/not domain names/);
     expect(() => scutilSplitApply('a/../b', { servers: ['198.18.2.53'], domains: ['x.example'] })).toThrow(/session id/);
     expect(() => scutilFullApply('a1b2', 'SVC 1', { servers: ['198.18.2.53'], domains: [] })).toThrow(/service id/);
+    expect(() => scutilFullApply('a1b2', 'SVC-1', { servers: ['198.18.2.53'], domains: ['x.example\nremove Setup:/Network/Service/SVC-1/DNS'] })).toThrow(/not domain names/);
+    expect(() => scutilFullApply('a/../b', 'SVC-1', { servers: ['198.18.2.53'], domains: [] })).toThrow(/session id/);
+    expect(() => scutilFullRestore('a1b2', { service: 'SVC-1', hadDns: true }, { service: 'SVC-1\nquit', hadDns: true })).toThrow(/service id/);
   });
 
   it('finds the sessions a crashed helper left in the store', () => {
     expect(parseLeftovers('  subKey [0] = State:/Network/Service/ferry-a1b2/DNS\n  subKey [0] = State:/Network/Ferry/c3d4/OldDNS\n  subKey [1] = State:/Network/Ferry/a1b2/OldDNS\n')).toEqual(['a1b2', 'c3d4']);
+    expect(parseLeftovers('  subKey [0] = State:/Network/Ferry/e5f6/OldSetupDNS\n')).toEqual(['e5f6']);
     expect(parseLeftovers('  No such key\n')).toEqual([]);
   });
 });
@@ -180,24 +214,36 @@ function fakeScutil(store: Map<string, Record<string, string>>): { run: ScutilRu
 
 describe('ScutilDns', () => {
   const PRIMARY = 'State:/Network/Service/SVC-1/DNS';
-  const setup = (withDns: boolean) => {
+  const PRIMARY_SETUP = 'Setup:/Network/Service/SVC-1/DNS';
+  /** A Mac whose primary service has DHCP DNS in State: (or none) and, when set by hand, DNS in Setup: (or none). */
+  const setup = (withDns: boolean, withSetupDns = false) => {
     const store = new Map<string, Record<string, string>>([['State:/Network/Global/IPv4', { PrimaryService: 'SVC-1' }]]);
     if (withDns) store.set(PRIMARY, { ServerAddresses: '192.168.1.1' });
+    // Keys of the saved configuration Ferry does not set itself must come back too.
+    if (withSetupDns) store.set(PRIMARY_SETUP, { ServerAddresses: '192.168.1.2', SearchDomains: 'home.example', DomainName: 'home.example' });
     const before = new Map([...store].map(([k, v]) => [k, { ...v }]));
     const { run } = fakeScutil(store);
     let flushes = 0;
     return { store, before, dns: new ScutilDns(run, () => {}, async () => void flushes++), flushes: () => flushes };
   };
+  const BOTH = [
+    [true, true],
+    [true, false],
+    [false, true],
+    [false, false],
+  ] as const;
 
-  it('full redirect: replaces the primary DNS and restores it exactly, whether or not it had one', async () => {
-    for (const withDns of [true, false]) {
-      const { store, before, dns, flushes } = setup(withDns);
+  it('full redirect: replaces the primary DNS in State: and Setup:, and restores both exactly, whether or not each existed', async () => {
+    for (const [withDns, withSetupDns] of BOTH) {
+      const { store, before, dns, flushes } = setup(withDns, withSetupDns);
       await dns.apply('s1', 'utun4', { servers: ['198.18.2.53'], domains: [] });
       expect(store.get(PRIMARY)).toEqual({ ServerAddresses: '198.18.2.53' });
-      // up-restart applies again: the backup must still be the machine's own entry.
+      expect(store.get(PRIMARY_SETUP)).toEqual({ ServerAddresses: '198.18.2.53' });
+      // up-restart applies again: the backups must still be the machine's own entries.
       await dns.apply('s1', 'utun4', { servers: ['198.18.2.54'], domains: [] });
+      expect(store.get(PRIMARY_SETUP)).toEqual({ ServerAddresses: '198.18.2.54' });
       await dns.restore('s1', 'utun4');
-      expect(store).toEqual(before);
+      expect(store, `State: DNS ${withDns}, Setup: DNS ${withSetupDns}`).toEqual(before);
       expect(flushes()).toBe(3);
     }
   });
@@ -208,19 +254,48 @@ describe('ScutilDns', () => {
     await expect(dns.apply('s2', 'utun5', { servers: ['198.18.3.53'], domains: [] })).rejects.toThrow(/another tunnel \(session s1\)/);
   });
 
-  it('split DNS: its own entry, removed on exit; the primary entry untouched', async () => {
-    const { store, before, dns } = setup(true);
+  it('split DNS: its own entry, removed on exit; the primary entries untouched', async () => {
+    const { store, before, dns } = setup(true, true);
     await dns.apply('s1', 'utun4', { servers: ['198.18.2.53'], domains: ['vpc.internal'] });
     expect(store.get('State:/Network/Service/ferry-s1/DNS')).toMatchObject({ SupplementalMatchDomains: 'vpc.internal' });
     expect(store.get(PRIMARY)).toEqual({ ServerAddresses: '192.168.1.1' });
+    expect(store.get(PRIMARY_SETUP)).toEqual(before.get(PRIMARY_SETUP));
     await dns.restore('s1', 'utun4');
     expect(store).toEqual(before);
   });
 
-  it('after a crash, a new helper puts back what the old one left', async () => {
-    const { store, before, dns } = setup(true);
+  it('after a crash, a new helper puts back what the old one left, in State: and Setup:', async () => {
+    for (const [withDns, withSetupDns] of BOTH) {
+      const { store, before, dns } = setup(withDns, withSetupDns);
+      await dns.apply('s1', 'utun4', { servers: ['198.18.2.53'], domains: [] });
+      await dns.apply('s2', 'utun5', { servers: ['198.18.3.53'], domains: ['vpc.internal'] });
+      expect(store.get(PRIMARY_SETUP)).toEqual({ ServerAddresses: '198.18.2.53' });
+      const { run } = fakeScutil(store);
+      await new ScutilDns(run, () => {}, async () => {}).recover();
+      expect(store, `State: DNS ${withDns}, Setup: DNS ${withSetupDns}`).toEqual(before);
+    }
+  });
+
+  it('after a crash, the session records on disk restore it too (restore by id, then recover finds nothing left)', async () => {
+    const { store, before, dns } = setup(true, false);
     await dns.apply('s1', 'utun4', { servers: ['198.18.2.53'], domains: [] });
-    await dns.apply('s2', 'utun5', { servers: ['198.18.3.53'], domains: ['vpc.internal'] });
+    expect(store.get(PRIMARY_SETUP)).toEqual({ ServerAddresses: '198.18.2.53' });
+    const { run } = fakeScutil(store);
+    const fresh = new ScutilDns(run, () => {}, async () => {});
+    await fresh.restore('s1', 'utun4'); // what recoverLeftovers does for a session.json naming dnsDev
+    expect(store).toEqual(before);
+    await fresh.recover();
+    expect(store).toEqual(before);
+  });
+
+  it('a Setup: backup left on its own (its OldDNS gone first) is still found and put back', async () => {
+    const { store, before, dns } = setup(true, false);
+    await dns.apply('s1', 'utun4', { servers: ['198.18.2.53'], domains: [] });
+    expect(store.get(PRIMARY_SETUP)).toEqual({ ServerAddresses: '198.18.2.53' });
+    // As if the State: entry had been restored and its backup removed, then the helper died;
+    // Ferry removes the Setup: backup first, but whatever the order, none may be stranded.
+    store.set(PRIMARY, { ...before.get(PRIMARY)! });
+    store.delete('State:/Network/Ferry/s1/OldDNS');
     const { run } = fakeScutil(store);
     await new ScutilDns(run, () => {}, async () => {}).recover();
     expect(store).toEqual(before);

@@ -134,7 +134,7 @@ const en = {
     'not-set-up-in-time': 'the gateway answered, but the connection was not set up in time (see the log for what openvpn was waiting for)',
     'no-tun-device': 'openvpn cannot create the tunnel device ({{said}}): Ferry needs root or its privileged helper to connect',
     'openvpn-stopped': 'openvpn stopped: {{said}}',
-    'openvpn-missing': 'openvpn not found: install OpenVPN 2.6 (Debian/Ubuntu: apt install openvpn; macOS: brew install openvpn) or set FERRY_OPENVPN to its path',
+    'openvpn-missing': 'openvpn not found: install OpenVPN 2.6 (Debian/Ubuntu: apt install openvpn; macOS: reinstall the Ferry package, which carries the openvpn its helper runs) or set FERRY_OPENVPN to its path',
     'engine-exited': 'openvpn stopped unexpectedly (exit code {{exitCode}})',
     'engine-killed': 'openvpn stopped unexpectedly (killed by {{signal}})',
     'engine-restart-failed': 'openvpn stopped unexpectedly and could not be restarted: {{error}}',

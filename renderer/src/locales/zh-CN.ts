@@ -136,7 +136,7 @@ const zhCN: Strings = {
     'not-set-up-in-time': '网关有应答，但连接没有按时建立（openvpn 在等待什么，见日志）',
     'no-tun-device': 'openvpn 无法创建隧道设备（{{said}}）：Ferry 需要 root 权限或其特权助手才能连接',
     'openvpn-stopped': 'openvpn 已停止：{{said}}',
-    'openvpn-missing': '找不到 openvpn：请安装 OpenVPN 2.6（Debian/Ubuntu：apt install openvpn；macOS：brew install openvpn），或将 FERRY_OPENVPN 设为其路径',
+    'openvpn-missing': '找不到 openvpn：请安装 OpenVPN 2.6（Debian/Ubuntu：apt install openvpn；macOS：重新安装 Ferry 的安装包，其中带有助手所运行的 openvpn），或将 FERRY_OPENVPN 设为其路径',
     'engine-exited': 'openvpn 意外停止（退出码 {{exitCode}}）',
     'engine-killed': 'openvpn 意外停止（被 {{signal}} 终止）',
     'engine-restart-failed': 'openvpn 意外停止，且无法重新启动：{{error}}',
