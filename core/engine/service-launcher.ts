@@ -80,7 +80,7 @@ export class InteractiveServiceLauncher implements Launcher {
 
   async launch(spec: EngineSpec, sessionDir: string, _label?: string): Promise<RunningEngine> {
     const install = this.options.install ? await this.options.install() : undefined;
-    if (this.options.install && !install) throw new FailureError(failure('openvpn-missing', 'openvpn-missing'));
+    if (this.options.install && !install) throw new FailureError(failure('openvpn-missing', 'openvpn-not-installed'));
     const { buildClientConfig } = await import('./config.js');
     const port = await freeLoopbackPort();
     const password = randomBytes(18).toString('base64url');

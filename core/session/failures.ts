@@ -101,6 +101,7 @@ export const FAILURE_DETAILS = [
   'helper-unexpected',
   'helper-refused',
   // OpenVPN's interactive service (Windows)
+  'openvpn-not-installed',
   'service-not-running',
   'service-permission',
   'service-not-authorized',

@@ -31,7 +31,7 @@ export function expectedFailure(platform: NodeJS.Platform, isRoot: boolean): { c
   if (platform === 'linux' || platform === 'darwin') return isRoot ? { code: 'openvpn-missing', detail: 'openvpn-missing' } : { code: 'helper-missing', detail: 'helper-not-running' };
   // Windows: the interactive-service launcher finds no OpenVPN in the registry (the workflow
   // runs this test before it installs OpenVPN; test/unit/ci-workflow.test.ts checks the order).
-  if (platform === 'win32') return { code: 'openvpn-missing', detail: 'openvpn-missing' };
+  if (platform === 'win32') return { code: 'openvpn-missing', detail: 'openvpn-not-installed' };
   return undefined;
 }
 

@@ -25,6 +25,8 @@ import {
   splitReplies,
 } from '../../core/engine/interactive-service.js';
 import { InteractiveServiceLauncher } from '../../core/engine/service-launcher.js';
+import { FailureError } from '../../core/session/failure-error.js';
+import { failureText } from '../../core/session/failure-text.js';
 import { openvpnInstall, parseRegQuery, PIPE_DIR, PIPE_NAMESPACE_FILE, pipeNamespace, pipePrefix } from '../../core/engine/windows-platform.js';
 import { isSocketFile, publishedIds, statusSocketPath } from '../../core/session/status-paths.js';
 
@@ -210,5 +212,17 @@ describe('Windows paths and registry (platform injected)', () => {
     } as Parameters<typeof buildClientConfig>[0]);
     expect(config).toMatch(/^management 127\.0\.0\.1 50123 stdin$/m);
     expect(config).not.toMatch(/ unix$/m);
+  });
+
+  it('no OpenVPN in the registry: a Windows failure that says to reinstall Ferry or install OpenVPN 2.6, before any pipe is dialled', async () => {
+    const launcher = new InteractiveServiceLauncher({ pipe: path.join(tmpdir(), 'ferry-no-such-service.sock'), install: async () => undefined });
+    const spec = { remotes: [{ host: '198.18.1.1', port: 1194, proto: 'udp' as const }], engine: { dev: 'tun' as const, directives: [] }, passwordRequired: false, files: { ca: 'ca', cert: 'c', key: 'k' }, managementSocket: 'unused', guiVersion: 'test' };
+    const err = await launcher.launch(spec, await mkdtemp(path.join(tmpdir(), 'ferry-s-')), 'p1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FailureError);
+    const failure = (err as FailureError).failure;
+    expect(failure).toMatchObject({ code: 'openvpn-missing', detail: 'openvpn-not-installed' });
+    expect(failureText(failure, 'en')).toMatch(/HKLM\\SOFTWARE\\OpenVPN.*reinstall Ferry/);
+    expect(failureText(failure, 'en')).not.toMatch(/apt install|brew/);
+    expect(failureText(failure, 'zh-CN')).toMatch(/重新安装 Ferry/);
   });
 });

@@ -146,6 +146,7 @@ const en = {
     'helper-no-answer': 'ferry-helper closed the connection without answering',
     'helper-unexpected': 'ferry-helper answered something unexpected',
     'helper-refused': 'ferry-helper refused: {{error}}',
+    'openvpn-not-installed': 'OpenVPN 2.6 is not installed on this computer (no HKLM\\SOFTWARE\\OpenVPN): reinstall Ferry, whose installer adds OpenVPN’s service and drivers, or install OpenVPN 2.6 from openvpn.net',
     'service-not-running': 'OpenVPN’s interactive service is not running ({{pipe}}): Ferry starts OpenVPN through it. Install OpenVPN 2.6 with its interactive service, or start the service “OpenVPNServiceInteractive” (services.msc, or “sc start OpenVPNServiceInteractive” as an administrator)',
     'service-permission': 'cannot open OpenVPN’s interactive service at {{pipe}} (access denied): reinstall OpenVPN 2.6 so that its service pipe admits signed-in users',
     'service-not-authorized': 'OpenVPN’s interactive service starts Ferry’s tunnels only for members of the “{{group}}” group (or Administrators): ask an administrator to add your account to “{{group}}”, then sign out and in again. The service said: {{error}}',

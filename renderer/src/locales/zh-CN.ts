@@ -148,6 +148,7 @@ const zhCN: Strings = {
     'helper-no-answer': 'ferry-helper 没有应答就关闭了连接',
     'helper-unexpected': 'ferry-helper 的应答无法识别',
     'helper-refused': 'ferry-helper 拒绝了请求：{{error}}',
+    'openvpn-not-installed': '此电脑未安装 OpenVPN 2.6（没有 HKLM\\SOFTWARE\\OpenVPN）：请重新安装 Ferry（其安装程序会装上 OpenVPN 的服务和驱动），或从 openvpn.net 安装 OpenVPN 2.6',
     'service-not-running': 'OpenVPN 交互式服务没有运行（{{pipe}}）：Ferry 通过它启动 OpenVPN。请安装带交互式服务的 OpenVPN 2.6，或启动服务“OpenVPNServiceInteractive”（services.msc，或以管理员身份运行“sc start OpenVPNServiceInteractive”）',
     'service-permission': '无法打开 {{pipe}} 上的 OpenVPN 交互式服务（访问被拒绝）：请重新安装 OpenVPN 2.6，使其服务管道允许已登录用户访问',
     'service-not-authorized': 'OpenVPN 交互式服务只为“{{group}}”组（或管理员组）的成员启动 Ferry 的隧道：请管理员把您的账户加入“{{group}}”组，然后注销并重新登录。服务的原话：{{error}}',
