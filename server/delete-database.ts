@@ -66,6 +66,7 @@ export async function deleteDatabaseServer(store: PgStore, confirm: (serverName:
     refuseIfInUse(first);
     // No transaction is open while the administrator types: nothing is locked meanwhile.
     await confirm(first.name);
+    testHold('delete-database:confirmed');
     await q('BEGIN');
     try {
       await q(`SET LOCAL lock_timeout = '${LOCK_WAIT}'`);
