@@ -31,14 +31,17 @@ interface Found {
   schema: string;
   /** Those of FERRY_TABLES that exist there. */
   tables: string[];
-  /** The server's name; the database's when no server was ever completed in it. */
+  /** The server's name; the database's when its tables hold no server (a command opened an empty database). */
   name: string;
+  server: boolean;
   accounts: string[];
   running: Array<{ name: string; host: string; port: number; pid: number | null; lastSeen: string }>;
 }
 
 export interface DatabaseDeleteResult {
   name: string;
+  /** False when the tables held no server (only what any command creates on opening a database). */
+  server: boolean;
   schema: string;
   tables: string[];
 }
@@ -75,7 +78,7 @@ export async function deleteDatabaseServer(store: PgStore, confirm: (serverName:
       await q(`LOCK TABLE ${qualified.join(', ')} IN ACCESS EXCLUSIVE MODE`);
       // Again under the locks: an account added or a node started meanwhile keeps the server.
       const now = await inspect(store, q);
-      if (now.name !== first.name || now.schema !== first.schema || now.tables.join() !== first.tables.join()) {
+      if (now.name !== first.name || now.server !== first.server || now.schema !== first.schema || now.tables.join() !== first.tables.join()) {
         throw new InputError(`the SSL server in ${store.where} changed while you confirmed; nothing was deleted`);
       }
       refuseIfInUse(now);
@@ -87,7 +90,7 @@ export async function deleteDatabaseServer(store: PgStore, confirm: (serverName:
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     }
-    return { name: first.name, schema: first.schema, tables: first.tables };
+    return { name: first.name, server: first.server, schema: first.schema, tables: first.tables };
   } finally {
     await client.end().catch(() => {});
   }
@@ -121,7 +124,7 @@ async function inspect(store: PgStore, q: <R extends pg.QueryResultRow>(sql: str
         [NODE_DEAD_AFTER_S],
       )).rows.map((r) => ({ name: r.name, host: r.host, port: r.port, pid: r.pid, lastSeen: new Date(r.last_seen).toISOString() }))
     : [];
-  return { schema, tables, name, accounts, running };
+  return { schema, tables, name, server: typeof row?.name === 'string' && row.name !== '', accounts, running };
 }
 
 /** Accounts (revoked ones too) keep the server, as in the directory delete; so does a running node. */
@@ -156,6 +159,10 @@ function explain(store: PgStore, err: unknown): Error {
 /** The CLI's part: the confirmation (as the directory delete asks it) and the report. */
 export async function deleteDatabaseCommand(store: PgStore, keyFile: string, yes: boolean, io: Io): Promise<void> {
   const result = await deleteDatabaseServer(store, (name) => confirmByName(name, `everything Ferry keeps in ${store.where} (CA, keys, CRL, nodes)`, yes));
+  if (!result.server) {
+    io.out(`dropped Ferry's empty tables (${result.tables.join(', ')}) from schema ${result.schema} of ${store.where}: they held no SSL server; nothing else in the database was touched`);
+    return;
+  }
   io.out(`deleted SSL server "${result.name}": dropped Ferry's tables (${result.tables.join(', ')}) from schema ${result.schema} of ${store.where}; nothing else in the database was touched`);
   io.out(
     `the cluster key file is not in the database: it remains on each gateway host (on this one ${keyFile}; on the others where their --key-file or FERRY_SERVER_KEY_FILE points, by default STATE_DIR/cluster.key), ` +

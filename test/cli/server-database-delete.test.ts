@@ -123,6 +123,13 @@ describe.skipIf(skip)('ferry-server delete --database', () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/^ferry-server: no Ferry server in PostgreSQL .*: nothing to delete\n$/);
     expect(await objects(db)).toEqual(before); // asking created nothing either
+    // Any other command opening the database creates Ferry's tables, empty: delete drops them.
+    expect((await cli(['client', 'list'])).code).toBe(2);
+    expect(await objects(db)).not.toEqual(before);
+    const empty = await cli(['delete', '--yes']);
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(empty.stdout).toMatch(/^dropped Ferry's empty tables \(ferry_connections, .*, ferry_schema\) from schema public of PostgreSQL .*: they held no SSL server/);
+    expect(await objects(db)).toEqual(before);
 
     // The same URL takes a new server (the key file on this host is reused).
     const init = await cli(['init', '--host', '198.18.1.1', '--subnet', '198.18.2.0/24', '--pool', '198.18.100.0/24', '--node', 'a']);
