@@ -30,7 +30,8 @@ const USAGE = `usage:
   ferry-server client revoke ACCOUNT
   ferry-server client delete ACCOUNT...       删除 SSL 客户端 / delete SSL clients: revoke, cut, remove
   ferry-server client list [--json]
-  ferry-server delete [--yes]                 删除 SSL 服务端 / delete the SSL server (none of its clients may remain)
+  ferry-server delete [--yes]                 删除 SSL 服务端 / delete the SSL server (none of its clients may remain;
+                                              with --database: no node running either; drops Ferry's tables only)
   ferry-server config
   ferry-server run [--node NAME]
   ferry-server status [--json]
@@ -155,7 +156,10 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
     }
     case 'delete': {
       const { values } = parse(rest, { ...COMMON_OPTIONS, yes: { type: 'boolean' } }, 0);
-      if (databaseUrl(values)) throw new InputError('delete works on a state directory; with --database, delete the accounts, stop every node and drop the database yourself');
+      if (databaseUrl(values)) {
+        const store = await requireDatabase(values);
+        return (await import('./delete-database.js')).deleteDatabaseCommand(store, await keyFileOf(values), values.yes ?? false, io);
+      }
       return (await import('./delete.js')).deleteServerCommand(await stateDir(values.dir), values.yes ?? false, io);
     }
     default:

@@ -71,20 +71,26 @@ export async function deleteServer(state: StateDir, confirm: (serverName: string
 
 /** The CLI's part: the confirmation (the server's name typed on a terminal, or --yes) and the report. */
 export async function deleteServerCommand(state: StateDir, yes: boolean, io: Io): Promise<void> {
-  const result = await deleteServer(state, async (name) => {
-    if (yes) return;
-    if (!process.stdin.isTTY) {
-      throw new InputError(`deleting SSL server "${name}" removes its CA and keys for good: confirm on a terminal, or pass --yes`);
-    }
-    const prompt = `Delete SSL server "${name}" and everything in ${state.dir} (CA, keys, CRL)? This cannot be undone; type the server name ("${name}") to confirm: `;
-    const answer = await read({ prompt, input: process.stdin, output: process.stderr }).catch(() => undefined);
-    if (answer === undefined) throw new InputError('cancelled: nothing was deleted');
-    if (answer.trim() !== name) throw new InputError('not confirmed: nothing was deleted');
-  });
+  const result = await deleteServer(state, (name) => confirmByName(name, `everything in ${state.dir} (CA, keys, CRL)`, yes));
   const gateway = { stopped: 'gateway stopped', orphan: 'stopped an openvpn left behind by a killed run', none: 'gateway not running' }[result.gateway];
   if (result.name === undefined) io.out(`removed the empty ${state.dir}`);
   else io.out(`deleted SSL server "${result.name}": removed ${state.dir}; ${gateway}`);
   if (result.kept) io.err(`note: kept ${state.dir}: ${result.kept}`);
+}
+
+/**
+ * The confirmation every delete asks for: --yes, or the server's name typed on a terminal
+ * (`what` says what goes). Throws, so nothing is deleted, unless confirmed.
+ */
+export async function confirmByName(name: string, what: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) {
+    throw new InputError(`deleting SSL server "${name}" removes its CA and keys for good: confirm on a terminal, or pass --yes`);
+  }
+  const prompt = `Delete SSL server "${name}" and ${what}? This cannot be undone; type the server name ("${name}") to confirm: `;
+  const answer = await read({ prompt, input: process.stdin, output: process.stderr }).catch(() => undefined);
+  if (answer === undefined) throw new InputError('cancelled: nothing was deleted');
+  if (answer.trim() !== name) throw new InputError('not confirmed: nothing was deleted');
 }
 
 async function serverName(state: StateDir): Promise<string> {

@@ -18,10 +18,10 @@ import type { SecretBox } from './secret-box.js';
 import { SettingsSchema, type Settings } from './settings.js';
 import { AccountSchema, deriveCrl, ORPHAN_AGE_MS, type CrlMeta, type Index, type PkiMaterial, type StateDir, type StateStore } from './store.js';
 
-/** Advisory lock keys (any two constants of our own). */
-const STATE_LOCK = 0x6665_7272; // 'ferr'
-const ADMISSION_LOCK = 0x6164_6d74; // 'admt'
-const MIGRATION_LOCK = 0x6d69_6772; // 'migr'
+/** Advisory lock keys (any constants of our own). */
+export const STATE_LOCK = 0x6665_7272; // 'ferr'
+export const ADMISSION_LOCK = 0x6164_6d74; // 'admt'
+export const MIGRATION_LOCK = 0x6d69_6772; // 'migr'
 export const EVENTS_CHANNEL = 'ferry_events';
 
 /** A node whose heartbeat is older than this is down; its clients no longer count. */
@@ -84,6 +84,18 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (node, cid)
    );`,
 ];
+
+/** How many migrations this ferry-server knows: a database at a higher version was written by a newer one. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Every table Ferry creates (runMigrations' ferry_schema, then MIGRATIONS), in the order
+ * they may be dropped. Their indexes, the bigserial's sequence and the tables' row types go
+ * with them. `ferry-server delete --database` drops exactly these and nothing else: a
+ * migration that creates an object must add it here (test/cli/server-database-delete.test.ts
+ * checks that a delete leaves the schema as it was before init).
+ */
+export const FERRY_TABLES = ['ferry_connections', 'ferry_nodes', 'ferry_client_pairs', 'ferry_revocations', 'ferry_accounts', 'ferry_server', 'ferry_schema'] as const;
 
 export interface NodeRow {
   name: string;

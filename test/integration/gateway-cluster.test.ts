@@ -299,4 +299,32 @@ describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
     expect(b.lines.join('\n')).toMatch(/node "b" was removed from the database \("ferry-server node remove"\); stopping/);
     expect((await cluster.status()).nodes.map((n) => n.name)).toEqual(['a']);
   }, 60_000);
+
+  it('delete --database: refused while accounts exist, then while node a runs (its real pid and host named); once it stopped, only Ferry\'s tables go', async () => {
+    await pg.sql(cluster.db(), `CREATE TABLE app_notes (note text); INSERT INTO app_notes VALUES ('keep me')`);
+    const withAccounts = await cluster.cli(['delete', '--yes']);
+    expect(withAccounts.code).toBe(2);
+    expect(withAccounts.stderr).toMatch(/cannot delete SSL server "\S+": 5 SSL client accounts exist \(alice, bob, carol, dave, erin\); delete them first/);
+    for (const w of running.splice(0)) await w.stop('SIGINT');
+    await cluster.must(['client', 'delete', 'alice', 'bob', 'carol', 'dave', 'erin']);
+
+    const NodesSchema = z.object({ nodes: z.array(z.object({ name: z.string(), pid: z.number().nullable() })) });
+    const pid = NodesSchema.parse(await cluster.status()).nodes.find((n) => n.name === 'a')?.pid;
+    expect(pid).toBeGreaterThan(0);
+    const whileRunning = await cluster.cli(['delete', '--yes']);
+    expect(whileRunning.code).toBe(1);
+    expect(whileRunning.stderr).toContain(`1 node is running ("a" pid ${pid} on ${cluster.node('a').host}:${cluster.node('a').port}, last heartbeat `);
+    expect(whileRunning.stderr).toContain('stop "ferry-server run --node NAME" on its host first');
+    expect((await cluster.status()).nodes.map((n) => n.name)).toEqual(['a']);
+
+    const a = cluster.gateways.get('a')!;
+    await a.stop(); // a clean stop releases the node at once
+    cluster.gateways.delete('a');
+    const deleted = await cluster.must(['delete', '--yes']);
+    expect(deleted.stdout).toMatch(/^deleted SSL server "\S+": dropped Ferry's tables/);
+    expect(deleted.stdout).toContain(`on this one ${path.join(cluster.node('a').dir, 'cluster.key')}`);
+    const left = (await pg.sql(cluster.db(), `SELECT relname FROM pg_class WHERE relname LIKE 'ferry%'`)).rows;
+    expect(left).toEqual([]);
+    expect((await pg.sql(cluster.db(), 'SELECT note FROM app_notes')).rows).toEqual([{ note: 'keep me' }]);
+  }, 60_000);
 });

@@ -104,6 +104,11 @@ export class TestCluster {
     return JSON.parse((await this.must(['status', '--json'], on)).stdout);
   }
 
+  /** The database's name (for PostgresInstance.sql). */
+  db(): string {
+    return decodeURIComponent(new URL(this.url).pathname.slice(1));
+  }
+
   async stopAll(): Promise<void> {
     for (const w of this.gateways.values()) await w.stop();
   }
