@@ -169,10 +169,13 @@ export class ClusterNode {
     if (this.beating || this.stopped) return;
     this.beating = true;
     try {
-      await this.store.transaction(async () => {
+      // On the node's own connections: admissions waiting for their lock hold the shared pool.
+      await this.store.ownConnections(() => this.store.transaction(async () => {
         // Was our last heartbeat so old that the other nodes may have released our clients?
+        // (NO KEY: an admission inserting a client row of this node holds KEY SHARE on it
+        // until its commit; the heartbeat need not wait for that.)
         const previous = await this.store.query<{ lapsed: boolean }>(
-          `SELECT (last_seen IS NULL OR last_seen < now() - make_interval(secs => $3)) AS lapsed FROM ferry_nodes WHERE name = $1 AND run_id = $2 FOR UPDATE`,
+          `SELECT (last_seen IS NULL OR last_seen < now() - make_interval(secs => $3)) AS lapsed FROM ferry_nodes WHERE name = $1 AND run_id = $2 FOR NO KEY UPDATE`,
           [this.node.name, this.runId, NODE_DEAD_AFTER_S],
         );
         if (previous.rows[0]?.lapsed !== false) this.readmitDue = true;
@@ -237,7 +240,7 @@ export class ClusterNode {
             [this.node.name, NODE_DEAD_AFTER_S],
           );
         }
-      });
+      }));
       if (this.stopped) return;
       this.clearProblem();
       if (this.readmitDue) await this.readmit();
@@ -287,10 +290,10 @@ export class ClusterNode {
         try {
           if (this.due.cuts) {
             this.due.cuts = false;
-            await this.cutInactive();
+            await this.store.ownConnections(() => this.cutInactive());
           } else if (this.due.crl) {
             this.due.crl = false;
-            await this.refreshCrl();
+            await this.store.ownConnections(() => this.refreshCrl());
           } else {
             this.due.limits = false;
             await this.hooks.reloadLimits();

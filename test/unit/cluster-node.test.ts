@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ClusterNode, type LocalSession } from '../../server/cluster.js';
-import { PgStore } from '../../server/pg-store.js';
+import { ADMISSION_LOCK, PgStore, STORE_POOL_SIZE } from '../../server/pg-store.js';
 import { StateDir } from '../../server/store.js';
 import { postgresSkipReason, PostgresInstance } from '../support/postgres.js';
 import { until } from '../support/until.js';
@@ -334,6 +334,43 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     expect(lost).toEqual([]);
     expect(kills).toEqual([]);
   });
+
+  it('a burst of admissions waiting for the admission lock starves neither the heartbeat nor the catch-up', async () => {
+    await account('alice', 'active');
+    const n = await startNode();
+    const beatsSeen = async () => String((await sql(`SELECT last_seen FROM ferry_nodes WHERE name = 'a'`)).rows[0].last_seen?.toISOString());
+    await until(async () => (await beatsSeen()) !== 'undefined', 'the first heartbeat');
+    // Someone holds the cluster's admission lock (another node's admission, slow).
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const flood: Array<Promise<unknown>> = [];
+    try {
+      const holderPid = Number((await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [ADMISSION_LOCK]);
+      // Many clients connecting at once: each admission takes a pooled connection and waits for the lock.
+      for (let i = 0; i < 12; i++) flood.push(store.admit('a', `flood-${i}`, 'alice', 100).catch((err: Error) => err));
+      await until(
+        async () => Number((await sql(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event = 'advisory' AND pid <> $1`, [holderPid])).rows[0].n) === STORE_POOL_SIZE,
+        'every pooled connection waiting for the admission lock',
+      );
+      // Longer than the pool's connection timeout (3 s) and past a catch-up (every 5th beat):
+      // each beat must land while the pool stays full.
+      let last = await beatsSeen();
+      for (let beat = 0; beat < 6; beat++) {
+        const before = last;
+        await until(async () => (last = await beatsSeen()) !== before, `heartbeat ${beat + 1} under the flood`);
+        expect(n.problem).toBeUndefined();
+      }
+      expect(Number((await sql(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event = 'advisory' AND pid <> $1`, [holderPid])).rows[0].n)).toBe(STORE_POOL_SIZE);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+      await Promise.all(flood);
+    }
+    expect(logs.filter((l) => /running tunnels keep going/.test(l))).toEqual([]);
+    expect(rejections).toEqual([]);
+  }, 30_000);
 
   it('a connection dropped inside a transaction is a clear error, not an uncaught exception', async () => {
     const errors: unknown[] = [];
