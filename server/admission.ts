@@ -20,6 +20,14 @@ export interface AdmissionRequest {
   otherConnectedAccounts: ReadonlySet<string>;
 }
 
+/**
+ * A certificate serial as one spelling: openvpn's tls_serial_hex_0 is colon-separated
+ * octets with leading zeros ("00:1a:2b"); ours are plain lower-case hex.
+ */
+export function canonicalSerial(serial: string): string {
+  return serial.replace(/:/g, '').toLowerCase().replace(/^0+/, '');
+}
+
 export async function decideAdmission(req: AdmissionRequest): Promise<Admission> {
   const cn = req.env.get('common_name') ?? req.env.get('X509_0_CN') ?? '';
   const deny = (reason: string, clientReason: string): Admission => ({ allow: false, reason: `${cn || '(no name)'}: ${reason}`, clientReason });
@@ -27,8 +35,8 @@ export async function decideAdmission(req: AdmissionRequest): Promise<Admission>
   if (!account || account.name !== cn) return deny('no such account', 'unknown account: ask your administrator for a new certificate');
   if (account.state !== 'active') return deny('account revoked', 'certificate revoked: ask your administrator for a new one');
   // A revoked-then-re-added account keeps its name; only the current certificate counts.
-  const serial = (req.env.get('tls_serial_hex_0') ?? '').replace(/:/g, '').toLowerCase().replace(/^0+/, '');
-  if (serial && serial !== account.serial.replace(/^0+/, '')) {
+  const serial = canonicalSerial(req.env.get('tls_serial_hex_0') ?? '');
+  if (serial && serial !== canonicalSerial(account.serial)) {
     return deny('certificate superseded', 'certificate replaced: download your new bundle');
   }
   if (req.otherConnectedAccounts.size >= req.settings.maxClients && !req.otherConnectedAccounts.has(account.name)) {

@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { writeFileAtomic } from '../core/util/atomic-file.js';
 import { FerryError, InputError } from '../core/util/errors.js';
 import { ClusterEventSchema, EVENTS_CHANNEL, NODE_DEAD_AFTER_S, poolSlice, type NodeRow, type PgStore } from './pg-store.js';
+import { canonicalSerial } from './admission.js';
 import type { Settings } from './settings.js';
 
 export const HEARTBEAT_MS = 1_000;
@@ -22,6 +23,8 @@ const MAX_EVENT_BYTES = 1_024;
 export interface LocalSession {
   cid: string;
   account: string;
+  /** The serial of the certificate it authenticated with (openvpn's tls_serial_hex_0), if known. */
+  serial?: string;
   established: boolean;
   address?: string;
   realAddress?: string;
@@ -36,6 +39,8 @@ export interface ClusterHooks {
   lost: (why: string) => void;
   sessions: () => LocalSession[];
   kill: (account: string) => Promise<void>;
+  /** Cuts one session (openvpn's client id). */
+  killSession: (cid: string) => Promise<void>;
   /** Resolves once the limits are applied (or failed and said so): one runs at a time. */
   reloadLimits: () => Promise<void>;
 }
@@ -164,10 +169,13 @@ export class ClusterNode {
     if (this.beating || this.stopped) return;
     this.beating = true;
     try {
-      await this.store.transaction(async () => {
+      // On the node's own connections: admissions waiting for their lock hold the shared pool.
+      await this.store.ownConnections(() => this.store.transaction(async () => {
         // Was our last heartbeat so old that the other nodes may have released our clients?
+        // (NO KEY: an admission inserting a client row of this node holds KEY SHARE on it
+        // until its commit; the heartbeat need not wait for that.)
         const previous = await this.store.query<{ lapsed: boolean }>(
-          `SELECT (last_seen IS NULL OR last_seen < now() - make_interval(secs => $3)) AS lapsed FROM ferry_nodes WHERE name = $1 AND run_id = $2 FOR UPDATE`,
+          `SELECT (last_seen IS NULL OR last_seen < now() - make_interval(secs => $3)) AS lapsed FROM ferry_nodes WHERE name = $1 AND run_id = $2 FOR NO KEY UPDATE`,
           [this.node.name, this.runId, NODE_DEAD_AFTER_S],
         );
         if (previous.rows[0]?.lapsed !== false) this.readmitDue = true;
@@ -232,7 +240,7 @@ export class ClusterNode {
             [this.node.name, NODE_DEAD_AFTER_S],
           );
         }
-      });
+      }));
       if (this.stopped) return;
       this.clearProblem();
       if (this.readmitDue) await this.readmit();
@@ -282,10 +290,10 @@ export class ClusterNode {
         try {
           if (this.due.cuts) {
             this.due.cuts = false;
-            await this.cutInactive();
+            await this.store.ownConnections(() => this.cutInactive());
           } else if (this.due.crl) {
             this.due.crl = false;
-            await this.refreshCrl();
+            await this.store.ownConnections(() => this.refreshCrl());
           } else {
             this.due.limits = false;
             await this.hooks.reloadLimits();
@@ -302,16 +310,36 @@ export class ClusterNode {
   }
 
   /**
-   * Cuts this node's sessions of accounts that are no longer active (revoked or deleted):
-   * the database decides, not the event, so a forged "kill" cuts nobody.
+   * Cuts this node's sessions that no longer have a right to run: the account revoked or
+   * deleted, or the session's certificate revoked or not the account's current one (an
+   * account revoked and added again keeps its name, so the name alone would keep a session
+   * of the revoked certificate). The database decides, not the event, so a forged "kill"
+   * cuts nobody.
    */
   private async cutInactive(): Promise<void> {
-    const accounts = [...new Set(this.hooks.sessions().map((s) => s.account))];
-    if (accounts.length === 0) return;
-    const active = new Set(
-      (await this.store.query<{ name: string }>(`SELECT name FROM ferry_accounts WHERE state = 'active' AND name = ANY($1::text[])`, [accounts])).rows.map((r) => r.name),
+    const sessions = this.hooks.sessions();
+    if (sessions.length === 0) return;
+    const names = [...new Set(sessions.map((s) => s.account))];
+    const serials = [...new Set(sessions.flatMap((s) => (s.serial ? [canonicalSerial(s.serial)] : [])))];
+    const current = new Map(
+      (await this.store.query<{ name: string; serial: string }>(`SELECT name, serial FROM ferry_accounts WHERE state = 'active' AND name = ANY($1::text[])`, [names])).rows.map(
+        (r) => [r.name, canonicalSerial(r.serial)],
+      ),
     );
-    for (const account of accounts.filter((a) => !active.has(a))) await this.hooks.kill(account);
+    const revoked = new Set(
+      serials.length === 0
+        ? []
+        : (await this.store.query<{ serial: string }>(`SELECT ltrim(lower(serial), '0') AS serial FROM ferry_revocations WHERE ltrim(lower(serial), '0') = ANY($1::text[])`, [serials])).rows.map((r) => r.serial),
+    );
+    const doomed = sessions.filter((s) => {
+      const serial = current.get(s.account);
+      if (serial === undefined) return true;
+      // A session whose serial openvpn did not report is judged by its account alone.
+      if (!s.serial) return false;
+      const own = canonicalSerial(s.serial);
+      return revoked.has(own) || own !== serial;
+    });
+    for (const s of doomed) await this.hooks.killSession(s.cid);
   }
 
   private async refreshCrl(): Promise<void> {

@@ -81,6 +81,7 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
       lost: (why) => loseNode(why),
       sessions: () => gatewayRef?.localSessions() ?? [],
       kill: async (account) => void (await gatewayRef?.kill(account)),
+      killSession: async (cid) => void (await gatewayRef?.killSession(cid)),
       reloadLimits: async () => {
         await gatewayRef?.applyLimits().catch((err: Error) => log(`ferry-server: rate limits NOT enforced: ${err.message}`));
       },
@@ -265,6 +266,8 @@ const BYTECOUNT_INTERVAL_S = 1;
 /** One client's tunnel as the gateway tracks it, from admission to DISCONNECT. */
 interface TunnelSession {
   account: string;
+  /** The serial of the certificate it authenticated with (tls_serial_hex_0): a revoked one is cut whatever the name. */
+  serial?: string;
   realAddress?: string;
   connectedAt?: number;
   established: boolean;
@@ -300,6 +303,7 @@ class Gateway {
     return [...this.sessions].map(([cid, s]) => ({
       cid,
       account: s.account,
+      ...(s.serial ? { serial: s.serial } : {}),
       established: s.established,
       ...(s.address ? { address: s.address } : {}),
       ...(s.realAddress ? { realAddress: s.realAddress } : {}),
@@ -421,7 +425,8 @@ class Gateway {
       const address = req.env.get('ifconfig_pool_remote_ip');
       const real = req.env.get('trusted_ip');
       const realAddress = real ? `${real}:${req.env.get('trusted_port') ?? ''}` : undefined;
-      this.sessions.set(req.cid, { account: cn, established: true, admittedAt: Date.now(), connectedAt: Date.now(), ...(address ? { address } : {}), ...(realAddress ? { realAddress } : {}) });
+      const serial = req.env.get('tls_serial_hex_0') || this.sessions.get(req.cid)?.serial;
+      this.sessions.set(req.cid, { account: cn, ...(serial ? { serial } : {}), established: true, admittedAt: Date.now(), connectedAt: Date.now(), ...(address ? { address } : {}), ...(realAddress ? { realAddress } : {}) });
       this.log(`ferry-server: ${cn} connected from ${req.env.get('trusted_ip') ?? '?'} as ${address ?? '?'}`);
       this.reapplyLimits();
       return;
@@ -470,7 +475,13 @@ class Gateway {
   /** Tells openvpn yes; a new client counts against the limit from now (admittedAt). */
   private async admit(req: ClientRequest, account: string): Promise<void> {
     this.log(`ferry-server: admitted ${account} (${req.kind}) ${admittedHow(req.env)}`);
-    if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account, established: false, admittedAt: Date.now() });
+    const serial = req.env.get('tls_serial_hex_0');
+    if (req.kind === 'CONNECT') this.sessions.set(req.cid, { account, ...(serial ? { serial } : {}), established: false, admittedAt: Date.now() });
+    else {
+      // A renegotiation may present another certificate (of the same name): the session is now that one's.
+      const held = this.sessions.get(req.cid);
+      if (held && serial) held.serial = serial;
+    }
     try {
       if (req.kind === 'CONNECT' && takesPushUnasked(req.env)) await this.admitAndWake(req);
       else await this.mgmt().command(`client-auth-nt ${req.cid} ${req.kid}`);
@@ -528,6 +539,18 @@ class Gateway {
     for (const cid of ids) await this.mgmt().command(`client-kill ${cid} HALT`);
     if (ids.length > 0) this.log(`ferry-server: cut the session of ${account}`);
     return ids.length;
+  }
+
+  /** Cuts one session by openvpn's client id (HALT); one already gone is no error. */
+  async killSession(cid: string): Promise<void> {
+    const account = this.sessions.get(cid)?.account ?? '(unknown)';
+    try {
+      await this.mgmt().command(`client-kill ${cid} HALT`);
+    } catch (err) {
+      if (/client-kill command failed/i.test((err as Error).message)) return; // disconnected meanwhile
+      throw err;
+    }
+    this.log(`ferry-server: cut a session of ${account} (client ${cid}): its certificate or account is revoked`);
   }
 
   /**

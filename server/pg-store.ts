@@ -28,6 +28,8 @@ export const EVENTS_CHANNEL = 'ferry_events';
 export const NODE_DEAD_AFTER_S = 6;
 /** The client pool is split into this many slices, one per node (pool prefix + 2). */
 export const NODE_SLICES = 4;
+/** Connections of the store's shared pool (commands, admissions, the gateway's reads). */
+export const STORE_POOL_SIZE = 4;
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE ferry_server (
@@ -188,6 +190,14 @@ export class PgStore implements StateStore {
   readonly kind = 'database' as const;
   readonly where: string;
   private readonly pool: pg.Pool;
+  /**
+   * The cluster node's own connections (heartbeat, catch-up, CRL): a burst of admissions,
+   * each holding a pooled connection while it waits for the admission lock, must never make
+   * a heartbeat wait for a connection past its timeout and report the database unreachable.
+   */
+  private readonly nodePool: pg.Pool;
+  /** Which pool the current async context's queries and transactions use (see ownConnections()). */
+  private readonly lane = new AsyncLocalStorage<pg.Pool>();
   /** The transaction's client, and its queue: pg wants one query at a time per client. */
   private readonly tx = new AsyncLocalStorage<{ client: pg.PoolClient; queue: Promise<unknown> }>();
   private migrated?: Promise<void>;
@@ -199,16 +209,20 @@ export class PgStore implements StateStore {
   ) {
     checkDatabaseUrl(url);
     this.where = describeDatabase(url);
-    this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 3_000, query_timeout: 5_000, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
+    const options = { connectionString: url, connectionTimeoutMillis: 3_000, query_timeout: 5_000, idleTimeoutMillis: 10_000, allowExitOnIdle: true };
+    this.pool = new pg.Pool({ ...options, max: STORE_POOL_SIZE });
+    // Two: the heartbeat's transaction and a catch-up pass may run at once.
+    this.nodePool = new pg.Pool({ ...options, max: 2 });
     // An idle client whose server went away must not take the process down.
     this.pool.on('error', () => {});
+    this.nodePool.on('error', () => {});
   }
 
   /** Runs a query in the current transaction, if any; database trouble becomes one clear error. */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     await this.migrate();
     const tx = this.tx.getStore();
-    if (!tx) return this.raw<R>(this.pool, sql, params);
+    if (!tx) return this.raw<R>(this.currentPool(), sql, params);
     const result = tx.queue.then(() => this.raw<R>(tx.client, sql, params));
     tx.queue = result.catch(() => {});
     return result;
@@ -220,6 +234,18 @@ export class PgStore implements StateStore {
     } catch (err) {
       throw this.wrap(err);
     }
+  }
+
+  /**
+   * Runs `fn` with its queries and transactions on the cluster node's own connections,
+   * never waiting behind the shared pool (what admissions and commands use).
+   */
+  ownConnections<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lane.run(this.nodePool, fn);
+  }
+
+  private currentPool(): pg.Pool {
+    return this.lane.getStore() ?? this.pool;
   }
 
   wrap(err: unknown): Error {
@@ -278,7 +304,7 @@ export class PgStore implements StateStore {
     await this.migrate();
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await this.currentPool().connect();
     } catch (err) {
       throw this.wrap(err);
     }
@@ -654,7 +680,7 @@ export class PgStore implements StateStore {
   }
 
   async close(): Promise<void> {
-    await this.pool.end().catch(() => {});
+    await Promise.all([this.pool.end().catch(() => {}), this.nodePool.end().catch(() => {})]);
   }
 
   /** A connection of its own for LISTEN (a pooled one would be handed back). */

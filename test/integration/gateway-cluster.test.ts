@@ -214,6 +214,28 @@ describe.skipIf(skip)('two gateways sharing PostgreSQL', () => {
     }
   }, 60_000);
 
+  it('an account revoked and added again at once: node A cuts the session of the revoked certificate, though the name is active again', async () => {
+    for (const [name, password] of await cluster.addAccounts(['frank'])) passwords.set(name, password);
+    const frank = await stockClient('frank', 'a');
+    await frank.waitFor(CONNECTED);
+    const db = new URL(cluster.url).pathname.slice(1);
+    const old = z.string().regex(/^[0-9a-f]+$/).parse((await pg.sql(db, `SELECT serial FROM ferry_accounts WHERE name = 'frank'`)).rows[0]?.serial);
+    // What "client revoke frank" then "client add frank" leave (the name active, on a new
+    // certificate), committed in one step with the revoke's cut event: when node A looks,
+    // only the certificate tells the session's right to run.
+    await pg.sql(
+      db,
+      `BEGIN;
+       INSERT INTO ferry_revocations (serial, account, revoked_at) VALUES ('${old}', 'frank', now()::text);
+       UPDATE ferry_accounts SET serial = '${'f'.repeat(40)}' WHERE name = 'frank';
+       SELECT pg_notify('ferry_events', '{"type":"kill","account":"frank"}');
+       COMMIT;`,
+    );
+    await frank.waitFor(/Halt command was pushed by server|process exiting/, 15_000);
+    await frank.exited;
+    expect(cluster.gateways.get('a')!.lines.some((l) => /cut a session of frank .*revoked/.test(l))).toBe(true);
+  }, 60_000);
+
   it('PostgreSQL stopped for 10 s: tunnels carry traffic, new clients are refused with the reason, then admitted again', async () => {
     const carol = await stockClient('carol', 'a', { routes: true });
     await carol.waitFor(CONNECTED);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ClusterNode, type LocalSession } from '../../server/cluster.js';
-import { PgStore } from '../../server/pg-store.js';
+import { ADMISSION_LOCK, PgStore, STORE_POOL_SIZE } from '../../server/pg-store.js';
 import { StateDir } from '../../server/store.js';
 import { postgresSkipReason, PostgresInstance } from '../support/postgres.js';
 import { until } from '../support/until.js';
@@ -30,6 +30,8 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
   /** What the node asked of its gateway. */
   let sessions: LocalSession[];
   let kills: string[];
+  /** Sessions cut one by one (by client id). */
+  let killedCids: string[];
   let reloads: number;
   let inFlightReloads: number;
   let maxInFlightReloads: number;
@@ -52,6 +54,12 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
       kill: async (acct) => {
         kills.push(acct);
         sessions = sessions.filter((s) => s.account !== acct);
+      },
+      killSession: async (cid) => {
+        killedCids.push(cid);
+        const gone = sessions.find((s) => s.cid === cid);
+        if (gone) kills.push(gone.account);
+        sessions = sessions.filter((s) => s.cid !== cid);
       },
       reloadLimits: async () => {
         reloads++;
@@ -95,6 +103,7 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     await sql(`INSERT INTO ferry_nodes (name, host, port, slice) VALUES ('a', '198.18.0.1', 1194, 0), ('b', '198.18.0.2', 1194, 1)`);
     sessions = [];
     kills = [];
+    killedCids = [];
     reloads = 0;
     inFlightReloads = 0;
     maxInFlightReloads = 0;
@@ -169,6 +178,61 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     expect(rejections).toEqual([]);
   });
 
+  /**
+   * Revokes `name` (its serial in ferry_revocations) and adds an account of the same name with
+   * a new serial, in one transaction (as one pass of the node sees it); `notify`: with the cut
+   * event the revoke sends, delivered at COMMIT.
+   */
+  async function revokeAndReAdd(name: string, oldSerial: string, newSerial: string, notify: boolean): Promise<void> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`UPDATE ferry_accounts SET state = 'revoked' WHERE name = $1`, [name]);
+      await client.query(`INSERT INTO ferry_revocations (serial, account, revoked_at) VALUES ($1, $2, '')`, [oldSerial, name]);
+      await client.query(`DELETE FROM ferry_accounts WHERE name = $1`, [name]);
+      await client.query(
+        `INSERT INTO ferry_accounts (name, state, serial, key_type, created_at, not_after, bundle_revision) VALUES ($1, 'active', $2, 'ec', '', '', 1)`,
+        [name, newSerial],
+      );
+      if (notify) await client.query('SELECT pg_notify($1, $2)', ['ferry_events', JSON.stringify({ type: 'kill', account: name })]);
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('catch-up after missed events cuts a session of a revoked certificate even when its name was added again', async () => {
+    await sql(`INSERT INTO ferry_accounts (name, state, serial, key_type, created_at, not_after, bundle_revision) VALUES ('alice', 'active', '1a2b', 'ec', '', '', 1)`);
+    // The session openvpn reports with the serial as tls_serial_hex_0 spells it (colons, leading zero, upper case).
+    sessions = [{ cid: '1', account: 'alice', serial: '00:1A:2B', established: true }];
+    await startNode();
+    await until(async () => (await sql(`SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'`)).rowCount === 1, 'the node listening');
+    // The listener gone (a partition), then alice revoked and added again: no event reaches the node.
+    await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'`);
+    await revokeAndReAdd('alice', '1a2b', '3c4d', false);
+    // Meanwhile alice connects with her new certificate: that session is hers to keep. Listed
+    // first, so a wrong cut of it would come before the right one.
+    sessions = [{ cid: '2', account: 'alice', serial: '3c:4d', established: true }, ...sessions];
+    await until(() => killedCids.includes('1'), 'the session of the revoked certificate cut after the catch-up', 15_000);
+    expect(killedCids).toEqual(['1']);
+    expect(rejections).toEqual([]);
+  });
+
+  it('a cut event re-checks by certificate: revoked and re-added in one transaction, the old session goes, the new stays', async () => {
+    await sql(`INSERT INTO ferry_accounts (name, state, serial, key_type, created_at, not_after, bundle_revision) VALUES ('alice', 'active', '1a2b', 'ec', '', '', 1)`);
+    sessions = [
+      { cid: '2', account: 'alice', serial: '3c4d', established: false },
+      { cid: '1', account: 'alice', serial: '1a2b', established: true },
+      { cid: '3', account: 'alice', serial: '99', established: true }, // neither serial: no certificate of hers
+    ];
+    await startNode();
+    await until(async () => (await sql(`SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'`)).rowCount === 1, 'the node listening');
+    await revokeAndReAdd('alice', '1a2b', '3c4d', true);
+    await until(() => killedCids.includes('1') && killedCids.includes('3'), 'the sessions of other certificates cut');
+    expect(killedCids).not.toContain('2');
+  });
+
   it('a node back after the others released its clients re-admits them under the limit, cutting what no longer fits', async () => {
     await account('alice', 'active');
     await account('carol', 'active');
@@ -205,7 +269,7 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     const first = await startNode();
     // Frozen past the timeout; meanwhile the node is started again (elsewhere) and claims it.
     await sql(`UPDATE ferry_nodes SET last_seen = now() - interval '1 minute' WHERE name = 'a'`);
-    const second = await ClusterNode.claim(store, 'a', { log: () => {}, lost: () => {}, sessions: () => [], kill: async () => {}, reloadLimits: async () => {} });
+    const second = await ClusterNode.claim(store, 'a', { log: () => {}, lost: () => {}, sessions: () => [], kill: async () => {}, killSession: async () => {}, reloadLimits: async () => {} });
     await sql(`INSERT INTO ferry_connections (node, cid, account, established) VALUES ('a', '5', 'newcomer', true)`);
     await until(() => lost.length > 0, 'the first run stepping down', 10_000);
     expect(lost[0]).toMatch(/claimed by another run/);
@@ -263,13 +327,50 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     sessions = [{ cid: '1', account: 'alice', established: true }];
     await startNode();
     await sql(`UPDATE ferry_nodes SET last_seen = now() - interval '1 minute' WHERE name = 'a'`);
-    const second = await ClusterNode.claim(store, 'a', { log: () => {}, lost: () => {}, sessions: () => [], kill: async () => {}, reloadLimits: async () => {} });
+    const second = await ClusterNode.claim(store, 'a', { log: () => {}, lost: () => {}, sessions: () => [], kill: async () => {}, killSession: async () => {}, reloadLimits: async () => {} });
     await second.stop(); // it failed to start, say: the node is released
     await until(async () => (await sql(`SELECT 1 FROM ferry_nodes WHERE name = 'a' AND run_id = $1`, [node!.runId])).rowCount === 1, 'the node taken back', 10_000);
     await until(async () => (await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND account = 'alice'`)).rowCount === 1, 'alice recorded again');
     expect(lost).toEqual([]);
     expect(kills).toEqual([]);
   });
+
+  it('a burst of admissions waiting for the admission lock starves neither the heartbeat nor the catch-up', async () => {
+    await account('alice', 'active');
+    const n = await startNode();
+    const beatsSeen = async () => String((await sql(`SELECT last_seen FROM ferry_nodes WHERE name = 'a'`)).rows[0].last_seen?.toISOString());
+    await until(async () => (await beatsSeen()) !== 'undefined', 'the first heartbeat');
+    // Someone holds the cluster's admission lock (another node's admission, slow).
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const flood: Array<Promise<unknown>> = [];
+    try {
+      const holderPid = Number((await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [ADMISSION_LOCK]);
+      // Many clients connecting at once: each admission takes a pooled connection and waits for the lock.
+      for (let i = 0; i < 12; i++) flood.push(store.admit('a', `flood-${i}`, 'alice', 100).catch((err: Error) => err));
+      await until(
+        async () => Number((await sql(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event = 'advisory' AND pid <> $1`, [holderPid])).rows[0].n) === STORE_POOL_SIZE,
+        'every pooled connection waiting for the admission lock',
+      );
+      // Longer than the pool's connection timeout (3 s) and past a catch-up (every 5th beat):
+      // each beat must land while the pool stays full.
+      let last = await beatsSeen();
+      for (let beat = 0; beat < 6; beat++) {
+        const before = last;
+        await until(async () => (last = await beatsSeen()) !== before, `heartbeat ${beat + 1} under the flood`);
+        expect(n.problem).toBeUndefined();
+      }
+      expect(Number((await sql(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event = 'advisory' AND pid <> $1`, [holderPid])).rows[0].n)).toBe(STORE_POOL_SIZE);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+      await Promise.all(flood);
+    }
+    expect(logs.filter((l) => /running tunnels keep going/.test(l))).toEqual([]);
+    expect(rejections).toEqual([]);
+  }, 30_000);
 
   it('a connection dropped inside a transaction is a clear error, not an uncaught exception', async () => {
     const errors: unknown[] = [];
