@@ -35,8 +35,11 @@ export async function decideAdmission(req: AdmissionRequest): Promise<Admission>
   if (!account || account.name !== cn) return deny('no such account', 'unknown account: ask your administrator for a new certificate');
   if (account.state !== 'active') return deny('account revoked', 'certificate revoked: ask your administrator for a new one');
   // A revoked-then-re-added account keeps its name; only the current certificate counts.
+  // openvpn always passes the verified client certificate's serial; without it no check
+  // of which certificate this is can be made, so fail closed.
   const serial = canonicalSerial(req.env.get('tls_serial_hex_0') ?? '');
-  if (serial && serial !== canonicalSerial(account.serial)) {
+  if (!serial) return deny('no certificate serial from openvpn', 'certificate not recognised: ask your administrator');
+  if (serial !== canonicalSerial(account.serial)) {
     return deny('certificate superseded', 'certificate replaced: download your new bundle');
   }
   if (req.otherConnectedAccounts.size >= req.settings.maxClients && !req.otherConnectedAccounts.has(account.name)) {

@@ -51,6 +51,7 @@ describe('decideAdmission', () => {
     [{ common_name: 'mallory', password: 'x' }, 'unknown account'],
     [{ common_name: 'zed', tls_serial_hex_0: '4a:02', password: 'x' }, 'certificate revoked'],
     [{ tls_serial_hex_0: '99:99', password: 'alice-pw' }, 'certificate replaced'],
+    [{ tls_serial_hex_0: '', password: 'alice-pw' }, 'certificate not recognised'],
     [{ session_state: 'Expired', password: 'token' }, 'session expired'],
   ])('refuses %o (%s)', async (values, clientReason) => {
     const result = await decide(values);
