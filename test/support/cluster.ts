@@ -4,6 +4,7 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Lab } from '../lab/lab.js';
 import { FERRY_SERVER, ferryServer, tempDir, type CliResult } from './cli.js';
+import { STATE } from './ferry.js';
 import { Watched } from './processes.js';
 
 export type GatewayNs = 'gateway' | 'gateway2' | 'gateway3';
@@ -112,4 +113,31 @@ export class TestCluster {
   async stopAll(): Promise<void> {
     for (const w of this.gateways.values()) await w.stop();
   }
+}
+
+/**
+ * The failover every cluster test checks: a `ferry connect` session CONNECTED through node
+ * a; node a SIGKILLed; the session CONNECTED again within `boundMs`, reaching the vpc host,
+ * and node b's log shows it admitted `account` by its session token, with no password sent,
+ * and the user never asked (no AUTH state, no failure). Resolves with kill → CONNECTED in ms.
+ */
+export async function expectFailoverByToken(cluster: TestCluster, session: Watched, account: string, boundMs: number): Promise<number> {
+  const a = cluster.gateways.get('a')!;
+  const b = cluster.gateways.get('b')!;
+  await session.waitFor(STATE('CONNECTED'));
+  await a.waitFor(new RegExp(`admitted ${account} \\(CONNECT\\) by certificate and password`));
+  if (!(await cluster.lab.ping('client', cluster.lab.addr.vpcHost, 2))) throw new Error('no ping to the vpc host through node a');
+  const fromB = b.lines.length;
+  const killedAt = await cluster.killNode('a');
+  await session.waitForCount(STATE('CONNECTED'), 2, boundMs);
+  const failoverMs = performance.now() - killedAt;
+  await b.waitFor(new RegExp(`admitted ${account} \\(CONNECT\\) by session token \\(session_state=Authenticated, no password sent\\)`));
+  const logB = b.lines.slice(fromB).join('\n');
+  if (new RegExp(`${account}.*by certificate and password`).test(logB)) throw new Error(`node b asked ${account} for the password:\n${logB}`);
+  const afterLogin = session.lines.slice(session.lines.findIndex((l) => STATE('CONNECTED').test(l)) + 1).join('\n');
+  if (!/"state":"RECONNECTING"/.test(afterLogin) || /"state":"AUTH"|password required|AUTH_FAILED/.test(afterLogin)) {
+    throw new Error(`the session did not reconnect without asking:\n${afterLogin}`);
+  }
+  if (!(await cluster.lab.ping('client', cluster.lab.addr.vpcHost, 2))) throw new Error('no ping to the vpc host through node b');
+  return failoverMs;
 }
