@@ -110,9 +110,6 @@ export function buildClientConfig(input: EngineSpec, owned?: HelperOwnedOptions)
       : `management ${quote(spec.managementSocket)} unix`,
     'management-hold',
     'management-query-passwords',
-    // Several gateways: openvpn asks before each attempt, so after a gateway went silent
-    // the session can skip it once instead of waiting server-poll-timeout on it again.
-    ...(spec.remotes.length > 1 ? ['management-query-remote'] : []),
     `setenv IV_GUI_VER ${quote(spec.guiVersion)}`,
     // Only openvpn's own helpers (ip/route), and at most the helper's own hook; never a
     // script of the profile's (import refuses them; the spec cannot even express one).

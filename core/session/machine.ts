@@ -53,10 +53,6 @@ export interface Run {
    * A new token only comes with a successful login, so a refused re-login cannot loop.
    */
   tokenHeld?: boolean;
-  /** The gateway openvpn was last let try (its >REMOTE text): the one it is connected to once CONNECTED. */
-  remoteInUse?: string;
-  /** A gateway that went silent while connected: skipped once when openvpn next asks to try it. */
-  skipRemote?: string;
   stats: SessionStats;
   lastBytes?: ByteSample;
 }
@@ -114,7 +110,6 @@ export const EVENT_KINDS = [
   'cr-text',
   'auth-token',
   'info',
-  'remote',
   'auth-answer',
   'cr-answer',
   'passphrase-answer',
@@ -366,12 +361,7 @@ const onState: Handler<'state'> = (m, e, ctx) => {
     case 'RECONNECTING': {
       const ended = endAttempt(m, e.description, ctx);
       if (ended.failed) return fail(ended.machine, ended.failed);
-      if (m.phase === 'CONNECTED') {
-        // The gateway went silent (no ping within ping-restart): openvpn would try it again
-        // first and wait server-poll-timeout on it; with several, the next goes first.
-        const silent = e.description === 'ping-restart' ? { skipRemote: r.remoteInUse } : {};
-        return stay(enterReconnecting(withRun(ended.machine, silent), ctx));
-      }
+      if (m.phase === 'CONNECTED') return stay(enterReconnecting(ended.machine, ctx));
       if (m.phase === 'AUTH') return stay(enter(ended.machine, 'CONNECTING', ctx));
       return stay(ended.machine);
     }
@@ -396,22 +386,6 @@ const onHold: Handler<'hold'> = (m, e, ctx) => {
   const downSince = restart === 1 ? ctx.now : r.downSince;
   const wait = restartPauseMs({ restart, announcedSeconds: e.pauseSeconds, downForMs: ctx.now - downSince, random: () => ctx.random });
   return { machine: withRun(m, { restartsSinceUp: restart + 1, downSince }), effects: [{ type: 'release-hold', afterMs: wait }] };
-};
-
-/**
- * openvpn asks before each attempt which gateway to try (management-query-remote, only
- * with several): the one that just went silent is skipped once, every other accepted.
- * Always answered: openvpn waits for it.
- */
-const onRemote: Handler<'remote'> = (m, e) => {
-  const skip = run(m).skipRemote === e.remote;
-  return {
-    machine: withRun(m, skip ? { skipRemote: undefined } : { skipRemote: undefined, remoteInUse: e.remote }),
-    effects: [
-      ...(skip ? [{ type: 'log' as const, message: `Ferry: skipping ${e.remote}, which stopped answering; trying the next gateway` }] : []),
-      { type: 'command', commands: [skip ? 'remote SKIP' : 'remote ACCEPT'] },
-    ],
-  };
 };
 
 const onFatal: Handler<'fatal'> = (m, e) => {
@@ -514,7 +488,6 @@ const IDLE: Row = {
   'cr-text': ignore,
   'auth-token': ignore,
   info: ignore,
-  remote: ignore,
   'auth-answer': lateAnswer,
   'cr-answer': lateAnswer,
   'passphrase-answer': lateAnswer,
@@ -542,7 +515,6 @@ const ACTIVE_ROW: Row = {
   'cr-text': crText,
   'auth-token': authToken, // openvpn keeps the token for its reconnects; the machine notes that it has one
   info: ignore,
-  remote: onRemote,
   'auth-answer': authAnswer,
   'cr-answer': crAnswer,
   'passphrase-answer': passphraseAnswer,
@@ -570,7 +542,6 @@ const STOPPING_ROW: Row = {
   'cr-text': ignore,
   'auth-token': ignore,
   info: ignore,
-  remote: ignore,
   'auth-answer': lateAnswer,
   'cr-answer': lateAnswer,
   'passphrase-answer': lateAnswer,

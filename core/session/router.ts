@@ -34,9 +34,7 @@ export type EngineEvent =
   | { kind: 'auth-token' }
   /** Auth pending with a challenge text (`>INFOMSG:CR_TEXT:flags:text`), answered with `cr-response`. */
   | { kind: 'cr-text'; echo: boolean; responseRequired: boolean; text: string }
-  | { kind: 'info'; message: string }
-  /** management-query-remote: openvpn asks whether to try this gateway (`host,port,proto`), and waits for the answer. */
-  | { kind: 'remote'; remote: string };
+  | { kind: 'info'; message: string };
 
 export function routeNotification(n: Notification): EngineEvent | undefined {
   switch (n.type) {
@@ -64,9 +62,6 @@ export function routeNotification(n: Notification): EngineEvent | undefined {
       return parseInfoMessage(n.body);
     case 'INFO':
       return { kind: 'info', message: n.body };
-    case 'REMOTE':
-      // Always an event, whatever the text: openvpn waits until it is answered.
-      return { kind: 'remote', remote: n.body };
     default:
       return undefined;
   }

@@ -137,11 +137,6 @@ describe('buildClientConfig', () => {
     expect(lines.filter((l) => /^(up|down|route-up|plugin|log|status|daemon|cd|chroot)\b/.test(l))).toEqual([]);
   });
 
-  it('asks openvpn to query which gateway to try only when there are several', () => {
-    expect(buildClientConfig(spec).split('\n')).toContain('management-query-remote');
-    expect(buildClientConfig({ ...spec, remotes: spec.remotes.slice(0, 1) }).split('\n')).not.toContain('management-query-remote');
-  });
-
   it('refuses fields that could smuggle a directive in', () => {
     expect(() => buildClientConfig({ ...spec, remotes: [{ host: 'x\nup /bin/sh', port: 1194, proto: 'udp' }] })).toThrow();
     expect(() => buildClientConfig({ ...spec, files: { ...spec.files, ca: 'relative/ca.crt' } })).toThrow();

@@ -21,11 +21,6 @@ describe('routeNotification', () => {
     expect(route('>HOLD:Waiting for hold release')).toEqual({ kind: 'hold', pauseSeconds: 0 });
   });
 
-  it('turns every >REMOTE question into an event, whatever its text (openvpn waits for the answer)', () => {
-    expect(route('>REMOTE:vpn.example.test,1194,udp')).toEqual({ kind: 'remote', remote: 'vpn.example.test,1194,udp' });
-    expect(route('>REMOTE:')).toEqual({ kind: 'remote', remote: '' });
-  });
-
   it('parses byte counts and refuses garbage', () => {
     expect(route('>BYTECOUNT:2395,2282')).toEqual({ kind: 'bytecount', bytesIn: 2395, bytesOut: 2282 });
     expect(route('>BYTECOUNT:lots,more')).toBeUndefined();

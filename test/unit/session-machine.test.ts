@@ -261,41 +261,6 @@ describe('session machine: what the rows imply', () => {
   });
 });
 
-describe('session machine: several gateways (management-query-remote)', () => {
-  const A = '198.18.1.1,1194,udp';
-  const B = '198.18.4.1,1194,udp';
-  const commands = (effects: Effect[]) => effects.flatMap((e) => (e.type === 'command' ? e.commands : []));
-
-  it('a gateway that went silent while connected is skipped once; the next is tried at once; then every gateway is accepted again', () => {
-    let m = inPhase('AUTH');
-    let step = transition(m, { kind: 'remote', remote: A }, ctx);
-    expect(commands(step.effects)).toEqual(['remote ACCEPT']);
-    m = transition(step.machine, state('CONNECTED', { localIp: '198.18.100.2' }), ctx).machine;
-    m = transition(m, state('RECONNECTING', { description: 'ping-restart' }), ctx).machine;
-    step = transition(m, { kind: 'remote', remote: A }, ctx);
-    expect(commands(step.effects)).toEqual(['remote SKIP']);
-    expect(types(step.effects)).toContain('log');
-    step = transition(step.machine, { kind: 'remote', remote: B }, ctx);
-    expect(commands(step.effects)).toEqual(['remote ACCEPT']);
-    // B does not answer either: openvpn comes round to A, which is tried again.
-    m = transition(step.machine, state('RECONNECTING', { description: 'server_poll' }), ctx).machine;
-    expect(commands(transition(m, { kind: 'remote', remote: A }, ctx).effects)).toEqual(['remote ACCEPT']);
-  });
-
-  it('other restarts (a reset connection, a network change) skip nothing: the gateway may well answer at once', () => {
-    let m = transition(inPhase('AUTH'), { kind: 'remote', remote: A }, ctx).machine;
-    m = transition(m, state('CONNECTED', { localIp: '198.18.100.2' }), ctx).machine;
-    m = transition(m, state('RECONNECTING', { description: 'connection-reset' }), ctx).machine;
-    expect(commands(transition(m, { kind: 'remote', remote: A }, ctx).effects)).toEqual(['remote ACCEPT']);
-  });
-
-  it('is always answered while openvpn runs, whatever the text', () => {
-    for (const phase of ['CONNECTING', 'AUTH', 'CONNECTED', 'RECONNECTING'] as const) {
-      expect(commands(transition(inPhase(phase), { kind: 'remote', remote: 'garbage without commas' }, ctx).effects)).toEqual(['remote ACCEPT']);
-    }
-  });
-});
-
 describe('session machine: the table is total', () => {
   /** One event of each kind: what the totality check feeds every phase. */
   const SAMPLES: Record<(typeof EVENT_KINDS)[number], MachineEvent> = {
@@ -319,7 +284,6 @@ describe('session machine: the table is total', () => {
     'cr-text': { kind: 'cr-text', echo: false, responseRequired: true, text: 'OTP' },
     'auth-token': { kind: 'auth-token' },
     info: { kind: 'info', message: 'x' },
-    remote: { kind: 'remote', remote: '198.18.1.1,1194,udp' },
     'auth-answer': { kind: 'auth-answer', answer: undefined },
     'cr-answer': { kind: 'cr-answer', text: 'OTP', response: undefined },
     'passphrase-answer': { kind: 'passphrase-answer', rejected: false, passphrase: undefined },
