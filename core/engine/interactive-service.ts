@@ -120,7 +120,11 @@ function hex8(n: number): string {
 /** One reply message, read as openvpn-gui's OnService reads it; undefined when it is not one. */
 export function decodeReply(bytes: Buffer): ServiceReply | undefined {
   if (bytes.length > MAX_REPLY_BYTES) return undefined;
-  const text = bytes.subarray(0, bytes.length - (bytes.length % 2)).toString('utf16le');
+  // A lone surrogate (not UTF-16 a service writes) becomes U+FFFD, so the text is safe to log and show.
+  const text = bytes
+    .subarray(0, bytes.length - (bytes.length % 2))
+    .toString('utf16le')
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
   const head = /^0x([0-9a-fA-F]{8})\n/.exec(text);
   if (!head) return undefined;
   const code = Number.parseInt(head[1]!, 16);

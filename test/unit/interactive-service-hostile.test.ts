@@ -1,0 +1,143 @@
+/**
+ * A hostile or confused peer on the interactive service's pipe (something squatting
+ * `\\.\pipe\openvpn\service`, or a service that misbehaves), here a unix socket server
+ * that writes what the test says, in the pieces the test says. The launcher must start
+ * only on a whole `0x00000000\n0x<pid>\nProcess ID`, report anything else as a failure
+ * a person can act on, and never wait without bound.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeError, encodeProcessId, ERROR_OPENVPN_STARTUP, ERROR_STARTUP_DATA } from '../../core/engine/interactive-service.js';
+import { InteractiveServiceLauncher } from '../../core/engine/service-launcher.js';
+import { FailureError } from '../../core/session/failure-error.js';
+import { failureText } from '../../core/session/failure-text.js';
+
+const spec = {
+  remotes: [{ host: '198.18.1.1', port: 1194, proto: 'udp' as const }],
+  engine: { dev: 'tun' as const, directives: [] },
+  passwordRequired: false,
+  files: { ca: '/nonexistent/ca.crt', cert: '/nonexistent/c.crt', key: '/nonexistent/k.key' },
+  managementSocket: '/nonexistent/mgmt.sock',
+  guiVersion: 'test',
+};
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+/** A peer on a fresh socket path: `serve` gets each connection once the startup message arrived. */
+async function peer(serve: (socket: Socket) => void): Promise<{ pipe: string; dir: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ferry-hostile-'));
+  const pipe = path.join(dir, 'service.sock');
+  const server = createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => serve(socket));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(pipe, resolve));
+  return { pipe, dir };
+}
+
+/** Writes `bytes` one byte per write, each after the previous one was flushed. */
+async function dribble(socket: Socket, bytes: Buffer): Promise<void> {
+  for (const byte of bytes) {
+    await new Promise<void>((resolve) => socket.write(Buffer.from([byte]), () => resolve()));
+    // Let the reader see each byte in a read of its own.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+const failureOf = (err: unknown) => {
+  expect(err).toBeInstanceOf(FailureError);
+  return (err as FailureError).failure;
+};
+
+describe('a hostile or broken peer on the service pipe', () => {
+  it('a process id split at every byte still starts, and the exit error split so still gives the exit code', async () => {
+    const { pipe, dir } = await peer((socket) => {
+      void (async () => {
+        await dribble(socket, encodeProcessId(4242));
+        await dribble(socket, encodeError(ERROR_OPENVPN_STARTUP, 'OpenVPN exited with error: exit code = 3', 'The operation completed successfully.'));
+        socket.end();
+      })();
+    });
+    const engine = await new InteractiveServiceLauncher({ pipe }).launch(spec, dir);
+    expect(engine.pid).toBe(4242);
+    const lines: string[] = [];
+    engine.onOutput((l) => lines.push(l));
+    expect(await engine.exited).toEqual({ code: 3, signal: null });
+    expect(lines.filter((l) => l.startsWith('OpenVPN interactive service'))).toEqual([
+      'OpenVPN interactive service: OpenVPN exited with error: exit code = 3 The operation completed successfully.',
+    ]);
+  });
+
+  it('an error split at every byte is read whole, up to the disconnect that follows it', async () => {
+    const { pipe, dir } = await peer((socket) => {
+      void dribble(socket, encodeError(ERROR_STARTUP_DATA, 'CreateProcessAsUserW', 'Access is denied.')).then(() => socket.end());
+    });
+    const failure = failureOf(await new InteractiveServiceLauncher({ pipe }).launch(spec, dir).catch((e: unknown) => e));
+    expect(failure).toMatchObject({ detail: 'service-refused', params: { code: '0x20000001', error: 'CreateProcessAsUserW: Access is denied.' } });
+  });
+
+  it('a peer that accepts and never answers is given up on, with a failure that says so', async () => {
+    const { pipe, dir } = await peer(() => undefined);
+    const failure = failureOf(await new InteractiveServiceLauncher({ pipe, answerMs: 50 }).launch(spec, dir).catch((e: unknown) => e));
+    expect(failure).toMatchObject({ detail: 'service-timeout', params: { pipe, seconds: '0.05' } });
+    expect(failureText(failure, 'en')).toMatch(/did not answer within 0\.05 s: restart the service/);
+    expect(failureText(failure, 'zh-CN')).toMatch(/没有应答/);
+  });
+
+  it('a peer that sends half a process id and stalls is given up on too', async () => {
+    const { pipe, dir } = await peer((socket) => socket.write(encodeProcessId(7).subarray(0, 30)));
+    const failure = failureOf(await new InteractiveServiceLauncher({ pipe, answerMs: 50 }).launch(spec, dir).catch((e: unknown) => e));
+    expect(failure).toMatchObject({ detail: 'service-timeout' });
+  });
+
+  it('a peer that closes mid-reply: no answer, not a start', async () => {
+    const { pipe, dir } = await peer((socket) => socket.end(encodeProcessId(7).subarray(0, 40)));
+    const failure = failureOf(await new InteractiveServiceLauncher({ pipe }).launch(spec, dir).catch((e: unknown) => e));
+    expect(failure.detail).toMatch(/service-(no-answer|unexpected)/);
+  });
+
+  it.each([
+    ['pid 0', Buffer.from('0x00000000\n0x00000000\nProcess ID', 'utf16le')],
+    ['a non-hex pid', Buffer.from('0x00000000\n0xzzzzzzzz\nProcess ID', 'utf16le')],
+    ['a negative pid', Buffer.from('0x00000000\n-0x0000001\nProcess ID', 'utf16le')],
+    ['no newlines', Buffer.from('0x000000000x00001234Process ID', 'utf16le')],
+    ['an odd byte count', Buffer.concat([encodeProcessId(7).subarray(0, 63)])],
+    ['text, not UTF-16', Buffer.from('0x00000000\n0x00001234\nProcess ID\n', 'utf8')],
+    ['a huge reply', Buffer.alloc(1 << 20, 0x41)],
+  ])('%s then a disconnect: refused or unexpected, never a start', async (_name, bytes) => {
+    const { pipe, dir } = await peer((socket) => socket.end(bytes));
+    const failure = failureOf(await new InteractiveServiceLauncher({ pipe }).launch(spec, dir).catch((e: unknown) => e));
+    expect(failure.detail).toMatch(/^service-(refused|unexpected|no-answer)$/);
+  });
+
+  it('a flood after the process id: exited still comes at the disconnect, and what is passed on is bounded', async () => {
+    const { pipe, dir } = await peer((socket) => {
+      socket.write(encodeProcessId(99));
+      const junk = encodeError(ERROR_OPENVPN_STARTUP, 'x', 'y'.repeat(100));
+      for (let i = 0; i < 2000; i++) socket.write(junk);
+      socket.end();
+    });
+    const engine = await new InteractiveServiceLauncher({ pipe }).launch(spec, dir);
+    const lines: string[] = [];
+    engine.onOutput((l) => lines.push(l));
+    await engine.exited;
+    expect(lines.length).toBeLessThanOrEqual(1);
+    expect(lines.join('').length).toBeLessThan(10_000);
+  });
+
+  it('lone surrogates in an error are not passed on as broken text', async () => {
+    const bytes = Buffer.concat([Buffer.from('0x20000000\nfunc\nbad ', 'utf16le'), Buffer.from([0x00, 0xd8]), Buffer.from(' end', 'utf16le')]);
+    const { pipe, dir } = await peer((socket) => socket.end(bytes));
+    const failure = failureOf(await new InteractiveServiceLauncher({ pipe }).launch(spec, dir).catch((e: unknown) => e));
+    const text = failureText(failure, 'en');
+    expect((text as string & { isWellFormed(): boolean }).isWellFormed()).toBe(true);
+    expect(text).toContain('bad \ufffd end');
+  });
+});
