@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeError, encodeProcessId, ERROR_OPENVPN_STARTUP, ERROR_STARTUP_DATA } from '../../core/engine/interactive-service.js';
+import { commandLineToArgv, encodeError, encodeProcessId, ERROR_OPENVPN_STARTUP, ERROR_STARTUP_DATA, quoteWindowsArg } from '../../core/engine/interactive-service.js';
 import { InteractiveServiceLauncher } from '../../core/engine/service-launcher.js';
 import { FailureError } from '../../core/session/failure-error.js';
 import { failureText } from '../../core/session/failure-text.js';
@@ -139,5 +139,79 @@ describe('a hostile or broken peer on the service pipe', () => {
     const text = failureText(failure, 'en');
     expect((text as string & { isWellFormed(): boolean }).isWellFormed()).toBe(true);
     expect(text).toContain('bad \ufffd end');
+  });
+});
+
+/**
+ * CommandLineToArgvW written again here, independently of interactive-service.ts, from
+ * Microsoft's documented rules only ("Parsing C command-line arguments" and the
+ * CommandLineToArgvW page): whitespace (space, tab) separates arguments outside quotes;
+ * the first argument is the program name, read up to the next `"` if it starts with one,
+ * else up to whitespace, with no escapes; then 2n backslashes before `"` give n
+ * backslashes and the `"` opens or closes quoting, 2n+1 give n and a literal `"`,
+ * backslashes elsewhere are literal; inside quotes `""` gives a literal `"`.
+ */
+function msArgv(line: string): string[] {
+  const argv: string[] = [];
+  let i = 0;
+  const ws = (c: string | undefined) => c === ' ' || c === '\t';
+  let name = '';
+  if (line[0] === '"') {
+    for (i = 1; i < line.length && line[i] !== '"'; i++) name += line[i];
+    i++;
+  } else {
+    for (; i < line.length && !ws(line[i]); i++) name += line[i];
+  }
+  argv.push(name);
+  for (;;) {
+    while (ws(line[i])) i++;
+    if (i >= line.length) return argv;
+    let arg = '';
+    let inQuotes = false;
+    while (i < line.length && (inQuotes || !ws(line[i]))) {
+      if (line[i] === '\\') {
+        let n = 0;
+        while (line[i] === '\\') (n++, i++);
+        if (line[i] === '"') {
+          arg += '\\'.repeat(Math.floor(n / 2));
+          if (n % 2 === 1) (arg += '"', i++);
+        } else arg += '\\'.repeat(n);
+      } else if (line[i] === '"') {
+        if (inQuotes && line[i + 1] === '"') (arg += '"', (i += 2));
+        else (inQuotes = !inQuotes, i++);
+      } else arg += line[i++];
+    }
+    argv.push(arg);
+  }
+}
+
+describe('quoteWindowsArg against an independent CommandLineToArgvW', () => {
+  it('the independent parser agrees with the documented examples', () => {
+    expect(msArgv('prog "a b c" d e')).toEqual(['prog', 'a b c', 'd', 'e']);
+    expect(msArgv('prog "ab\\"c" "\\\\" d')).toEqual(['prog', 'ab"c', '\\', 'd']);
+    expect(msArgv('prog a\\\\\\b d"e f"g h')).toEqual(['prog', 'a\\\\\\b', 'de fg', 'h']);
+    expect(msArgv('prog a\\\\\\"b c d')).toEqual(['prog', 'a\\"b', 'c', 'd']);
+    expect(msArgv('prog a\\\\\\\\"b c" d e')).toEqual(['prog', 'a\\\\b c', 'd', 'e']);
+  });
+
+  it('random paths round-trip through both parsers; a crafted name stays one argument', () => {
+    const alphabet = ['a', 'Z', ' ', ' ', '\\', '\\', '-', ':', '.', '中', '😀', '%', '^', '&', '|', "'"];
+    let seed = 12345;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let run = 0; run < 3000; run++) {
+      const args = Array.from({ length: 1 + rand(4) }, () => Array.from({ length: rand(12) }, () => alphabet[rand(alphabet.length)]).join(''));
+      const line = ['--config', ...args].map(quoteWindowsArg).join(' ');
+      expect(msArgv(line).slice(1)).toEqual(args);
+      expect(commandLineToArgv(line).slice(1)).toEqual(args);
+    }
+    // A profile or session dir built to add an option stays inside its own argument.
+    for (const dir of ['C:\\x --up calc.exe', 'C:\\x\\ --up calc.exe', 'C:\\x\\\\ --up "calc.exe', 'C:\\a b\\\\\\']) {
+      if (dir.includes('"')) {
+        expect(() => quoteWindowsArg(dir)).toThrow(/cannot pass/);
+        continue;
+      }
+      const line = ['--config', `${dir}\\openvpn.conf`, '--log', dir].map(quoteWindowsArg).join(' ');
+      expect(msArgv(line)).toEqual(['--config', `${dir}\\openvpn.conf`, '--log', dir]);
+    }
   });
 });
