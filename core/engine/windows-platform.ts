@@ -31,10 +31,14 @@ export interface OpenvpnInstall {
   adminGroup: string;
 }
 
-/** GetOpenvpnSettings over `read`; undefined when OpenVPN is not installed (no key or no install path). */
+/**
+ * GetOpenvpnSettings over `read`; undefined when OpenVPN is not installed (no key, or no
+ * install path: a default value that is unset, empty or not an absolute path, e.g. the
+ * "(value not set)" that reg.exe prints in the user's language).
+ */
 export function openvpnInstall(read: RegistryReader): OpenvpnInstall | undefined {
   const install = read(OPENVPN_KEY, '');
-  if (!install) return undefined;
+  if (!install || !/^(?:[A-Za-z]:\\|\\\\)/.test(install)) return undefined;
   const base = install.replace(/\\+$/, '');
   const withBackslash = (dir: string) => (dir.endsWith('\\') ? dir : `${dir}\\`);
   return {
@@ -46,15 +50,27 @@ export function openvpnInstall(read: RegistryReader): OpenvpnInstall | undefined
 }
 
 /**
- * Parses `reg query "HKLM\SOFTWARE\OpenVPN"` output (lines `    NAME    REG_SZ    DATA`,
- * the default value named `(Default)`), for the reader Windows uses.
+ * Parses `reg query "HKLM\SOFTWARE\OpenVPN"` output (lines `    NAME    REG_SZ    DATA`),
+ * for the reader Windows uses.
+ *
+ * - reg.exe names the default value in the user's language ("(Default)", "(Standard)",
+ *   "(默认)"…) and writes in the console's OEM code page, which Node reads as UTF-8, so a
+ *   non-English name may arrive mangled: any name in parentheses is the default value
+ *   (OpenVPN's own values are plain words).
+ * - REG_EXPAND_SZ is printed unexpanded; GetOpenvpnSettings' RegGetValueW expands it, so
+ *   `%NAME%` is expanded here from `env` (names case-insensitive, unknown ones kept).
+ * - The first line for a name wins: a later one can only come from data holding a line break.
  */
-export function parseRegQuery(stdout: string): Map<string, string> {
+export function parseRegQuery(stdout: string, env: NodeJS.ProcessEnv = process.env): Map<string, string> {
   const values = new Map<string, string>();
+  const lookup = new Map(Object.entries(env).map(([k, v]) => [k.toLowerCase(), v]));
+  const expand = (text: string) => text.replace(/%([^%]+)%/g, (whole, name: string) => lookup.get(name.toLowerCase()) ?? whole);
   for (const line of stdout.split(/\r?\n/)) {
-    const m = /^ {4}(.+?) {4}REG_(?:EXPAND_)?SZ {4}(.*)$/.exec(line);
+    const m = /^ {4}(.+?) {4}REG_(EXPAND_)?SZ(?: {4}(.*))?$/.exec(line);
     if (!m) continue;
-    values.set(m[1] === '(Default)' ? '' : m[1]!, m[2]!);
+    const name = /^\(.*\)$/.test(m[1]!) ? '' : m[1]!;
+    if (values.has(name)) continue;
+    values.set(name, m[2] ? expand(m[3] ?? '') : (m[3] ?? ''));
   }
   return values;
 }

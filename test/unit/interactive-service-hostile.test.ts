@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { commandLineToArgv, encodeError, encodeProcessId, ERROR_OPENVPN_STARTUP, ERROR_STARTUP_DATA, quoteWindowsArg } from '../../core/engine/interactive-service.js';
 import { InteractiveServiceLauncher } from '../../core/engine/service-launcher.js';
+import { openvpnInstall, parseRegQuery } from '../../core/engine/windows-platform.js';
 import { FailureError } from '../../core/session/failure-error.js';
 import { failureText } from '../../core/session/failure-text.js';
 
@@ -213,5 +214,49 @@ describe('quoteWindowsArg against an independent CommandLineToArgvW', () => {
       const line = ['--config', `${dir}\\openvpn.conf`, '--log', dir].map(quoteWindowsArg).join(' ');
       expect(msArgv(line)).toEqual(['--config', `${dir}\\openvpn.conf`, '--log', dir]);
     }
+  });
+});
+
+describe('`reg query HKLM\\SOFTWARE\\OpenVPN` as Windows prints it in other languages and shapes', () => {
+  const query = (...values: string[]) => ['', 'HKEY_LOCAL_MACHINE\\SOFTWARE\\OpenVPN', ...values, '', 'HKEY_LOCAL_MACHINE\\SOFTWARE\\OpenVPN\\sub', ''].join('\r\n');
+  const install = (out: string) => {
+    const values = parseRegQuery(out);
+    return openvpnInstall((_k, v) => values.get(v));
+  };
+
+  it.each([
+    ['English', '(Default)'],
+    ['German', '(Standard)'],
+    ['French', '(par défaut)'],
+    ['Chinese', '(默认)'],
+    ['Chinese read through the OEM code page as UTF-8', '(\ufffd\ufffd\ufffd\ufffd)'],
+  ])('finds the install path under the default value named as %s Windows names it', (_lang, name) => {
+    expect(install(query(`    ${name}    REG_SZ    C:\\Program Files\\OpenVPN\\`, '    ovpn_admin_group    REG_SZ    VPN Users'))).toMatchObject({
+      installPath: 'C:\\Program Files\\OpenVPN\\',
+      exePath: 'C:\\Program Files\\OpenVPN\\bin\\openvpn.exe',
+      adminGroup: 'VPN Users',
+    });
+  });
+
+  it('a default value that is not set (in any language) is not an install path', () => {
+    expect(install(query('    (Default)    REG_SZ    (value not set)'))).toBeUndefined();
+    expect(install(query('    (Standard)    REG_SZ    (Wert nicht festgelegt)'))).toBeUndefined();
+    expect(install(query('    exe_path    REG_SZ    C:\\x\\openvpn.exe'))).toBeUndefined();
+  });
+
+  it('REG_EXPAND_SZ is expanded as RegGetValueW expands it; empty data and odd spacing are read', () => {
+    const values = parseRegQuery(
+      query('    (Default)    REG_EXPAND_SZ    %ProgramFiles%\\OpenVPN\\', '    config_dir    REG_SZ    ', '    priority    REG_SZ    NORMAL  PRIORITY   '),
+      { ProgramFiles: 'C:\\Program Files' },
+    );
+    expect(values.get('')).toBe('C:\\Program Files\\OpenVPN\\');
+    expect(values.get('config_dir')).toBe('');
+    expect(values.get('priority')).toBe('NORMAL  PRIORITY   ');
+    expect(openvpnInstall((_k, v) => values.get(v))?.configDir).toBe('C:\\Program Files\\OpenVPN\\config\\');
+  });
+
+  it('a value printed twice (a data value holding a line break) does not replace the first', () => {
+    const values = parseRegQuery(query('    (Default)    REG_SZ    C:\\OpenVPN', '    note    REG_SZ    x', '    (Default)    REG_SZ    C:\\evil'));
+    expect(values.get('')).toBe('C:\\OpenVPN');
   });
 });
