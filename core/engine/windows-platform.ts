@@ -13,7 +13,7 @@
  *   can know in advance (pipePrefix, pipeNamespace).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Reads one value under HKLM (`''` is the key's default value); undefined when absent. */
@@ -100,7 +100,7 @@ const namespaces = new Map<string, Promise<string>>();
 /**
  * The user's pipe namespace: 128 random bits in `<runtimeDir>/pipe-namespace`, made on
  * first use (exclusive create: of two processes racing, both end up with the winner's).
- * A file that does not hold one is replaced.
+ * A file that does not hold one, or a link, is replaced; a directory is an error.
  */
 export function pipeNamespace(runtimeDir: string): Promise<string> {
   let found = namespaces.get(runtimeDir);
@@ -114,16 +114,22 @@ export function pipeNamespace(runtimeDir: string): Promise<string> {
 
 async function readOrMakeNamespace(file: string): Promise<string> {
   const valid = (text: string | undefined) => (text !== undefined && /^[0-9a-f]{32}$/.test(text.trim()) ? text.trim() : undefined);
+  const missing = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
-    const existing = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
+    // lstat, not stat: a link is never followed, since the secret is only a secret in the
+    // private runtime dir (a link could point at a file others can read).
+    const info = await lstat(file).catch(missing);
+    if (info?.isDirectory()) throw new Error(`${file} is not a file but a directory; Ferry keeps its pipe namespace in that file: move the directory away`);
+    const existing = info?.isFile() ? await readFile(file, 'utf8').catch(missing) : undefined;
     if (valid(existing)) return valid(existing)!;
     const made = randomBytes(16).toString('hex');
     try {
-      // Replace a damaged file; create a missing one exclusively so a racing process's wins.
-      if (existing !== undefined) await rm(file, { force: true });
+      // Replace a damaged file or a link (the link, not what it points at); create a
+      // missing one exclusively so a racing process's wins.
+      if (info) await rm(file, { force: true });
       await writeFile(file, `${made}\n`, { flag: 'wx', mode: 0o600 });
       return made;
     } catch (err) {

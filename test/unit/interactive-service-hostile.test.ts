@@ -5,14 +5,15 @@
  * only on a whole `0x00000000\n0x<pid>\nProcess ID`, report anything else as a failure
  * a person can act on, and never wait without bound.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { lstat, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { commandLineToArgv, encodeError, encodeProcessId, ERROR_OPENVPN_STARTUP, ERROR_STARTUP_DATA, quoteWindowsArg } from '../../core/engine/interactive-service.js';
 import { InteractiveServiceLauncher } from '../../core/engine/service-launcher.js';
-import { openvpnInstall, parseRegQuery } from '../../core/engine/windows-platform.js';
+import { openvpnInstall, parseRegQuery, PIPE_NAMESPACE_FILE, pipeNamespace } from '../../core/engine/windows-platform.js';
 import { FailureError } from '../../core/session/failure-error.js';
 import { failureText } from '../../core/session/failure-text.js';
 
@@ -259,4 +260,48 @@ describe('`reg query HKLM\\SOFTWARE\\OpenVPN` as Windows prints it in other lang
     const values = parseRegQuery(query('    (Default)    REG_SZ    C:\\OpenVPN', '    note    REG_SZ    x', '    (Default)    REG_SZ    C:\\evil'));
     expect(values.get('')).toBe('C:\\OpenVPN');
   });
+});
+
+describe('the pipe namespace file, damaged in every way a file can be', () => {
+  const fresh = () => mkdtemp(path.join(tmpdir(), 'ferry-ns-'));
+
+  it('a symlink in its place is not followed: a namespace readable elsewhere is no secret', async () => {
+    const runtime = await fresh();
+    const elsewhere = path.join(await fresh(), 'shared');
+    await writeFile(elsewhere, '0123456789abcdef0123456789abcdef\n');
+    await symlink(elsewhere, path.join(runtime, PIPE_NAMESPACE_FILE));
+    const ns = await pipeNamespace(runtime);
+    expect(ns).not.toBe('0123456789abcdef0123456789abcdef');
+    expect((await lstat(path.join(runtime, PIPE_NAMESPACE_FILE))).isFile()).toBe(true);
+    expect(await readFile(elsewhere, 'utf8')).toBe('0123456789abcdef0123456789abcdef\n');
+  });
+
+  it('a dangling symlink in its place is replaced, not a dead end', async () => {
+    const runtime = await fresh();
+    await symlink(path.join(runtime, 'nowhere'), path.join(runtime, PIPE_NAMESPACE_FILE));
+    expect(await pipeNamespace(runtime)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('a directory in its place: a clear error naming it, and nothing in it removed', async () => {
+    const runtime = await fresh();
+    await mkdir(path.join(runtime, PIPE_NAMESPACE_FILE));
+    await writeFile(path.join(runtime, PIPE_NAMESPACE_FILE, 'keep'), 'x');
+    const err = await pipeNamespace(runtime).catch((e: unknown) => e);
+    expect((err as Error).message).toContain(path.join(runtime, PIPE_NAMESPACE_FILE));
+    expect((err as Error).message).toMatch(/is not a file/);
+    expect(await readFile(path.join(runtime, PIPE_NAMESPACE_FILE, 'keep'), 'utf8')).toBe('x');
+  });
+
+  it('a damaged file replaced by several processes at once: they all end up with one namespace', async () => {
+    for (let round = 0; round < 1; round++) {
+      const runtime = await fresh();
+      await writeFile(path.join(runtime, PIPE_NAMESPACE_FILE), 'garbage');
+      const script = `import('${path.resolve('core/engine/windows-platform.ts')}').then((m) => m.pipeNamespace(process.argv[1])).then((n) => process.stdout.write(n))`;
+      const runs = await Promise.all(
+        Array.from({ length: 6 }, () => new Promise<string>((resolve, reject) => execFile(process.execPath, ['--import', 'tsx', '-e', script, runtime], (err, out) => (err ? reject(err) : resolve(out))))),
+      );
+      expect(new Set(runs).size).toBe(1);
+      expect(runs[0]).toBe((await readFile(path.join(runtime, PIPE_NAMESPACE_FILE), 'utf8')).trim());
+    }
+  }, 60_000);
 });
