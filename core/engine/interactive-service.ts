@@ -138,27 +138,6 @@ export function decodeReply(bytes: Buffer): ServiceReply | undefined {
 }
 
 /**
- * Splits replies out of the bytes the service wrote (a byte-mode reader may get two
- * messages in one read): a process-id reply has a fixed length; anything else is one error
- * message up to the end of what was read.
- */
-export function splitReplies(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let rest = bytes;
-  while (rest.length > 0) {
-    const first = decodeReply(rest.subarray(0, PROCESS_ID_REPLY_BYTES));
-    if (rest.length >= PROCESS_ID_REPLY_BYTES && first?.kind === 'pid') {
-      out.push(rest.subarray(0, PROCESS_ID_REPLY_BYTES));
-      rest = rest.subarray(PROCESS_ID_REPLY_BYTES);
-    } else {
-      out.push(rest);
-      break;
-    }
-  }
-  return out;
-}
-
-/**
  * An openvpn option value quoted for a Windows command line so that CommandLineToArgvW
  * (and the C runtime openvpn.exe parses its own argv with) gives it back unchanged. A
  * double quote or a control character is refused: Ferry's paths and values never hold one.

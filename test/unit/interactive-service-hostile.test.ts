@@ -77,6 +77,15 @@ describe('a hostile or broken peer on the service pipe', () => {
     ]);
   });
 
+  it('a process id and the exit error in one read (a byte-mode read of two messages): started, then the exit code', async () => {
+    const { pipe, dir } = await peer((socket) =>
+      socket.end(Buffer.concat([encodeProcessId(7), encodeError(ERROR_OPENVPN_STARTUP, 'OpenVPN exited with error: exit code = 1', '')])),
+    );
+    const engine = await new InteractiveServiceLauncher({ pipe }).launch(spec, dir);
+    expect(engine.pid).toBe(7);
+    expect(await engine.exited).toEqual({ code: 1, signal: null });
+  });
+
   it('an error split at every byte is read whole, up to the disconnect that follows it', async () => {
     const { pipe, dir } = await peer((socket) => {
       void dribble(socket, encodeError(ERROR_STARTUP_DATA, 'CreateProcessAsUserW', 'Access is denied.')).then(() => socket.end());
