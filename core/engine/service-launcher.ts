@@ -110,13 +110,14 @@ export class InteractiveServiceLauncher implements Launcher {
     const exited = new Promise<EngineExit>((resolve) => {
       let code: number | null = 0;
       void ended.then(async (reply) => {
+        // openvpn's own words are in its log (its stdout is NUL): the last of them follow the service's.
+        const tail = await logTail(logPath);
         if (reply?.kind === 'error') {
           emit(`OpenVPN interactive service: ${[reply.func, reply.message].filter(Boolean).join(' ')}`);
           const m = reply.code === ERROR_OPENVPN_STARTUP ? /exit code = (\d+)/.exec(reply.func) : null;
           if (m) code = Number(m[1]);
         }
-        // openvpn's own words are in its log (its stdout is NUL): pass the last of them on.
-        for (const line of await logTail(logPath)) emit(line);
+        for (const line of tail) emit(line);
         resolve((exit = { code, signal: null }));
       });
     });
