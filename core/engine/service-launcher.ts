@@ -101,7 +101,7 @@ export class InteractiveServiceLauncher implements Launcher {
     const options = ['--config', configPath, '--log', logPath, '--pull-filter', 'ignore', 'route-method'].map(quoteWindowsArg).join(' ');
     const message = encodeStartupMessage({ directory: sessionDir, options, stdin: `${password}\n` });
 
-    const { pid, ended } = await this.start(message, install);
+    const { pid, ended } = await this.start(message);
     const listeners: Array<(line: string) => void> = [];
     const emit = (line: string) => {
       for (const l of listeners) l(line);
@@ -150,7 +150,7 @@ export class InteractiveServiceLauncher implements Launcher {
    * Waiting for the first answer is bounded (`answerMs`): a peer that accepts and says
    * nothing, or half a process id, must not hold the connect forever.
    */
-  private start(message: Buffer, install: OpenvpnInstall | undefined): Promise<{ pid: number; ended: Promise<ServiceReply | undefined> }> {
+  private start(message: Buffer): Promise<{ pid: number; ended: Promise<ServiceReply | undefined> }> {
     const answerMs = this.options.answerMs ?? SERVICE_ANSWER_MS;
     return new Promise((resolve, reject) => {
       const socket = createConnection(this.pipe);
@@ -207,18 +207,20 @@ export class InteractiveServiceLauncher implements Launcher {
         const reply = decodeReply(first);
         // ReturnError never sends code 0: that is a cut-off process id, or not the service.
         if (reply?.kind !== 'error' || reply.code === 0) return fail(serviceFailure('service-unexpected'));
-        fail(refusal(reply, install));
+        fail(refusal(reply));
       });
     });
   }
 }
 
 /** The service's error reply as a failure a person can act on. */
-function refusal(reply: Extract<ServiceReply, { kind: 'error' }>, install: OpenvpnInstall | undefined): FailureError {
+function refusal(reply: Extract<ServiceReply, { kind: 'error' }>): FailureError {
   const said = [reply.func, reply.message].filter(Boolean).join(': ');
   // ValidateOptions' msg1/msg2: "… requires admin approval … by adding your account to the "%ls" group".
+  // The group as the service named it: its UTF-16 text is exact, while the registry value
+  // came through reg.exe's OEM code page and may be mangled (windows-platform.ts parseRegQuery).
   const group = /adding your account to the "([^"]+)" group/.exec(said)?.[1];
-  if (reply.code === ERROR_STARTUP_DATA && group) return serviceFailure('service-not-authorized', { group: install?.adminGroup ?? group, error: said });
+  if (reply.code === ERROR_STARTUP_DATA && group) return serviceFailure('service-not-authorized', { group, error: said });
   return serviceFailure('service-refused', { code: `0x${reply.code.toString(16).padStart(8, '0')}`, error: said || 'no reason given' });
 }
 

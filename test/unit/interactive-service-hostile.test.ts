@@ -94,6 +94,14 @@ describe('a hostile or broken peer on the service pipe', () => {
     expect(failure).toMatchObject({ detail: 'service-refused', params: { code: '0x20000001', error: 'CreateProcessAsUserW: Access is denied.' } });
   });
 
+  it('not authorized: the group is the one the service named (its UTF-16 text), not the registry value reg.exe may have mangled', async () => {
+    const said = 'You have specified a config file location (C:\\x relative to C:\\y) that requires admin approval. This error may be avoided by adding your account to the "VPN-Benutzer für Ferry" group';
+    const { pipe, dir } = await peer((socket) => socket.end(encodeError(ERROR_STARTUP_DATA, said, 'Access is denied.')));
+    const install = async () => ({ installPath: 'C:\\OpenVPN\\', exePath: 'C:\\OpenVPN\\bin\\openvpn.exe', configDir: 'C:\\OpenVPN\\config\\', adminGroup: 'VPN-Benutzer f\ufffdr Ferry' });
+    const failure = failureOf(await new InteractiveServiceLauncher({ pipe, install }).launch(spec, dir).catch((e: unknown) => e));
+    expect(failure).toMatchObject({ detail: 'service-not-authorized', params: { group: 'VPN-Benutzer für Ferry' } });
+  });
+
   it('a peer that accepts and never answers is given up on, with a failure that says so', async () => {
     const { pipe, dir } = await peer(() => undefined);
     const failure = failureOf(await new InteractiveServiceLauncher({ pipe, answerMs: 50 }).launch(spec, dir).catch((e: unknown) => e));
