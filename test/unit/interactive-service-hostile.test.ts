@@ -322,3 +322,22 @@ describe('the pipe namespace file, damaged in every way a file can be', () => {
     }
   }, 60_000);
 });
+
+describe('the pipe namespace raced within one process', () => {
+  it('many fresh readers at once, over and over: never two namespaces (a half-written file is never taken for a damaged one)', async () => {
+    for (let round = 0; round < 100; round++) {
+      const runtime = await mkdtemp(path.join(tmpdir(), 'ferry-ns-race-'));
+      // Spellings of one dir: pipeNamespace remembers per spelling, so each reads the file afresh, as another process would.
+      const spellings = ['', '/', '//', '/.', '/./', '/./.', '///', '/.//'].map((tail) => runtime + tail);
+      // Started a turn of the event loop apart, so later ones land while earlier ones write.
+      const started: Array<Promise<string>> = [];
+      for (const dir of spellings) {
+        started.push(pipeNamespace(dir));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const got = await Promise.all(started);
+      expect(new Set(got).size, `round ${round}: ${got.join(' ')}`).toBe(1);
+      expect(got[0]).toBe((await readFile(path.join(runtime, PIPE_NAMESPACE_FILE), 'utf8')).trim());
+    }
+  });
+});
