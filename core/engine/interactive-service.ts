@@ -120,7 +120,11 @@ function hex8(n: number): string {
 /** One reply message, read as openvpn-gui's OnService reads it; undefined when it is not one. */
 export function decodeReply(bytes: Buffer): ServiceReply | undefined {
   if (bytes.length > MAX_REPLY_BYTES) return undefined;
-  const text = bytes.subarray(0, bytes.length - (bytes.length % 2)).toString('utf16le');
+  // A lone surrogate (not UTF-16 a service writes) becomes U+FFFD, so the text is safe to log and show.
+  const text = bytes
+    .subarray(0, bytes.length - (bytes.length % 2))
+    .toString('utf16le')
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
   const head = /^0x([0-9a-fA-F]{8})\n/.exec(text);
   if (!head) return undefined;
   const code = Number.parseInt(head[1]!, 16);
@@ -131,27 +135,6 @@ export function decodeReply(bytes: Buffer): ServiceReply | undefined {
   const func = (newline < 0 ? rest : rest.slice(0, newline)).trim();
   const message = (newline < 0 ? '' : rest.slice(newline + 1)).trim();
   return { kind: 'error', code, func, message };
-}
-
-/**
- * Splits replies out of the bytes the service wrote (a byte-mode reader may get two
- * messages in one read): a process-id reply has a fixed length; anything else is one error
- * message up to the end of what was read.
- */
-export function splitReplies(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let rest = bytes;
-  while (rest.length > 0) {
-    const first = decodeReply(rest.subarray(0, PROCESS_ID_REPLY_BYTES));
-    if (rest.length >= PROCESS_ID_REPLY_BYTES && first?.kind === 'pid') {
-      out.push(rest.subarray(0, PROCESS_ID_REPLY_BYTES));
-      rest = rest.subarray(PROCESS_ID_REPLY_BYTES);
-    } else {
-      out.push(rest);
-      break;
-    }
-  }
-  return out;
 }
 
 /**

@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, open } from 'node:fs/promises';
 import { readdir } from 'node:fs/promises';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import path from 'node:path';
 import { FailureError } from '../session/failure-error.js';
 import { failure } from '../session/failures.js';
@@ -34,7 +34,7 @@ import {
   MAX_REPLY_BYTES,
   quoteWindowsArg,
   SERVICE_PIPE,
-  splitReplies,
+  PROCESS_ID_REPLY_BYTES,
   type ServiceReply,
 } from './interactive-service.js';
 import type { EngineExit, Launcher, LauncherKind, RunningEngine } from './launcher.js';
@@ -50,7 +50,16 @@ export interface ServiceLauncherOptions {
   install?: () => Promise<OpenvpnInstall | undefined>;
   /** Default process.platform: which name openvpn reads its stdin by (see `stdinFile`). */
   platform?: NodeJS.Platform;
+  /** How long to wait for the service's first answer (default SERVICE_ANSWER_MS). */
+  answerMs?: number;
 }
+
+/**
+ * The bound on the service's first answer. It answers within moments: GetStartupData
+ * itself gives up after IO_TIMEOUT (2 s), then it validates the options (a group lookup
+ * that may ask a domain controller) and creates the process.
+ */
+const SERVICE_ANSWER_MS = 30_000;
 
 /**
  * How openvpn is told to read the management password from its stdin. On Windows the
@@ -64,7 +73,9 @@ export function stdinFile(platform: NodeJS.Platform): 'stdin' | '/dev/stdin' {
   return platform === 'win32' ? 'stdin' : '/dev/stdin';
 }
 
-const serviceFailure = (detail: 'service-not-running' | 'service-permission' | 'service-not-authorized' | 'service-refused' | 'service-no-answer' | 'service-unexpected', params: Record<string, string> = {}) =>
+const serviceFailure = (
+  detail: 'service-not-running' | 'service-permission' | 'service-not-authorized' | 'service-refused' | 'service-no-answer' | 'service-timeout' | 'service-unexpected',
+  params: Record<string, string> = {}) =>
   new FailureError(failure('service-missing', detail, params));
 
 export class InteractiveServiceLauncher implements Launcher {
@@ -90,7 +101,7 @@ export class InteractiveServiceLauncher implements Launcher {
     const options = ['--config', configPath, '--log', logPath, '--pull-filter', 'ignore', 'route-method'].map(quoteWindowsArg).join(' ');
     const message = encodeStartupMessage({ directory: sessionDir, options, stdin: `${password}\n` });
 
-    const { pid, socket, later } = await this.start(message, install);
+    const { pid, ended } = await this.start(message);
     const listeners: Array<(line: string) => void> = [];
     const emit = (line: string) => {
       for (const l of listeners) l(line);
@@ -98,18 +109,16 @@ export class InteractiveServiceLauncher implements Launcher {
     let exit: EngineExit | undefined;
     const exited = new Promise<EngineExit>((resolve) => {
       let code: number | null = 0;
-      later((reply) => {
-        if (reply.kind !== 'error') return;
-        emit(`OpenVPN interactive service: ${[reply.func, reply.message].filter(Boolean).join(' ')}`);
-        const m = reply.code === ERROR_OPENVPN_STARTUP ? /exit code = (\d+)/.exec(reply.func) : null;
-        if (m) code = Number(m[1]);
-      });
-      socket.once('close', () => {
-        // openvpn's own words are in its log (its stdout is NUL): pass the last of them on.
-        void logTail(logPath).then((lines) => {
-          for (const line of lines) emit(line);
-          resolve((exit = { code, signal: null }));
-        });
+      void ended.then(async (reply) => {
+        // openvpn's own words are in its log (its stdout is NUL): the last of them follow the service's.
+        const tail = await logTail(logPath);
+        if (reply?.kind === 'error') {
+          emit(`OpenVPN interactive service: ${[reply.func, reply.message].filter(Boolean).join(' ')}`);
+          const m = reply.code === ERROR_OPENVPN_STARTUP ? /exit code = (\d+)/.exec(reply.func) : null;
+          if (m) code = Number(m[1]);
+        }
+        for (const line of tail) emit(line);
+        resolve((exit = { code, signal: null }));
       });
     });
     return {
@@ -130,18 +139,43 @@ export class InteractiveServiceLauncher implements Launcher {
     };
   }
 
-  /** Sends the startup message; resolves with openvpn's pid once the service replied with it. */
-  private start(message: Buffer, install: OpenvpnInstall | undefined): Promise<{ pid: number; socket: Socket; later: (listener: (reply: ServiceReply) => void) => void }> {
+  /**
+   * Sends the startup message; resolves with openvpn's pid once the service replied with it.
+   *
+   * Replies are framed by what interactive.c does, not by how the bytes arrive (a
+   * byte-mode read may get part of a message, or two): a process id is always
+   * PROCESS_ID_REPLY_BYTES long; every other reply is the last thing the service writes
+   * before it disconnects (RunOpenvpn's `goto out` after each ReturnError, and the exit
+   * error just before the final DisconnectNamedPipe), so it is read up to the disconnect.
+   * Waiting for the first answer is bounded (`answerMs`): a peer that accepts and says
+   * nothing, or half a process id, must not hold the connect forever.
+   */
+  private start(message: Buffer): Promise<{ pid: number; ended: Promise<ServiceReply | undefined> }> {
+    const answerMs = this.options.answerMs ?? SERVICE_ANSWER_MS;
     return new Promise((resolve, reject) => {
       const socket = createConnection(this.pipe);
-      let buffered = Buffer.alloc(0);
+      let first = Buffer.alloc(0);
+      // After the process id: at most MAX_REPLY_BYTES kept (the service sends one short error at most).
+      const after: Buffer[] = [];
+      let afterBytes = 0;
       let started = false;
-      let laterListener: ((reply: ServiceReply) => void) | undefined;
-      const queued: ServiceReply[] = [];
-      const deliver = (reply: ServiceReply) => (laterListener ? laterListener(reply) : queued.push(reply));
+      let settled = false;
+      let endedResolve: (reply: ServiceReply | undefined) => void = () => undefined;
+      const ended = new Promise<ServiceReply | undefined>((r) => (endedResolve = r));
       const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         socket.destroy();
         reject(err);
+      };
+      const timer = setTimeout(() => fail(serviceFailure('service-timeout', { pipe: this.pipe, seconds: String(answerMs / 1000) })), answerMs);
+      const keepAfter = (chunk: Buffer) => {
+        const room = MAX_REPLY_BYTES - afterBytes;
+        if (room <= 0) return;
+        const kept = chunk.subarray(0, room);
+        after.push(kept);
+        afterBytes += kept.length;
       };
       socket.once('connect', () => socket.write(message));
       socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -151,48 +185,42 @@ export class InteractiveServiceLauncher implements Launcher {
         else fail(serviceFailure('service-refused', { code: err.code ?? 'unknown', error: err.message }));
       });
       socket.on('data', (chunk: Buffer) => {
-        if (buffered.length + chunk.length > MAX_REPLY_BYTES) {
-          if (!started) return fail(serviceFailure('service-unexpected'));
-          buffered = Buffer.alloc(0);
+        if (settled && !started) return;
+        if (started) return keepAfter(chunk);
+        // A read is at most a pipe buffer (64 KiB): held at most once over the bound.
+        first = Buffer.concat([first, chunk]);
+        if (first.length < PROCESS_ID_REPLY_BYTES) return;
+        const reply = decodeReply(first.subarray(0, PROCESS_ID_REPLY_BYTES));
+        // Not a process id: an error, whole at the disconnect.
+        if (reply?.kind !== 'pid') {
+          if (first.length > MAX_REPLY_BYTES) fail(serviceFailure('service-unexpected'));
           return;
         }
-        buffered = Buffer.concat([buffered, chunk]);
-        // A byte-mode reader sees the UTF-16 text in pieces: wait for whole code units.
-        if (buffered.length % 2 !== 0) return;
-        const pieces = splitReplies(buffered);
-        buffered = Buffer.alloc(0);
-        for (const piece of pieces) {
-          const reply = decodeReply(piece);
-          if (started) {
-            if (reply) deliver(reply);
-            continue;
-          }
-          if (!reply) return fail(serviceFailure('service-unexpected'));
-          if (reply.kind === 'error') return fail(refusal(reply, install));
-          started = true;
-          resolve({
-            pid: reply.pid,
-            socket,
-            later: (listener) => {
-              laterListener = listener;
-              for (const r of queued.splice(0)) listener(r);
-            },
-          });
-        }
+        started = settled = true;
+        clearTimeout(timer);
+        keepAfter(first.subarray(PROCESS_ID_REPLY_BYTES));
+        resolve({ pid: reply.pid, ended });
       });
       socket.once('close', () => {
-        if (!started) reject(serviceFailure('service-no-answer'));
+        if (started) return endedResolve(afterBytes > 0 ? decodeReply(Buffer.concat(after)) : undefined);
+        if (first.length === 0) return fail(serviceFailure('service-no-answer'));
+        const reply = decodeReply(first);
+        // ReturnError never sends code 0: that is a cut-off process id, or not the service.
+        if (reply?.kind !== 'error' || reply.code === 0) return fail(serviceFailure('service-unexpected'));
+        fail(refusal(reply));
       });
     });
   }
 }
 
 /** The service's error reply as a failure a person can act on. */
-function refusal(reply: Extract<ServiceReply, { kind: 'error' }>, install: OpenvpnInstall | undefined): FailureError {
+function refusal(reply: Extract<ServiceReply, { kind: 'error' }>): FailureError {
   const said = [reply.func, reply.message].filter(Boolean).join(': ');
   // ValidateOptions' msg1/msg2: "… requires admin approval … by adding your account to the "%ls" group".
+  // The group as the service named it: its UTF-16 text is exact, while the registry value
+  // came through reg.exe's OEM code page and may be mangled (windows-platform.ts parseRegQuery).
   const group = /adding your account to the "([^"]+)" group/.exec(said)?.[1];
-  if (reply.code === ERROR_STARTUP_DATA && group) return serviceFailure('service-not-authorized', { group: install?.adminGroup ?? group, error: said });
+  if (reply.code === ERROR_STARTUP_DATA && group) return serviceFailure('service-not-authorized', { group, error: said });
   return serviceFailure('service-refused', { code: `0x${reply.code.toString(16).padStart(8, '0')}`, error: said || 'no reason given' });
 }
 

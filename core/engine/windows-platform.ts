@@ -13,7 +13,7 @@
  *   can know in advance (pipePrefix, pipeNamespace).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { link, lstat, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Reads one value under HKLM (`''` is the key's default value); undefined when absent. */
@@ -31,10 +31,14 @@ export interface OpenvpnInstall {
   adminGroup: string;
 }
 
-/** GetOpenvpnSettings over `read`; undefined when OpenVPN is not installed (no key or no install path). */
+/**
+ * GetOpenvpnSettings over `read`; undefined when OpenVPN is not installed (no key, or no
+ * install path: a default value that is unset, empty or not an absolute path, e.g. the
+ * "(value not set)" that reg.exe prints in the user's language).
+ */
 export function openvpnInstall(read: RegistryReader): OpenvpnInstall | undefined {
   const install = read(OPENVPN_KEY, '');
-  if (!install) return undefined;
+  if (!install || !/^(?:[A-Za-z]:\\|\\\\)/.test(install)) return undefined;
   const base = install.replace(/\\+$/, '');
   const withBackslash = (dir: string) => (dir.endsWith('\\') ? dir : `${dir}\\`);
   return {
@@ -46,15 +50,27 @@ export function openvpnInstall(read: RegistryReader): OpenvpnInstall | undefined
 }
 
 /**
- * Parses `reg query "HKLM\SOFTWARE\OpenVPN"` output (lines `    NAME    REG_SZ    DATA`,
- * the default value named `(Default)`), for the reader Windows uses.
+ * Parses `reg query "HKLM\SOFTWARE\OpenVPN"` output (lines `    NAME    REG_SZ    DATA`),
+ * for the reader Windows uses.
+ *
+ * - reg.exe names the default value in the user's language ("(Default)", "(Standard)",
+ *   "(默认)"…) and writes in the console's OEM code page, which Node reads as UTF-8, so a
+ *   non-English name may arrive mangled: any name in parentheses is the default value
+ *   (OpenVPN's own values are plain words).
+ * - REG_EXPAND_SZ is printed unexpanded; GetOpenvpnSettings' RegGetValueW expands it, so
+ *   `%NAME%` is expanded here from `env` (names case-insensitive, unknown ones kept).
+ * - The first line for a name wins: a later one can only come from data holding a line break.
  */
-export function parseRegQuery(stdout: string): Map<string, string> {
+export function parseRegQuery(stdout: string, env: NodeJS.ProcessEnv = process.env): Map<string, string> {
   const values = new Map<string, string>();
+  const lookup = new Map(Object.entries(env).map(([k, v]) => [k.toLowerCase(), v]));
+  const expand = (text: string) => text.replace(/%([^%]+)%/g, (whole, name: string) => lookup.get(name.toLowerCase()) ?? whole);
   for (const line of stdout.split(/\r?\n/)) {
-    const m = /^ {4}(.+?) {4}REG_(?:EXPAND_)?SZ {4}(.*)$/.exec(line);
+    const m = /^ {4}(.+?) {4}REG_(EXPAND_)?SZ(?: {4}(.*))?$/.exec(line);
     if (!m) continue;
-    values.set(m[1] === '(Default)' ? '' : m[1]!, m[2]!);
+    const name = /^\(.*\)$/.test(m[1]!) ? '' : m[1]!;
+    if (values.has(name)) continue;
+    values.set(name, m[2] ? expand(m[3] ?? '') : (m[3] ?? ''));
   }
   return values;
 }
@@ -83,8 +99,9 @@ const namespaces = new Map<string, Promise<string>>();
 
 /**
  * The user's pipe namespace: 128 random bits in `<runtimeDir>/pipe-namespace`, made on
- * first use (exclusive create: of two processes racing, both end up with the winner's).
- * A file that does not hold one is replaced.
+ * first use (published whole by a hard link that fails on an existing name: of processes
+ * racing, all end up with the winner's).
+ * A file that does not hold one, or a link, is replaced; a directory is an error.
  */
 export function pipeNamespace(runtimeDir: string): Promise<string> {
   let found = namespaces.get(runtimeDir);
@@ -96,23 +113,68 @@ export function pipeNamespace(runtimeDir: string): Promise<string> {
   return found;
 }
 
+const validNamespace = (text: string | undefined) => (text !== undefined && /^[0-9a-f]{32}$/.test(text.trim()) ? text.trim() : undefined);
+
+const missing = (err: NodeJS.ErrnoException): undefined => {
+  if (err.code === 'ENOENT') return undefined;
+  throw err;
+};
+
 async function readOrMakeNamespace(file: string): Promise<string> {
-  const valid = (text: string | undefined) => (text !== undefined && /^[0-9a-f]{32}$/.test(text.trim()) ? text.trim() : undefined);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const existing = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
-    if (valid(existing)) return valid(existing)!;
-    const made = randomBytes(16).toString('hex');
-    try {
-      // Replace a damaged file; create a missing one exclusively so a racing process's wins.
-      if (existing !== undefined) await rm(file, { force: true });
-      await writeFile(file, `${made}\n`, { flag: 'wx', mode: 0o600 });
-      return made;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    // lstat, not stat: a link is never followed, since the secret is only a secret in the
+    // private runtime dir (a link could point at a file others can read).
+    const info = await lstat(file).catch(missing);
+    if (info?.isDirectory()) throw new Error(`${file} is not a file but a directory; Ferry keeps its pipe namespace in that file: move the directory away`);
+    const existing = validNamespace(info?.isFile() ? await readFile(file, 'utf8').catch(missing) : undefined);
+    if (existing) return existing;
+    if (info) {
+      await setAside(file);
+      continue;
     }
+    const made = randomBytes(16).toString('hex');
+    if (await publish(file, `${made}\n`)) return made;
   }
   throw new Error(`cannot read or create ${file}`);
+}
+
+/**
+ * Puts `text` at `file` whole or not at all: written under a temporary name, then
+ * hard-linked into place, which fails when the name exists. Another process never reads
+ * it half-written (an exclusive create leaves the file empty until the write, and an empty
+ * file looks damaged: the reader would replace it and the two would differ).
+ */
+async function publish(file: string, text: string): Promise<boolean> {
+  const temp = `${file}.${randomBytes(8).toString('hex')}.new`;
+  await writeFile(temp, text, { flag: 'wx', mode: 0o600 });
+  try {
+    await link(temp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+/**
+ * Removes what is at `file` (a damaged file, a link: the link, not what it points at) by
+ * moving it aside first and looking at what was moved: another process may have
+ * published a namespace there since this one looked, and that one goes back.
+ */
+async function setAside(file: string): Promise<void> {
+  const aside = `${file}.${randomBytes(8).toString('hex')}.old`;
+  try {
+    await rename(file, aside);
+  } catch (err) {
+    return missing(err as NodeJS.ErrnoException);
+  }
+  const info = await lstat(aside);
+  if (validNamespace(info.isFile() ? await readFile(aside, 'utf8') : undefined)) {
+    await link(aside, file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+  await rm(aside, { force: true });
 }

@@ -107,6 +107,7 @@ export const FAILURE_DETAILS = [
   'service-not-authorized',
   'service-refused',
   'service-no-answer',
+  'service-timeout',
   'service-unexpected',
   // this device
   'pool-overlap',

@@ -18,11 +18,9 @@ import {
   encodeError,
   encodeProcessId,
   encodeStartupMessage,
-  ERROR_OPENVPN_STARTUP,
   ERROR_STARTUP_DATA,
   MAX_STARTUP_WCHARS,
   quoteWindowsArg,
-  splitReplies,
 } from '../../core/engine/interactive-service.js';
 import { InteractiveServiceLauncher } from '../../core/engine/service-launcher.js';
 import { FailureError } from '../../core/session/failure-error.js';
@@ -86,15 +84,6 @@ describe('replies (ReturnProcessId, ReturnError, read as OnService reads them)',
     // pid 0 is not a process id (OnService: "pid != 0")
     expect(decodeReply(utf16('0x00000000\n0x00000000\nProcess ID'))?.kind).toBe('error');
     expect(decodeReply(utf16('hello'))).toBeUndefined();
-  });
-
-  it('splits a process id and the exit error that a byte-mode read got together', () => {
-    const both = Buffer.concat([encodeProcessId(7), encodeError(ERROR_OPENVPN_STARTUP, 'OpenVPN exited with error: exit code = 1', '')]);
-    const parts = splitReplies(both).map(decodeReply);
-    expect(parts).toEqual([
-      { kind: 'pid', pid: 7 },
-      { kind: 'error', code: ERROR_OPENVPN_STARTUP, func: 'OpenVPN exited with error: exit code = 1', message: '' },
-    ]);
   });
 });
 

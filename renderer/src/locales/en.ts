@@ -152,6 +152,7 @@ const en = {
     'service-not-authorized': 'OpenVPN’s interactive service starts Ferry’s tunnels only for members of the “{{group}}” group (or Administrators): ask an administrator to add your account to “{{group}}”, then sign out and in again. The service said: {{error}}',
     'service-refused': 'OpenVPN’s interactive service could not start openvpn (error {{code}}): {{error}}',
     'service-no-answer': 'OpenVPN’s interactive service closed the connection without answering',
+    'service-timeout': 'OpenVPN’s interactive service ({{pipe}}) did not answer within {{seconds}} s: restart the service “OpenVPNServiceInteractive” (services.msc), and if that does not help, another program may hold its pipe: restart Windows',
     'service-unexpected': 'OpenVPN’s interactive service answered something unexpected',
     'pool-overlap': 'the VPN gave this device the address {{address}}, which lies inside your local network {{network}} ({{interface}}); traffic would go astray, so Ferry disconnected. Ask your administrator to move the client address pool, or connect from another network',
     'password-missing': 'a password is needed to connect "{{profile}}" and none was given',

@@ -154,6 +154,7 @@ const zhCN: Strings = {
     'service-not-authorized': 'OpenVPN 交互式服务只为“{{group}}”组（或管理员组）的成员启动 Ferry 的隧道：请管理员把您的账户加入“{{group}}”组，然后注销并重新登录。服务的原话：{{error}}',
     'service-refused': 'OpenVPN 交互式服务无法启动 openvpn（错误 {{code}}）：{{error}}',
     'service-no-answer': 'OpenVPN 交互式服务没有应答就关闭了连接',
+    'service-timeout': 'OpenVPN 交互式服务（{{pipe}}）在 {{seconds}} 秒内没有应答：请重启服务“OpenVPNServiceInteractive”（services.msc）；如果仍然不行，可能有其他程序占用了它的管道，请重启 Windows',
     'service-unexpected': 'OpenVPN 交互式服务的应答无法识别',
     'pool-overlap': 'VPN 为本设备分配的地址 {{address}} 位于您的本地网络 {{network}}（{{interface}}）之内；流量会走错路，因此 Ferry 断开了连接。请管理员更换客户端地址池，或换一个网络再连接',
     'password-missing': '连接“{{profile}}”需要密码，但没有输入',
