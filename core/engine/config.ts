@@ -56,8 +56,17 @@ export type EngineSpec = z.input<typeof EngineSpecSchema>;
 
 /** Seconds openvpn waits before retrying a remote; it doubles the wait up to the max. */
 export const CONNECT_RETRY = { initial: 1, max: 8 };
-/** How long one attempt on one remote may take before the next remote is tried. */
-export const SERVER_POLL_TIMEOUT = 10;
+/**
+ * How long one attempt on one remote may take before the next remote is tried (seconds):
+ * with one gateway there is nothing else to try; with several, a gateway that went silent
+ * (ping-restart) is tried first again (openvpn keeps the remote it was connected to across
+ * a soft restart), and every second spent on it delays the failover to the next one. Four
+ * seconds still allow one retransmission of openvpn's first packet (its TLS timeout is 2 s).
+ * (management-query-remote could skip the silent gateway outright, but openvpn then waits
+ * a whole second in its management loop before each attempt: measured, it made failover
+ * after a gateway's process died 2 s slower.)
+ */
+export const SERVER_POLL_TIMEOUT = { oneRemote: 10, severalRemotes: 4 } as const;
 
 /** What only the privileged helper adds: its own hook, never a caller's. */
 export interface HelperOwnedOptions {
@@ -82,7 +91,7 @@ export function buildClientConfig(input: EngineSpec, owned?: HelperOwnedOptions)
     // openvpn itself retries forever, with back-off.
     'resolv-retry infinite',
     `connect-retry ${CONNECT_RETRY.initial} ${CONNECT_RETRY.max}`,
-    `server-poll-timeout ${SERVER_POLL_TIMEOUT}`,
+    `server-poll-timeout ${spec.remotes.length > 1 ? SERVER_POLL_TIMEOUT.severalRemotes : SERVER_POLL_TIMEOUT.oneRemote}`,
     // Keep the key (no second passphrase prompt) and the tun device across soft restarts,
     // so VPN-bound traffic waits for the tunnel instead of leaking during a reconnect.
     'persist-key',

@@ -137,6 +137,11 @@ describe('buildClientConfig', () => {
     expect(lines.filter((l) => /^(up|down|route-up|plugin|log|status|daemon|cd|chroot)\b/.test(l))).toEqual([]);
   });
 
+  it('waits less on one gateway when there are others to try (failover), the usual time when there is one', () => {
+    expect(buildClientConfig(spec).split('\n')).toContain('server-poll-timeout 4');
+    expect(buildClientConfig({ ...spec, remotes: spec.remotes.slice(0, 1) }).split('\n')).toContain('server-poll-timeout 10');
+  });
+
   it('refuses fields that could smuggle a directive in', () => {
     expect(() => buildClientConfig({ ...spec, remotes: [{ host: 'x\nup /bin/sh', port: 1194, proto: 'udp' }] })).toThrow();
     expect(() => buildClientConfig({ ...spec, files: { ...spec.files, ca: 'relative/ca.crt' } })).toThrow();
