@@ -4,11 +4,13 @@
  * be recorded afterwards — it would hold a connection slot it never uses and stay in memory
  * for the gateway's lifetime.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
-import { addAccounts, FERRY_SERVER, initServer, ROOT } from '../support/cli.js';
+import { addAccounts, FERRY_SERVER, initServer, ROOT, unpackBundle } from '../support/cli.js';
 import { Watched } from '../support/processes.js';
 import { until } from '../support/until.js';
 
@@ -20,6 +22,8 @@ describe.skipIf(labSkipReason())('gateway admission races (scripted openvpn)', (
   let side: Socket;
   /** Every command the gateway sent openvpn ("CMD ..."), echoed by the scripted openvpn. */
   let commands = '';
+  /** Each account's certificate serial, as openvpn reports it in tls_serial_hex_0. */
+  const serials = new Map<string, string>();
   const answerTo = async (cid: number): Promise<string> => {
     const re = new RegExp(`CMD client-(auth-nt|deny) ${cid} .*`);
     await until(() => re.test(commands), `the gateway's answer to client ${cid}`, 10_000);
@@ -30,6 +34,10 @@ describe.skipIf(labSkipReason())('gateway admission races (scripted openvpn)', (
     lab = await createLab();
     const dir = await initServer(['--no-two-factor', '--max-clients', '1']);
     await addAccounts(dir, ['alice', 'bob']);
+    // openvpn passes the verified certificate's serial with every CONNECT; admission needs it.
+    for (const account of ['alice', 'bob']) {
+      serials.set(account, new X509Certificate(await readFile(path.join(await unpackBundle(dir, account), 'client.crt'))).serialNumber);
+    }
     // The scripted openvpn serves its side socket next to the management socket.
     const ctl = path.join(dir, 'run', 'management.sock.ctl');
     gateway = new Watched(
@@ -52,7 +60,7 @@ describe.skipIf(labSkipReason())('gateway admission races (scripted openvpn)', (
     await lab?.teardown();
   });
 
-  const connect = (cid: number, cn: string) => `>CLIENT:CONNECT,${cid},0\n>CLIENT:ENV,common_name=${cn}\n>CLIENT:ENV,IV_PROTO=990\n>CLIENT:ENV,END\n`;
+  const connect = (cid: number, cn: string) => `>CLIENT:CONNECT,${cid},0\n>CLIENT:ENV,common_name=${cn}\n>CLIENT:ENV,tls_serial_hex_0=${serials.get(cn)}\n>CLIENT:ENV,IV_PROTO=990\n>CLIENT:ENV,END\n`;
   const disconnect = (cid: number, cn: string) => `>CLIENT:DISCONNECT,${cid}\n>CLIENT:ENV,common_name=${cn}\n>CLIENT:ENV,END\n`;
 
   it('a client gone while its CONNECT was decided holds no slot: the next one is admitted', async () => {
