@@ -82,15 +82,23 @@ export class ClusterNode {
       throw new InputError(`no node "${name}" in ${store.where} (nodes: ${names.join(', ') || 'none'}); add it with "ferry-server node add ${name} --host HOST[:PORT]"`);
     }
     const self = new ClusterNode(store, node, hooks);
-    const claimed = await store.query(
-      `UPDATE ferry_nodes SET run_id = $1, pid = $2, started_at = now(), last_seen = now()
-       WHERE name = $3 AND (run_id IS NULL OR last_seen IS NULL OR last_seen < now() - make_interval(secs => $4))`,
-      [self.runId, process.pid, name, NODE_DEAD_AFTER_S],
-    );
-    if (claimed.rowCount !== 1) throw new FerryError(`node "${name}" is already running (its heartbeat is fresh); stop it first, or wait ${NODE_DEAD_AFTER_S} s after it died`);
+    if (!(await self.claimIfFree({ starting: true }))) throw new FerryError(`node "${name}" is already running (its heartbeat is fresh); stop it first, or wait ${NODE_DEAD_AFTER_S} s after it died`);
     // A previous run of this node (killed) may have left rows: they are not our sessions.
     await store.query('DELETE FROM ferry_connections WHERE node = $1', [name]);
     return self;
+  }
+
+  /**
+   * Makes this run the node's, unless another run of it heartbeats (no run, or a stale
+   * heartbeat: the node is free). False when another run holds it.
+   */
+  private async claimIfFree({ starting }: { starting: boolean }): Promise<boolean> {
+    const claimed = await this.store.query(
+      `UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now()${starting ? ', started_at = now()' : ''}
+       WHERE name = $3 AND (run_id IS NULL OR last_seen IS NULL OR last_seen < now() - make_interval(secs => $4))`,
+      [this.runId, process.pid, this.node.name, NODE_DEAD_AFTER_S],
+    );
+    return claimed.rowCount === 1;
   }
 
   /** The slice of the client pool this node hands out. */
@@ -186,12 +194,7 @@ export class ClusterNode {
           // free and we take it back, our clients to be admitted again. If it runs, taking
           // it back would leave two gateways on one node, pool slice and client rows: it
           // owns the node now and this run stops.
-          const back = await this.store.query(
-            `UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now()
-             WHERE name = $3 AND (run_id IS NULL OR last_seen IS NULL OR last_seen < now() - make_interval(secs => $4))`,
-            [this.runId, process.pid, this.node.name, NODE_DEAD_AFTER_S],
-          );
-          if (back.rowCount !== 1) {
+          if (!(await this.claimIfFree({ starting: false }))) {
             const other = (await this.store.query<{ pid: number | null }>('SELECT pid FROM ferry_nodes WHERE name = $1', [this.node.name])).rows[0];
             // No row at all: `ferry-server node remove` while this run was cut off or frozen.
             if (!other) {

@@ -82,9 +82,7 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
       sessions: () => gatewayRef?.localSessions() ?? [],
       kill: async (account) => void (await gatewayRef?.kill(account)),
       killSession: async (cid) => void (await gatewayRef?.killSession(cid)),
-      reloadLimits: async () => {
-        await gatewayRef?.applyLimits().catch((err: Error) => log(`ferry-server: rate limits NOT enforced: ${err.message}`));
-      },
+      reloadLimits: async () => gatewayRef?.reapplyLimits(),
     });
   } else if (opts.node) {
     throw new InputError('--node needs --database: a state directory serves one gateway');
@@ -129,7 +127,7 @@ export async function runGateway(store: StateStore, opts: GatewayOptions): Promi
     control = await serveControl(state.controlSocket, (req) => gateway.handleControl(req));
     await Promise.race([gateway.start(), exited]);
     if (!alive) throw new FerryError(`openvpn failed to start: ${lastProblem()}`);
-    await gateway.applyLimits().catch((err: Error) => log(`ferry-server: rate limits NOT enforced: ${err.message}`));
+    await gateway.reapplyLimits();
     await cluster?.start();
     crlTimer = setInterval(() => void refreshCrlIfNeeded(store, log).catch((err: Error) => log(`ferry-server: CRL refresh failed: ${err.message}`)), 86_400_000);
     crlTimer.unref();
@@ -352,8 +350,9 @@ class Gateway {
     return { ...(settings.bandwidthMbps !== undefined ? { capKbit: mbpsToKbit(settings.bandwidthMbps) } : {}), tunnels };
   }
 
-  reapplyLimits(): void {
-    void this.applyLimits().catch((err: Error) => this.log(`ferry-server: rate limits NOT enforced: ${err.message}`));
+  /** Applies the limits again; a failure is said in the log, never thrown. */
+  reapplyLimits(): Promise<void> {
+    return this.applyLimits().catch((err: Error) => this.log(`ferry-server: rate limits NOT enforced: ${err.message}`));
   }
 
   detach(): void {
@@ -428,7 +427,7 @@ class Gateway {
       const serial = req.env.get('tls_serial_hex_0') || this.sessions.get(req.cid)?.serial;
       this.sessions.set(req.cid, { account: cn, ...(serial ? { serial } : {}), established: true, admittedAt: Date.now(), connectedAt: Date.now(), ...(address ? { address } : {}), ...(realAddress ? { realAddress } : {}) });
       this.log(`ferry-server: ${cn} connected from ${req.env.get('trusted_ip') ?? '?'} as ${address ?? '?'}`);
-      this.reapplyLimits();
+      void this.reapplyLimits();
       return;
     }
     if (req.kind === 'DISCONNECT') {
@@ -440,7 +439,7 @@ class Gateway {
         const { name } = this.cluster.node;
         void this.cluster.store.query('DELETE FROM ferry_connections WHERE node = $1 AND cid = $2', [name, req.cid]).catch(() => {}); // else the heartbeat does it
       }
-      if (session?.address) this.reapplyLimits();
+      if (session?.address) void this.reapplyLimits();
       return;
     }
     if (this.cluster) return this.handleClusterClient(req);

@@ -18,8 +18,7 @@
  * (test/support/interactive-service-sim.ts), which starts a real openvpn on Linux.
  */
 import { randomBytes } from 'node:crypto';
-import { access, open } from 'node:fs/promises';
-import { readdir } from 'node:fs/promises';
+import { access, open, readdir } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import path from 'node:path';
 import { FailureError } from '../session/failure-error.js';
@@ -38,7 +37,7 @@ import {
   type ServiceReply,
 } from './interactive-service.js';
 import type { EngineExit, Launcher, LauncherKind, RunningEngine } from './launcher.js';
-import { openvpnInstall, OPENVPN_KEY, parseRegQuery, type OpenvpnInstall } from './windows-platform.js';
+import { openvpnInstall, OPENVPN_KEY, parseRegQuery, PIPE_DIR, type OpenvpnInstall } from './windows-platform.js';
 
 /** Lines of openvpn's log passed on when it exits (the session keeps the last 20 of them). */
 const LOG_TAIL_BYTES = 16 * 1024;
@@ -249,10 +248,9 @@ export function freeLoopbackPort(): Promise<number> {
 
 /** Whether the service's pipe exists, without connecting (a connection would make the service log a timeout). */
 async function pipeExists(pipe: string): Promise<boolean> {
-  const prefix = '\\\\.\\pipe\\';
-  if (pipe.startsWith(prefix)) {
-    const names = await readdir(prefix).catch(() => [] as string[]);
-    return names.some((n) => n.toLowerCase() === pipe.slice(prefix.length).toLowerCase());
+  if (pipe.startsWith(PIPE_DIR)) {
+    const names = await readdir(PIPE_DIR).catch(() => [] as string[]);
+    return names.some((n) => n.toLowerCase() === pipe.slice(PIPE_DIR.length).toLowerCase());
   }
   return access(pipe).then(
     () => true,

@@ -17,6 +17,7 @@ import { chmod, chown, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { isAlive } from '../lab/lab.js';
 
 function binDir(): string | undefined {
   const base = '/usr/lib/postgresql';
@@ -64,15 +65,6 @@ function run(argv: string[], user: string): Promise<{ code: number; out: string 
 
 const BASE_PREFIX = 'ferry-pg-';
 const OWNER_FILE = 'owner';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The postmaster's pid from its data directory's postmaster.pid (first line), if it is running. */
 async function postmasterPid(dataDir: string): Promise<number | undefined> {

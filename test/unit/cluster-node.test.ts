@@ -233,6 +233,17 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     expect(killedCids).not.toContain('2');
   });
 
+  /**
+   * As if node a had been frozen (SIGSTOP) past the heartbeat timeout: its heartbeat is
+   * stale, node b runs and released a's clients, and b holds `admitted` ([cid, account]).
+   */
+  async function lapseWhileBAdmits(admitted: Array<[string, string]>): Promise<void> {
+    await sql(`UPDATE ferry_nodes SET last_seen = now() - interval '1 minute' WHERE name = 'a'`);
+    await sql(`UPDATE ferry_nodes SET run_id = 'b-run', last_seen = now() + interval '1 hour' WHERE name = 'b'`);
+    await sql(`DELETE FROM ferry_connections WHERE node = 'a'`);
+    for (const [cid, account] of admitted) await sql(`INSERT INTO ferry_connections (node, cid, account, established) VALUES ('b', $1, $2, true)`, [cid, account]);
+  }
+
   it('a node back after the others released its clients re-admits them under the limit, cutting what no longer fits', async () => {
     await account('alice', 'active');
     await account('carol', 'active');
@@ -240,12 +251,8 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     sessions = [{ cid: '1', account: 'alice', established: true }];
     await startNode();
     await until(async () => (await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND account = 'alice'`)).rowCount === 1, 'alice recorded');
-    // As if node a had been frozen (SIGSTOP) past the heartbeat timeout: b released its clients
-    // and admitted two others up to the limit of 2.
-    await sql(`UPDATE ferry_nodes SET last_seen = now() - interval '1 minute' WHERE name = 'a'`);
-    await sql(`UPDATE ferry_nodes SET run_id = 'b-run', last_seen = now() + interval '1 hour' WHERE name = 'b'`);
-    await sql(`DELETE FROM ferry_connections WHERE node = 'a'`);
-    await sql(`INSERT INTO ferry_connections (node, cid, account, established) VALUES ('b', '7', 'carol', true), ('b', '8', 'dave', true)`);
+    // b admitted two others up to the limit of 2.
+    await lapseWhileBAdmits([['7', 'carol'], ['8', 'dave']]);
     await until(() => kills.includes('alice'), 'alice cut: the limit is full without her', 10_000);
     const counted = await sql(`SELECT DISTINCT account FROM ferry_connections`);
     expect(counted.rows.map((r) => r.account).sort()).toEqual(['carol', 'dave']);
@@ -257,10 +264,7 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     sessions = [{ cid: '1', account: 'alice', established: true }];
     await startNode();
     await until(async () => (await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND account = 'alice'`)).rowCount === 1, 'alice recorded');
-    await sql(`UPDATE ferry_nodes SET last_seen = now() - interval '1 minute' WHERE name = 'a'`);
-    await sql(`UPDATE ferry_nodes SET run_id = 'b-run', last_seen = now() + interval '1 hour' WHERE name = 'b'`);
-    await sql(`DELETE FROM ferry_connections WHERE node = 'a'`);
-    await sql(`INSERT INTO ferry_connections (node, cid, account, established) VALUES ('b', '7', 'carol', true)`);
+    await lapseWhileBAdmits([['7', 'carol']]);
     await until(async () => (await sql(`SELECT 1 FROM ferry_connections WHERE node = 'a' AND account = 'alice' AND established`)).rowCount === 1, 'alice recorded again');
     expect(kills).toEqual([]);
   });
