@@ -104,6 +104,8 @@ export interface NodeRow {
   host: string;
   port: number;
   slice: number;
+  /** When `node add` made it, exact (the database's text): a node removed and added again under its name is another node. */
+  addedAt: string;
   runId: string | null;
   pid: number | null;
   startedAt: string | null;
@@ -557,7 +559,7 @@ export class PgStore implements StateStore {
 
   async listNodes(): Promise<NodeRow[]> {
     const rows = (await this.query(
-      `SELECT name, host, port, slice, run_id, pid, started_at, last_seen,
+      `SELECT name, host, port, slice, added_at::text AS added_at, run_id, pid, started_at, last_seen,
               (last_seen IS NOT NULL AND last_seen > now() - make_interval(secs => $1)) AS up
        FROM ferry_nodes ORDER BY added_at, name`,
       [NODE_DEAD_AFTER_S],
@@ -567,6 +569,7 @@ export class PgStore implements StateStore {
       host: r.host,
       port: r.port,
       slice: r.slice,
+      addedAt: r.added_at,
       runId: r.run_id,
       pid: r.pid,
       startedAt: r.started_at ? new Date(r.started_at).toISOString() : null,
