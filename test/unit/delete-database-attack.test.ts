@@ -137,4 +137,28 @@ describe.skipIf(skip)('delete --database under attack (real PostgreSQL)', () => 
     await deleteDatabaseServer(store, async () => {});
     expect(await ferryTables()).toEqual([]);
   });
+
+  it('node remove: a run of the node claiming it inside its transaction when the remove arrives is never removed from under it', async () => {
+    const store = open();
+    await store.migrate();
+    await sql(
+      `INSERT INTO ferry_server (id, settings, crl_number, ca_cert, ca_key, server_cert, server_key, token_secret, crl_pem) VALUES (1, $1, 0, '', '', '', '', '', 'CRL')`,
+      [
+        JSON.stringify({
+          version: 1, name: 'gw', host: '198.18.0.1', port: 1194, proto: 'tcp', pool: '198.18.100.0/24', subnets: [], dns: [],
+          cipher: 'AES-256-GCM', compress: false, twoFactor: false, maxClients: 2, keyType: 'ec', serverCommonName: 'gw', profileRevision: 1,
+        }),
+      ],
+    );
+    await sql(`INSERT INTO ferry_nodes (name, host, port, slice) VALUES ('a', '198.18.0.1', 1194, 0), ('b', '198.18.0.2', 1194, 1)`);
+    const starting = await connect();
+    await starting.query('BEGIN');
+    await starting.query(`UPDATE ferry_nodes SET run_id = 'r', pid = 4242, last_seen = now() WHERE name = 'b'`);
+    const removing = store.removeNode('b').then(() => undefined, (err: Error) => err);
+    await until(deleteWaiting, 'the remove waiting behind the claim');
+    await starting.query('COMMIT');
+    const err = await removing;
+    expect((err as Error).message).toMatch(/node "b" is running/);
+    expect((await sql(`SELECT run_id FROM ferry_nodes WHERE name = 'b'`)).rows[0].run_id).toBe('r');
+  });
 });
