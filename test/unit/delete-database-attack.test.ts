@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deleteDatabaseServer } from '../../server/delete-database.js';
-import { FERRY_TABLES, PgStore, STATE_LOCK } from '../../server/pg-store.js';
+import { FERRY_TABLES, PgStore, STATE_LOCK, validateNodeName } from '../../server/pg-store.js';
 import { StateDir } from '../../server/store.js';
 import { postgresSkipReason, PostgresInstance } from '../support/postgres.js';
 import { until } from '../support/until.js';
@@ -160,5 +160,22 @@ describe.skipIf(skip)('delete --database under attack (real PostgreSQL)', () => 
     const err = await removing;
     expect((err as Error).message).toMatch(/node "b" is running/);
     expect((await sql(`SELECT run_id FROM ferry_nodes WHERE name = 'b'`)).rows[0].run_id).toBe('r');
+  });
+});
+
+describe('node names the administrator typed wrong', () => {
+  it('are shown escaped and cut short: no terminal control sequence, no megabyte echoed back', () => {
+    const shown = (name: string) => {
+      try {
+        validateNodeName(name);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error(`accepted ${name}`);
+    };
+    expect(shown('\u001b[2J\u001b]0;owned\u0007x')).not.toMatch(/[\u0000-\u001f\u007f]/);
+    expect(shown(`a"; DROP TABLE ferry_nodes; --`)).toMatch(/^node name "a\\"; DROP TABLE ferry_nodes; --" must be/);
+    expect(shown('x'.repeat(1_000_000)).length).toBeLessThan(300);
+    expect(shown('Office')).toMatch(/^node name "Office" must be 1-32 lower-case/);
   });
 });
