@@ -141,7 +141,11 @@ export type ClusterEvent = z.infer<typeof ClusterEventSchema>;
 const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 export function validateNodeName(name: string): void {
-  if (!NODE_NAME_RE.test(name)) throw new InputError(`node name "${name}" must be 1-32 lower-case letters, digits or dashes, starting with a letter or digit`);
+  if (NODE_NAME_RE.test(name)) return;
+  // Shown escaped (JSON) and cut short: whatever was typed or pasted, no control sequence
+  // reaches the terminal and no megabyte is echoed back.
+  const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
+  throw new InputError(`node name ${shown} must be 1-32 lower-case letters, digits or dashes, starting with a letter or digit`);
 }
 
 /** HOST[:PORT] (an IPv6 literal in brackets); the port defaults to the server's. */
