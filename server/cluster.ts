@@ -94,9 +94,11 @@ export class ClusterNode {
    */
   private async claimIfFree({ starting }: { starting: boolean }): Promise<boolean> {
     const claimed = await this.store.query(
+      // added_at: the node this run was started as; one removed and added again under its
+      // name (while this run was frozen) has another slice and host, and its own runs.
       `UPDATE ferry_nodes SET run_id = $1, pid = $2, last_seen = now()${starting ? ', started_at = now()' : ''}
-       WHERE name = $3 AND (run_id IS NULL OR last_seen IS NULL OR last_seen < now() - make_interval(secs => $4))`,
-      [this.runId, process.pid, this.node.name, NODE_DEAD_AFTER_S],
+       WHERE name = $3 AND added_at::text = $5 AND (run_id IS NULL OR last_seen IS NULL OR last_seen < now() - make_interval(secs => $4))`,
+      [this.runId, process.pid, this.node.name, NODE_DEAD_AFTER_S, this.node.addedAt],
     );
     return claimed.rowCount === 1;
   }
@@ -172,6 +174,20 @@ export class ClusterNode {
     }
   }
 
+  /**
+   * After a failed heartbeat: were Ferry's tables dropped (`ferry-server delete` while this
+   * run was frozen)? Then no retry will ever succeed. False when that cannot be told (the
+   * database unreachable: the problem is said and the heartbeat retries).
+   */
+  private async serverDeleted(): Promise<boolean> {
+    try {
+      const row = (await this.store.ownConnections(() => this.store.query<{ t: string | null }>(`SELECT to_regclass('ferry_nodes')::text AS t`))).rows[0];
+      return row !== undefined && row.t === null;
+    } catch {
+      return false;
+    }
+  }
+
   /** One heartbeat: our row, our sessions, and the release of dead nodes' clients. */
   private async beat(): Promise<void> {
     if (this.beating || this.stopped) return;
@@ -195,9 +211,10 @@ export class ClusterNode {
           // it back would leave two gateways on one node, pool slice and client rows: it
           // owns the node now and this run stops.
           if (!(await this.claimIfFree({ starting: false }))) {
-            const other = (await this.store.query<{ pid: number | null }>('SELECT pid FROM ferry_nodes WHERE name = $1', [this.node.name])).rows[0];
-            // No row at all: `ferry-server node remove` while this run was cut off or frozen.
-            if (!other) {
+            const other = (await this.store.query<{ pid: number | null; added_at: string }>('SELECT pid, added_at::text AS added_at FROM ferry_nodes WHERE name = $1', [this.node.name])).rows[0];
+            // No row, or another node's of the same name: `ferry-server node remove` (and
+            // `node add`) while this run was cut off or frozen.
+            if (!other || other.added_at !== this.node.addedAt) {
               this.lose(`node "${this.node.name}" was removed from the database ("ferry-server node remove"); stopping: its client addresses may be another node's now`);
               return;
             }
@@ -249,6 +266,10 @@ export class ClusterNode {
       if (this.readmitDue) await this.readmit();
       if (++this.beats % 5 === 0) await this.catchUp();
     } catch (err) {
+      if (await this.serverDeleted()) {
+        this.lose(`the SSL server was deleted from the database ("ferry-server delete"); stopping: this node has nothing left to serve`);
+        return;
+      }
       this.setProblem(err as Error);
     } finally {
       this.beating = false;

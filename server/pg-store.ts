@@ -104,6 +104,8 @@ export interface NodeRow {
   host: string;
   port: number;
   slice: number;
+  /** When `node add` made it, exact (the database's text): a node removed and added again under its name is another node. */
+  addedAt: string;
   runId: string | null;
   pid: number | null;
   startedAt: string | null;
@@ -139,7 +141,11 @@ export type ClusterEvent = z.infer<typeof ClusterEventSchema>;
 const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 export function validateNodeName(name: string): void {
-  if (!NODE_NAME_RE.test(name)) throw new InputError(`node name "${name}" must be 1-32 lower-case letters, digits or dashes, starting with a letter or digit`);
+  if (NODE_NAME_RE.test(name)) return;
+  // Shown escaped (JSON) and cut short: whatever was typed or pasted, no control sequence
+  // reaches the terminal and no megabyte is echoed back.
+  const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
+  throw new InputError(`node name ${shown} must be 1-32 lower-case letters, digits or dashes, starting with a letter or digit`);
 }
 
 /** HOST[:PORT] (an IPv6 literal in brackets); the port defaults to the server's. */
@@ -557,7 +563,7 @@ export class PgStore implements StateStore {
 
   async listNodes(): Promise<NodeRow[]> {
     const rows = (await this.query(
-      `SELECT name, host, port, slice, run_id, pid, started_at, last_seen,
+      `SELECT name, host, port, slice, added_at::text AS added_at, run_id, pid, started_at, last_seen,
               (last_seen IS NOT NULL AND last_seen > now() - make_interval(secs => $1)) AS up
        FROM ferry_nodes ORDER BY added_at, name`,
       [NODE_DEAD_AFTER_S],
@@ -567,6 +573,7 @@ export class PgStore implements StateStore {
       host: r.host,
       port: r.port,
       slice: r.slice,
+      addedAt: r.added_at,
       runId: r.run_id,
       pid: r.pid,
       startedAt: r.started_at ? new Date(r.started_at).toISOString() : null,

@@ -10,6 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ClusterNode, type LocalSession } from '../../server/cluster.js';
+import { deleteDatabaseServer } from '../../server/delete-database.js';
 import { ADMISSION_LOCK, PgStore, STORE_POOL_SIZE } from '../../server/pg-store.js';
 import { StateDir } from '../../server/store.js';
 import { postgresSkipReason, PostgresInstance } from '../support/postgres.js';
@@ -406,5 +407,45 @@ describe.skipIf(skip)('cluster node under attack (real PostgreSQL)', () => {
     } finally {
       process.off('uncaughtException', onError);
     }
+  });
+
+  /** Stops the node's heartbeat timer as a SIGSTOP would; `wake` runs the beat it missed. */
+  function freeze(n: ClusterNode): { wake: () => Promise<void> } {
+    clearInterval(Reflect.get(n, 'heartbeat') as NodeJS.Timeout);
+    const beat = Reflect.get(n, 'beat') as () => Promise<void>;
+    return { wake: () => beat.call(n) };
+  }
+
+  it('a node frozen while it was removed and added again under its name stops: it never takes the new node', async () => {
+    const n = await startNode();
+    const frozen = freeze(n);
+    // `node remove a` then `node add a --host elsewhere` while a was frozen: a new node, a new slice.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`DELETE FROM ferry_nodes WHERE name = 'a'`);
+      await client.query(`INSERT INTO ferry_nodes (name, host, port, slice) VALUES ('a', '198.18.0.3', 1194, 2)`);
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    await frozen.wake();
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatch(/removed/);
+    const row = await sql(`SELECT run_id FROM ferry_nodes WHERE name = 'a'`);
+    expect(row.rows[0].run_id).toBeNull(); // free for the new node's own run
+  });
+
+  it('a node frozen while the server was deleted (delete --yes) stops with the reason when it wakes', async () => {
+    const n = await startNode();
+    const frozen = freeze(n);
+    await sql(`UPDATE ferry_nodes SET last_seen = now() - interval '1 minute'`);
+    await deleteDatabaseServer(store, async () => {});
+    expect((await sql(`SELECT to_regclass('ferry_nodes') AS t`)).rows[0].t).toBeNull();
+    await frozen.wake();
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatch(/deleted/);
+    expect(rejections).toEqual([]);
   });
 });
